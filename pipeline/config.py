@@ -1,0 +1,112 @@
+"""The pipeline's configuration: one frozen, typed object built by a runner and passed down."""
+
+import dataclasses
+import os
+import pathlib
+import re
+from typing import Optional, Tuple
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+PIPELINE_NAME = "tfxgate"
+DEFAULT_OUTPUTS = PROJECT_ROOT / "outputs"
+SCHEMA_DIR = PROJECT_ROOT / "schema"
+MODELS_DIR = PROJECT_ROOT / "models"
+
+# A curated schema version lives in schema/v<N>/schema.pbtxt and is never edited in place.
+_SCHEMA_VERSION_DIR = re.compile(r"^v(\d+)$")
+
+
+class ConfigError(ValueError):
+    """A setting a user gave cannot work; the message says which and why, in one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Every path, budget and switch the pipeline needs; `create_pipeline` reads nothing else."""
+
+    pipeline_root: str
+    data_root: str
+    schema_path: str
+    serving_model_dir: str
+    metadata_path: Optional[str] = None
+    pipeline_name: str = PIPELINE_NAME
+    transform_module: str = str(MODELS_DIR / "preprocessing.py")
+    trainer_module: str = str(MODELS_DIR / "model.py")
+    train_steps: int = 1000
+    eval_steps: int = 100
+    span: Optional[int] = None
+    beam_pipeline_args: Tuple[str, ...] = ()
+    enable_cache: bool = True
+
+    @property
+    def train_data(self) -> str:
+        return os.path.join(self.data_root, "train")
+
+    @property
+    def serving_data(self) -> str:
+        return os.path.join(self.data_root, "serving")
+
+    @property
+    def schema_version(self) -> str:
+        return schema_version_of(self.schema_path)
+
+
+def schema_version_of(schema_path: str) -> str:
+    """'v3' for '.../schema/v3/schema.pbtxt'; the folder name is the version."""
+    folder = pathlib.Path(schema_path).parent.name
+    if not _SCHEMA_VERSION_DIR.match(folder):
+        raise ConfigError(f"schema {schema_path}: its folder must be named v<N> (the schema version)")
+    return folder
+
+
+def latest_schema_path(schema_dir: pathlib.Path = SCHEMA_DIR) -> str:
+    """The newest curated schema: schema/v<N>/schema.pbtxt with the largest N."""
+    versions = []
+    for child in schema_dir.iterdir() if schema_dir.is_dir() else ():
+        match = _SCHEMA_VERSION_DIR.match(child.name)
+        if match and (child / "schema.pbtxt").is_file():
+            versions.append((int(match.group(1)), child / "schema.pbtxt"))
+    if not versions:
+        raise ConfigError(f"{schema_dir}: no curated schema (expected v<N>/schema.pbtxt)")
+    return str(max(versions)[1])
+
+
+def beam_args_for(extra: Tuple[str, ...]) -> Tuple[str, ...]:
+    """Beam's DirectRunner, in memory, unless the user's own arguments choose otherwise."""
+    defaults = {
+        "--runner": "DirectRunner",
+        "--direct_running_mode": "in_memory",
+        "--direct_num_workers": "1",
+    }
+    chosen = {arg.split("=", 1)[0] for arg in extra}
+    return tuple(f"{k}={v}" for k, v in defaults.items() if k not in chosen) + tuple(extra)
+
+
+def local_config(
+    data_root: str,
+    outputs: str = str(DEFAULT_OUTPUTS),
+    pipeline_root: Optional[str] = None,
+    metadata_path: Optional[str] = None,
+    schema_path: Optional[str] = None,
+    beam_args: Tuple[str, ...] = (),
+    **overrides,
+) -> PipelineConfig:
+    """The config of a local run, every output under `outputs` unless overridden; checks the inputs."""
+    train = os.path.join(data_root, "train")
+    if not os.path.isdir(train):
+        raise ConfigError(f"--data-root {data_root}: no train/ folder (expected train/span-N/*.csv)")
+    if not any(re.fullmatch(r"span-\d+", d) for d in os.listdir(train)):
+        raise ConfigError(f"--data-root {data_root}: train/ has no span-N folder")
+    schema_path = schema_path or latest_schema_path()
+    if not os.path.isfile(schema_path):
+        raise ConfigError(f"--schema {schema_path}: no such file")
+    schema_version_of(schema_path)
+    return PipelineConfig(
+        pipeline_root=pipeline_root or os.path.join(outputs, "pipeline"),
+        data_root=os.path.abspath(data_root),
+        schema_path=os.path.abspath(schema_path),
+        serving_model_dir=os.path.join(outputs, "serving_model"),
+        metadata_path=metadata_path or os.path.join(outputs, "metadata.sqlite"),
+        beam_pipeline_args=beam_args_for(beam_args),
+        **overrides,
+    )

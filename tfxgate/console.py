@@ -1,0 +1,94 @@
+"""A readable console for pipeline runs: one line per component with its time, noise to a log file.
+
+TensorFlow, Beam and pip write freely to the process's stdout and stderr (also from C++ and from
+subprocesses), so quiet mode redirects file descriptors 1 and 2 to a log file and keeps a private
+copy of the terminal for the progress lines.
+"""
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from typing import Dict, Iterator, List, Optional, TextIO
+
+from absl import logging as absl_logging
+
+_RUNNING = "Component %s is running."
+_FINISHED = "Component %s is finished."
+_CACHED = "A cached execution %d is used."
+
+
+class ComponentProgress(logging.Handler):
+    """Turns LocalDagRunner's log records into 'start' and 'done in N s' lines on `out`."""
+
+    def __init__(self, out: TextIO):
+        super().__init__(level=logging.INFO)
+        self.out = out
+        self.current: Optional[str] = None
+        self.started: Dict[str, float] = {}
+        self.cached: Dict[str, bool] = {}
+        self.durations: Dict[str, float] = {}
+        self.order: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == _RUNNING and record.args:
+            node = str(record.args[0])
+            self.current = node
+            self.order.append(node)
+            self.started[node] = time.monotonic()
+            self.cached[node] = False
+            self._print(f"  {node:<24} started")
+        elif record.msg == _CACHED and self.current:
+            self.cached[self.current] = True
+        elif record.msg == _FINISHED and record.args:
+            node = str(record.args[0])
+            self.durations[node] = time.monotonic() - self.started.get(node, time.monotonic())
+            how = "cached" if self.cached.get(node) else "done"
+            self._print(f"  {node:<24} {how} in {self.durations[node]:.1f} s")
+            self.current = None
+
+    def _print(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+
+@contextlib.contextmanager
+def pipeline_console(log_path: str, verbose: bool) -> Iterator[ComponentProgress]:
+    """Shows component progress; unless `verbose`, sends all other output to `log_path`."""
+    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+    absl_logging.set_verbosity(absl_logging.INFO)
+    absl_logger = logging.getLogger("absl")
+    with _terminal(log_path, verbose) as terminal:
+        progress = ComponentProgress(terminal)
+        absl_logger.addHandler(progress)
+        try:
+            yield progress
+        finally:
+            absl_logger.removeHandler(progress)
+            absl_logging.set_verbosity(absl_logging.WARNING)
+
+
+@contextlib.contextmanager
+def _terminal(log_path: str, verbose: bool) -> Iterator[TextIO]:
+    if verbose:
+        yield sys.stdout
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    with open(log_path, "ab", buffering=0) as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            terminal.close()
