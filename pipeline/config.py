@@ -30,8 +30,11 @@ class PipelineConfig:
     serving_model_dir: str
     metadata_path: Optional[str] = None
     pipeline_name: str = PIPELINE_NAME
+    # Module files are packaged by TFX as wheels (their hash is part of the cache key). Where the
+    # project is installed instead (the Kubeflow image), dotted function paths replace them.
     transform_module: str = str(MODELS_DIR / "preprocessing.py")
     trainer_module: str = str(MODELS_DIR / "model.py")
+    installed_functions: bool = False
     train_steps: int = 1000
     eval_steps: int = 100
     span: Optional[int] = None

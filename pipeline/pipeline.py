@@ -1,5 +1,6 @@
 """`create_pipeline`: the one place where the tfxgate TFX pipeline is wired."""
 
+import os
 from typing import List
 
 from tfx import v1 as tfx
@@ -47,6 +48,14 @@ def _train_example_gen(config: PipelineConfig):
     ).with_id(EXAMPLE_GEN)
 
 
+def _user_code(config: PipelineConfig, module: str, function: str) -> dict:
+    """`module_file=` for a local run; `<function>='models.x.<function>'` where the project is installed."""
+    if not config.installed_functions:
+        return {"module_file": module}
+    dotted = "models." + os.path.splitext(os.path.basename(module))[0]
+    return {function: f"{dotted}.{function}"}
+
+
 def create_components(config: PipelineConfig) -> List:
     """The pipeline's nodes, in dependency order."""
     example_gen = _train_example_gen(config)
@@ -67,11 +76,11 @@ def create_components(config: PipelineConfig) -> List:
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=curated_schema.outputs["schema"],
-        module_file=config.transform_module,
+        **_user_code(config, config.transform_module, "preprocessing_fn"),
     ).with_id(TRANSFORM)
     transform.add_upstream_node(example_validator)
     trainer = tfx.components.Trainer(
-        module_file=config.trainer_module,
+        **_user_code(config, config.trainer_module, "run_fn"),
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=curated_schema.outputs["schema"],

@@ -1,7 +1,7 @@
 """Reading a tfxgate run back from ML Metadata, through MLMD's API only."""
 
 import os
-from typing import Optional
+from typing import List, Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -37,3 +37,44 @@ def latest_pushed_destination(store: metadata_store.MetadataStore) -> Optional[s
         return None
     newest = max(pushed, key=lambda a: a.id)
     return custom_value(newest, "pushed_destination")
+
+
+def type_name(store: metadata_store.MetadataStore, artifact: metadata_store_pb2.Artifact) -> str:
+    return store.get_artifact_types_by_id([artifact.type_id])[0].name
+
+
+def node_id_of(store: metadata_store.MetadataStore, execution_id: int) -> Optional[str]:
+    """The pipeline node ('Trainer', ...) an execution belongs to, from its TFX 'node' context."""
+    for context in store.get_contexts_by_execution(execution_id):
+        if store.get_context_types_by_id([context.type_id])[0].name == "node":
+            return context.name.split(".", 1)[-1]
+    return None
+
+
+def producer_execution(store: metadata_store.MetadataStore, artifact_id: int) -> Optional[int]:
+    """The execution that wrote the artifact, or None (e.g. an artifact registered by hand)."""
+    for event in store.get_events_by_artifact_ids([artifact_id]):
+        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT):
+            return event.execution_id
+    return None
+
+
+def upstream_artifacts(store: metadata_store.MetadataStore, artifact_id: int) -> List[metadata_store_pb2.Artifact]:
+    """Every artifact the given one was derived from, transitively, nearest first."""
+    seen, result, frontier = {artifact_id}, [], [artifact_id]
+    while frontier:
+        executions = {e for e in (producer_execution(store, a) for a in frontier) if e is not None}
+        frontier = []
+        if not executions:
+            break
+        input_ids = [
+            ev.artifact_id
+            for ev in store.get_events_by_execution_ids(list(executions))
+            if ev.type in (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+            and ev.artifact_id not in seen
+        ]
+        for artifact in store.get_artifacts_by_id(sorted(set(input_ids))):
+            seen.add(artifact.id)
+            result.append(artifact)
+            frontier.append(artifact.id)
+    return result
