@@ -38,6 +38,8 @@ def main(argv=None) -> int:
         serving_model_dir=args.serving_model_dir,
         metadata_path=None,  # Kubeflow's own metadata service
         installed_functions=True,  # the image has the project installed; no wheel to stage
+        policy_json=config_lib.read_policy(),
+        drift_against_previous_span=False,  # the open-source KFP backend cannot run Resolver nodes
         beam_pipeline_args=config_lib.beam_args_for(tuple(args.beam_arg)),
     )
     from tfx import v1 as tfx

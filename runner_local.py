@@ -1,7 +1,9 @@
 """Runs the tfxgate pipeline locally: LocalDagRunner, SQLite MLMD, Beam's DirectRunner.
 
-    python runner_local.py [--data-root data] [--pipeline-root DIR] [--metadata-path FILE]
-                           [--span N] [--beam-arg=--flag=value ...] [--verbose]
+    python runner_local.py [--data-root data] [--outputs outputs] [--span N] [--verbose] ...
+
+Exit status: 0 done, 1 a component failed, 2 bad arguments or data folder, 3 the data gate
+stopped the run (blocking anomalies; nothing was trained or pushed).
 """
 
 import argparse
@@ -13,6 +15,8 @@ import time
 import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 from pipeline import config as config_lib
 
+EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 1, 2, 3
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Run the tfxgate pipeline locally.")
@@ -21,6 +25,7 @@ def parse_args(argv):
     parser.add_argument("--pipeline-root")
     parser.add_argument("--metadata-path")
     parser.add_argument("--schema", help="curated schema file (default: the newest schema/v<N>)")
+    parser.add_argument("--policy", help="gate policy file (default: schema/policy.yaml)")
     parser.add_argument("--span", type=int, help="training span to ingest (default: the latest)")
     parser.add_argument("--train-steps", type=int, default=1000)
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable, e.g. --beam-arg=--direct_num_workers=2")
@@ -38,6 +43,7 @@ def main(argv=None) -> int:
             pipeline_root=args.pipeline_root,
             metadata_path=args.metadata_path,
             schema_path=args.schema,
+            policy_path=args.policy,
             beam_args=tuple(args.beam_arg),
             span=args.span,
             train_steps=args.train_steps,
@@ -45,7 +51,7 @@ def main(argv=None) -> int:
         )
     except config_lib.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     log_path = os.path.join(args.outputs, "logs", f"run-{stamp}.log")
     print(f"tfxgate: running pipeline '{config.pipeline_name}' (schema {config.schema_version})")
@@ -62,19 +68,27 @@ def _run(config, log_path: str, verbose: bool) -> int:
             from pipeline.pipeline import create_pipeline
 
             tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
-            failure = None
+            failed_node, error = None, None
         except Exception as e:  # a failed component: one line here, the traceback in the log
             import traceback
 
             traceback.print_exc()
-            failure = f"{progress.current or 'pipeline'} failed: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}"
-    total = time.monotonic() - started
-    if failure:
-        print(f"error: {failure} (full log: {log_path})", file=sys.stderr)
-        return 1
-    print(f"tfxgate: finished in {total:.1f} s")
+            failed_node, error = progress.current or "pipeline", console.one_line(e)
+    store = metadata.sqlite_store(config.metadata_path)
+    if failed_node == "DataGate":
+        print(f"tfxgate: the data gate stopped the run; nothing was trained or pushed.", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
+        print(f"  MLMD store: {config.metadata_path}  log: {log_path}", file=sys.stderr)
+        return EXIT_BLOCKED
+    if failed_node:
+        print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"tfxgate: finished in {time.monotonic() - started:.1f} s")
+    decision = metadata.latest_gate_decision(store)
+    if decision:
+        print(f"  data gate:    {decision}")
     print(f"  MLMD store:   {config.metadata_path}")
-    print(f"  pushed model: {metadata.latest_pushed_destination(metadata.sqlite_store(config.metadata_path))}")
+    print(f"  pushed model: {metadata.latest_pushed_destination(store)}")
     if not verbose:
         print(f"  log:          {log_path}")
     return 0

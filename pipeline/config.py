@@ -10,6 +10,7 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 PIPELINE_NAME = "tfxgate"
 DEFAULT_OUTPUTS = PROJECT_ROOT / "outputs"
 SCHEMA_DIR = PROJECT_ROOT / "schema"
+POLICY_PATH = SCHEMA_DIR / "policy.yaml"
 MODELS_DIR = PROJECT_ROOT / "models"
 
 # A curated schema version lives in schema/v<N>/schema.pbtxt and is never edited in place.
@@ -40,6 +41,12 @@ class PipelineConfig:
     span: Optional[int] = None
     beam_pipeline_args: Tuple[str, ...] = ()
     enable_cache: bool = True
+    # The gate policy's content (canonical JSON of schema/policy.yaml): an edit re-runs the gate.
+    policy_json: str = ""
+    # Validate data_root/serving in SERVING, with skew against the training statistics.
+    validate_serving: bool = True
+    # Drift against earlier spans needs a Resolver node, which Kubeflow's backend cannot run.
+    drift_against_previous_span: bool = True
 
     @property
     def train_data(self) -> str:
@@ -85,12 +92,30 @@ def beam_args_for(extra: Tuple[str, ...]) -> Tuple[str, ...]:
     return tuple(f"{k}={v}" for k, v in defaults.items() if k not in chosen) + tuple(extra)
 
 
+def read_policy(path: str = str(POLICY_PATH)) -> str:
+    """The policy file as canonical JSON for the gate; a bad policy is a ConfigError."""
+    from components.gate import policy as policy_lib
+
+    try:
+        with open(path) as f:
+            return policy_lib.to_json_text(f.read())
+    except OSError as e:
+        raise ConfigError(f"--policy {path}: cannot read it ({e.strerror})") from None
+    except policy_lib.PolicyError as e:
+        raise ConfigError(str(e)) from None
+
+
+def has_csv(folder: str) -> bool:
+    return os.path.isdir(folder) and any(name.endswith(".csv") for name in os.listdir(folder))
+
+
 def local_config(
     data_root: str,
     outputs: str = str(DEFAULT_OUTPUTS),
     pipeline_root: Optional[str] = None,
     metadata_path: Optional[str] = None,
     schema_path: Optional[str] = None,
+    policy_path: Optional[str] = None,
     beam_args: Tuple[str, ...] = (),
     **overrides,
 ) -> PipelineConfig:
@@ -111,5 +136,7 @@ def local_config(
         serving_model_dir=os.path.join(outputs, "serving_model"),
         metadata_path=metadata_path or os.path.join(outputs, "metadata.sqlite"),
         beam_pipeline_args=beam_args_for(beam_args),
+        policy_json=read_policy(policy_path or str(POLICY_PATH)),
+        validate_serving=has_csv(os.path.join(data_root, "serving")),
         **overrides,
     )

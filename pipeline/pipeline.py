@@ -6,19 +6,32 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, range_config_pb2
 
+from components.gate.artifacts import GateDecision
+from components.gate.component import DataGate
+from components.span_resolver import LatestPerSpanStrategy
+from components.validator.component import DataValidator
 from pipeline.config import PipelineConfig
+
+TRAINING, SERVING = "TRAINING", "SERVING"
 
 # Stable ids: MLMD, the console and the Kubeflow UI name each node by these.
 EXAMPLE_GEN = "TrainExampleGen"
 STATISTICS_GEN = "TrainStatisticsGen"
+SERVING_EXAMPLE_GEN = "ServingExampleGen"
+SERVING_STATISTICS_GEN = "ServingStatisticsGen"
 INFERRED_SCHEMA = "InferredSchemaGen"
 CURATED_SCHEMA = "CuratedSchemaImporter"
 EXAMPLE_VALIDATOR = "ExampleValidator"
+PREVIOUS_DECISIONS = "PreviousGateDecisions"
+TRAIN_VALIDATOR = "TrainValidator"
+SERVING_VALIDATOR = "ServingValidator"
+GATE = "DataGate"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 PUSHER = "Pusher"
 
 SPAN_PATTERN = "span-{SPAN}/*.csv"
+SERVING_SPLIT = "serving"
 
 
 def _train_example_gen(config: PipelineConfig):
@@ -48,6 +61,21 @@ def _train_example_gen(config: PipelineConfig):
     ).with_id(EXAMPLE_GEN)
 
 
+def _serving_example_gen(config: PipelineConfig):
+    """The serving batch as one split, named `serving`."""
+    return tfx.components.CsvExampleGen(
+        input_base=config.serving_data,
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name=SERVING_SPLIT, pattern="*.csv")]
+        ),
+        output_config=example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[example_gen_pb2.SplitConfig.Split(name=SERVING_SPLIT, hash_buckets=1)]
+            )
+        ),
+    ).with_id(SERVING_EXAMPLE_GEN)
+
+
 def _user_code(config: PipelineConfig, module: str, function: str) -> dict:
     """`module_file=` for a local run; `<function>='models.x.<function>'` where the project is installed."""
     if not config.installed_functions:
@@ -69,21 +97,69 @@ def create_components(config: PipelineConfig) -> List:
     curated_schema = tfx.components.ImportSchemaGen(schema_file=config.schema_path).with_id(
         CURATED_SCHEMA
     )
+    schema = curated_schema.outputs["schema"]
+    # TFX's own validator, kept for tools that read its `blessed` property; it ignores
+    # environments and never stops a run, which is what DataValidator and DataGate are for.
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"],
-        schema=curated_schema.outputs["schema"],
+        statistics=statistics_gen.outputs["statistics"], schema=schema
     ).with_id(EXAMPLE_VALIDATOR)
+    nodes = [example_gen, statistics_gen, inferred_schema, curated_schema, example_validator]
+
+    previous_decisions = None
+    if config.drift_against_previous_span:
+        # Earlier runs' gate decisions, the newest of each span: the validator takes the newest
+        # span before the current one that passed the gate as its drift baseline.
+        resolver = tfx.dsl.Resolver(
+            strategy_class=LatestPerSpanStrategy,
+            decisions=tfx.dsl.Channel(type=GateDecision, producer_component_id=GATE, output_key="decision"),
+        ).with_id(PREVIOUS_DECISIONS)
+        previous_decisions = resolver.outputs["decisions"]
+        nodes.append(resolver)
+    train_validator = DataValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema,
+        environment=TRAINING,
+        schema_version=config.schema_version,
+        examples=example_gen.outputs["examples"],
+        previous_decisions=previous_decisions,
+    ).with_id(TRAIN_VALIDATOR)
+    nodes.append(train_validator)
+
+    serving_anomalies = None
+    if config.validate_serving:
+        serving_example_gen = _serving_example_gen(config)
+        serving_statistics_gen = tfx.components.StatisticsGen(
+            examples=serving_example_gen.outputs["examples"]
+        ).with_id(SERVING_STATISTICS_GEN)
+        serving_validator = DataValidator(
+            statistics=serving_statistics_gen.outputs["statistics"],
+            schema=schema,
+            environment=SERVING,
+            schema_version=config.schema_version,
+            examples=serving_example_gen.outputs["examples"],
+            training_statistics=statistics_gen.outputs["statistics"],
+        ).with_id(SERVING_VALIDATOR)
+        serving_anomalies = serving_validator.outputs["anomalies"]
+        nodes += [serving_example_gen, serving_statistics_gen, serving_validator]
+
+    gate = DataGate(
+        training_anomalies=train_validator.outputs["anomalies"],
+        serving_anomalies=serving_anomalies,
+        policy=config.policy_json,
+    ).with_id(GATE)
+
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
-        schema=curated_schema.outputs["schema"],
+        schema=schema,
         **_user_code(config, config.transform_module, "preprocessing_fn"),
     ).with_id(TRANSFORM)
-    transform.add_upstream_node(example_validator)
+    # Nothing downstream of the gate starts unless it passed (also on Kubeflow).
+    transform.add_upstream_node(gate)
     trainer = tfx.components.Trainer(
         **_user_code(config, config.trainer_module, "run_fn"),
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=curated_schema.outputs["schema"],
+        schema=schema,
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
     ).with_id(TRAINER)
@@ -93,16 +169,7 @@ def create_components(config: PipelineConfig) -> List:
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
         ),
     ).with_id(PUSHER)
-    return [
-        example_gen,
-        statistics_gen,
-        inferred_schema,
-        curated_schema,
-        example_validator,
-        transform,
-        trainer,
-        pusher,
-    ]
+    return nodes + [gate, transform, trainer, pusher]
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:

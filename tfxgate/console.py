@@ -92,3 +92,13 @@ def _terminal(log_path: str, verbose: bool) -> Iterator[TextIO]:
             os.close(saved_out)
             os.close(saved_err)
             terminal.close()
+
+
+def one_line(error: BaseException) -> str:
+    """The useful last line of an exception's message (TFX wraps executor errors in prose)."""
+    text = str(error).strip()
+    marker = "error message "
+    if marker in text:  # "Execution N failed with error code C and error message M"
+        text = text.split(marker, 1)[1]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(error).__name__

@@ -78,3 +78,13 @@ def upstream_artifacts(store: metadata_store.MetadataStore, artifact_id: int) ->
             result.append(artifact)
             frontier.append(artifact.id)
     return result
+
+
+def latest_gate_decision(store: metadata_store.MetadataStore) -> Optional[str]:
+    """'pass' or 'warn: <summary>' of the newest GateDecision, or None."""
+    decisions = store.get_artifacts_by_type("tfxgate.GateDecision")
+    if not decisions:
+        return None
+    newest = max(decisions, key=lambda a: a.id)
+    decision = custom_value(newest, "decision")
+    return decision if decision == "pass" else f"{decision}: {custom_value(newest, 'summary')}"

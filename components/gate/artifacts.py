@@ -1,0 +1,15 @@
+"""The artifact type the gate writes."""
+
+from tfx import types
+
+
+class GateDecision(types.Artifact):
+    """The gate's decision on a run's data, when it let the run go on.
+
+    Custom properties: `decision` (pass or warn), `summary`, `warning_count`, `verdicts` (JSON),
+    and what was accepted: `span`, `training_statistics_uri`, `training_statistics_splits`.
+    A blocked run has no GateDecision: its DataGate execution is FAILED, with the reasons as the
+    execution's result message.
+    """
+
+    TYPE_NAME = "tfxgate.GateDecision"

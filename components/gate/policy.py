@@ -1,0 +1,133 @@
+"""The gate policy: which findings block a run and which only warn. Pure functions, no TFX."""
+
+import dataclasses
+import json
+from typing import List, Optional, Sequence
+
+import yaml
+
+from components.validator.findings import Finding
+
+BLOCK, WARN = "block", "warn"
+_ACTIONS = (BLOCK, WARN)
+_MATCH_KEYS = ("feature", "anomaly", "check", "rule", "below_fraction")
+
+
+class PolicyError(ValueError):
+    """The policy file is not valid; the message says where, in one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    action: str
+    why: str = ""
+    feature: Optional[str] = None
+    anomaly: Optional[str] = None
+    check: Optional[str] = None
+    rule: Optional[str] = None
+    below_fraction: Optional[float] = None
+
+    def matches(self, finding: Finding) -> bool:
+        if self.feature is not None and self.feature != finding.feature:
+            return False
+        if self.anomaly is not None and self.anomaly not in finding.types:
+            return False
+        if self.check is not None and self.check != finding.check:
+            return False
+        if self.rule is not None and self.rule != finding.rule:
+            return False
+        if self.below_fraction is not None:
+            return finding.fraction is not None and finding.fraction < self.below_fraction
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    rules: Sequence[Rule]
+    default: str = BLOCK
+
+    def judge(self, finding: Finding) -> Rule:
+        for rule in self.rules:
+            if rule.matches(finding):
+                return rule
+        return Rule(action=self.default, why="no rule matched: the policy's default")
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """A finding with the policy's judgement, and the dataset it was found in."""
+
+    dataset: str
+    finding: Finding
+    severity: str
+    why: str
+
+    def line(self) -> str:
+        """'serving: fare COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH (skew 0.94 > 0.25)'."""
+        f = self.finding
+        detail = f.rule or f.check
+        if f.fraction is not None:
+            detail += f", in {f.fraction:.1%} of rows"
+        elif f.value is not None and f.threshold is not None:
+            relation = "<" if f.check == "fill_rate" else ">="
+            detail += f" {f.value:.3g} {relation} {f.threshold:.3g}"
+        return f"{self.dataset.split('[')[0]}: {f.feature} {'/'.join(f.types)} ({detail})"
+
+    def to_json(self) -> dict:
+        return {"dataset": self.dataset, "severity": self.severity, "why": self.why, **self.finding.to_json()}
+
+
+def parse(text: str, source: str = "policy") -> Policy:
+    """A Policy from the YAML (or JSON) text of a policy file."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise PolicyError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
+        raise PolicyError(f"{source}: expected a mapping with a 'rules' list")
+    default = data.get("default", BLOCK)
+    if default not in _ACTIONS:
+        raise PolicyError(f"{source}: default must be block or warn, not {default!r}")
+    rules = []
+    for i, raw in enumerate(data.get("rules", []), start=1):
+        if not isinstance(raw, dict) or raw.get("action") not in _ACTIONS:
+            raise PolicyError(f"{source}: rule {i} needs action: block or warn")
+        unknown = set(raw) - set(_MATCH_KEYS) - {"action", "why"}
+        if unknown:
+            raise PolicyError(f"{source}: rule {i} has unknown keys {sorted(unknown)}")
+        rules.append(Rule(**{k: raw.get(k) for k in ("action", "why", *_MATCH_KEYS) if k in raw}))
+    return Policy(rules=tuple(rules), default=default)
+
+
+def load(path: str) -> Policy:
+    try:
+        with open(path) as f:
+            return parse(f.read(), path)
+    except OSError as e:
+        raise PolicyError(f"{path}: cannot read the policy ({e.strerror})") from None
+
+
+def judge_all(dataset: str, findings: List[Finding], policy: Policy) -> List[Verdict]:
+    verdicts = []
+    for finding in findings:
+        rule = policy.judge(finding)
+        verdicts.append(Verdict(dataset, finding, rule.action, rule.why))
+    return verdicts
+
+
+def summary(verdicts: List[Verdict]) -> str:
+    """One line: what blocks, then what warns."""
+    blocking = [v.line() for v in verdicts if v.severity == BLOCK]
+    warning = [v.line() for v in verdicts if v.severity == WARN]
+    parts = []
+    if blocking:
+        parts.append("blocked by " + "; ".join(blocking))
+    if warning:
+        parts.append("warnings: " + "; ".join(warning))
+    return ". ".join(parts) or "no anomalies"
+
+
+def to_json_text(policy_text: str) -> str:
+    """The canonical JSON of a policy's text: what the pipeline passes to the gate."""
+    parse(policy_text)
+    return json.dumps(yaml.safe_load(policy_text), sort_keys=True)

@@ -1,0 +1,1 @@
+"""DataValidator: statistics against the curated schema in a named environment, with skew and drift."""
