@@ -13,6 +13,7 @@ setup(
     python_requires=">=3.9,<3.11",
     packages=["pipeline", "components", "models", "tfxgate"],
     py_modules=["runner_local", "runner_kubeflow"],
+    entry_points={"console_scripts": ["tfxgate=tfxgate.cli:main"]},
     install_requires=[
         "tfx[kfp]==1.16.0",
         "tensorflow-data-validation==1.16.1",

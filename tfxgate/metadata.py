@@ -88,3 +88,31 @@ def latest_gate_decision(store: metadata_store.MetadataStore) -> Optional[str]:
     newest = max(decisions, key=lambda a: a.id)
     decision = custom_value(newest, "decision")
     return decision if decision == "pass" else f"{decision}: {custom_value(newest, 'summary')}"
+
+
+_DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+
+
+def latest_accepted_training_statistics(store: metadata_store.MetadataStore) -> Optional[dict]:
+    """The training statistics the data gate accepted in the newest run that pushed a model.
+
+    Returns {"uri", "splits", "span", "run"} or None when no run got that far.
+    """
+    runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id, reverse=True)
+    for run in runs:
+        executions = store.get_executions_by_context(run.id)
+        nodes = {node_id_of(store, e.id): e for e in executions if e.last_known_state in _DONE}
+        if "Pusher" not in nodes or "DataGate" not in nodes:
+            continue
+        events = store.get_events_by_execution_ids([nodes["DataGate"].id])
+        outputs = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+        for decision in store.get_artifacts_by_id(outputs):
+            uri = custom_value(decision, "training_statistics_uri")
+            if uri:
+                return {
+                    "uri": uri,
+                    "splits": custom_value(decision, "training_statistics_splits"),
+                    "span": custom_value(decision, "span"),
+                    "run": run.name,
+                }
+    return None

@@ -1,0 +1,215 @@
+"""Schema versions as a workflow: a semantic diff of two versions, and a proposed next version.
+
+A proposal never edits an existing version: it writes schema/v<N+1>/schema.pbtxt and a changelog
+stub beside it, for a person to review, edit and commit.
+"""
+
+import json
+import os
+from typing import Dict, List, Optional, Tuple
+
+from google.protobuf import text_format
+
+from tfxgate.csv_stats import InputError
+
+_SCHEMA_CHECKS = ("schema", "fill_rate")
+
+
+def load(path: str):
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such schema file")
+    schema = schema_pb2.Schema()
+    try:
+        with open(path) as f:
+            text_format.Parse(f.read(), schema)
+    except (text_format.ParseError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not a schema in text format ({str(e).splitlines()[0]})") from None
+    return schema
+
+
+def _string_domains(schema) -> Dict[str, List[str]]:
+    return {d.name: list(d.value) for d in schema.string_domain}
+
+
+def _aspects(feature, domains: Dict[str, List[str]]) -> Dict[str, object]:
+    """A feature as comparable aspects: type, domain, presence, environments, comparators."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    aspects: Dict[str, object] = {"type": schema_pb2.FeatureType.Name(feature.type)}
+    domain_kind = feature.WhichOneof("domain_info")
+    if domain_kind == "domain":
+        aspects["domain values"] = sorted(domains.get(feature.domain, []))
+    elif domain_kind == "string_domain":
+        aspects["domain values"] = sorted(feature.string_domain.value)
+    elif domain_kind:
+        aspects[f"{domain_kind}"] = _compact(getattr(feature, domain_kind))
+    for field in ("presence", "value_count", "distribution_constraints", "skew_comparator", "drift_comparator"):
+        if feature.HasField(field):
+            aspects[field] = _compact(getattr(feature, field))
+    aspects["in_environment"] = sorted(feature.in_environment)
+    aspects["not_in_environment"] = sorted(feature.not_in_environment)
+    aspects["lifecycle_stage"] = schema_pb2.LifecycleStage.Name(feature.lifecycle_stage)
+    return aspects
+
+
+def _compact(message) -> str:
+    return text_format.MessageToString(message, as_one_line=True).strip() or "(set, empty)"
+
+
+def diff(old, new, old_name: str = "old", new_name: str = "new") -> List[str]:
+    """Readable lines: what a reviewer needs to know changed between two schemas."""
+    lines = []
+    if list(old.default_environment) != list(new.default_environment):
+        lines.append(f"~ default_environment: {list(old.default_environment)} -> {list(new.default_environment)}")
+    old_domains, new_domains = _string_domains(old), _string_domains(new)
+    old_features = {f.name: f for f in old.feature}
+    new_features = {f.name: f for f in new.feature}
+    for name in sorted(set(new_features) - set(old_features)):
+        aspects = _aspects(new_features[name], new_domains)
+        lines.append(f"+ feature {name} ({aspects['type']})")
+    for name in sorted(set(old_features) - set(new_features)):
+        lines.append(f"- feature {name}")
+    for name in sorted(set(old_features) & set(new_features)):
+        a = _aspects(old_features[name], old_domains)
+        b = _aspects(new_features[name], new_domains)
+        for key in sorted(set(a) | set(b)):
+            before, after = a.get(key), b.get(key)
+            if before == after:
+                continue
+            if key == "domain values" and isinstance(before, list) and isinstance(after, list):
+                added = sorted(set(after) - set(before))
+                removed = sorted(set(before) - set(after))
+                change = " ".join(
+                    part for part in (f"+{added}" if added else "", f"-{removed}" if removed else "") if part
+                )
+                lines.append(f"~ {name}: domain values {change}")
+            else:
+                lines.append(f"~ {name}: {key}: {before if before is not None else '(unset)'} -> "
+                             f"{after if after is not None else '(unset)'}")
+    header = f"schema diff {old_name} -> {new_name}: {len(lines)} change(s)"
+    return [header] + (lines or ["(no semantic change)"])
+
+
+def diff_files(old_path: str, new_path: str) -> str:
+    return "\n".join(diff(load(old_path), load(new_path), _label(old_path), _label(new_path)))
+
+
+def _label(path: str) -> str:
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return folder or path
+
+
+def _versions(schema_dir: str) -> List[Tuple[int, str]]:
+    result = []
+    for name in os.listdir(schema_dir) if os.path.isdir(schema_dir) else []:
+        if name.startswith("v") and name[1:].isdigit() and os.path.isfile(os.path.join(schema_dir, name, "schema.pbtxt")):
+            result.append((int(name[1:]), os.path.join(schema_dir, name, "schema.pbtxt")))
+    return sorted(result)
+
+
+def _latest_run_evidence(metadata_path: str) -> Tuple[dict, Optional[str]]:
+    """The newest TrainValidator findings (train split) and the inferred schema's uri."""
+    from tfxgate import metadata
+
+    if not os.path.isfile(metadata_path):
+        raise InputError(f"{metadata_path}: no MLMD store (run the pipeline first)")
+    store = metadata.sqlite_store(metadata_path)
+    validated = [
+        a for a in store.get_artifacts_by_type("ExampleAnomalies")
+        if metadata.custom_value(a, "environment") == "TRAINING"
+    ]
+    if not validated:
+        raise InputError(f"{metadata_path}: no validated training span yet (run the pipeline first)")
+    anomalies = max(validated, key=lambda a: a.id)
+    with open(os.path.join(anomalies.uri, "Split-train", "findings.json")) as f:
+        findings = json.load(f)
+    findings["statistics_uri"] = metadata.custom_value(anomalies, "statistics_uri")
+    findings["span"] = anomalies.properties["span"].int_value if "span" in anomalies.properties else None
+    inferred = [
+        a for a in store.get_artifacts_by_type("Schema")
+        if metadata.node_id_of(store, metadata.producer_execution(store, a.id)) == "InferredSchemaGen"
+    ]
+    inferred_uri = max(inferred, key=lambda a: a.id).uri if inferred else None
+    return findings, inferred_uri
+
+
+def propose(metadata_path: str, schema_dir: str) -> str:
+    """Writes schema/v<N+1>/schema.pbtxt and CHANGELOG.stub.md from the latest run's evidence."""
+    import tensorflow_data_validation as tfdv
+
+    versions = _versions(schema_dir)
+    if not versions:
+        raise InputError(f"{schema_dir}: no curated schema version to start from")
+    number, current_path = versions[-1]
+    current = load(current_path)
+    evidence, inferred_uri = _latest_run_evidence(metadata_path)
+    statistics = tfdv.load_stats_binary(os.path.join(evidence["statistics_uri"], "Split-train", "FeatureStats.pb"))
+    relaxed = tfdv.update_schema(current, statistics)
+    proposed = type(current)()
+    proposed.CopyFrom(current)
+
+    notes, relaxed_domains = [], set()
+    relaxed_features = {f.name: f for f in relaxed.feature}
+    for finding in evidence["findings"]:
+        name, types = finding["feature"], finding["types"]
+        if finding["check"] not in _SCHEMA_CHECKS:
+            notes.append(f"- `{name}` {'/'.join(types)} ({finding['check']}): not a schema matter; "
+                         "left to the comparator thresholds and the policy.")
+            continue
+        if "SCHEMA_MISSING_COLUMN" in types:
+            notes.append(f"- `{name}` was missing: unchanged. If the source dropped it for good, deprecate it.")
+            continue
+        if "SCHEMA_NEW_COLUMN" in types and inferred_uri:
+            inferred = load(os.path.join(inferred_uri, "schema.pbtxt"))
+            new = next((f for f in inferred.feature if f.name == name), None)
+            if new is not None:
+                proposed.feature.add().CopyFrom(new)
+                notes.append(f"- `{name}` is new in the data: added as inferred. Review its domain and presence.")
+            continue
+        target = next((f for f in proposed.feature if f.name == name), None)
+        if target is None or name not in relaxed_features:
+            continue
+        if finding["check"] == "fill_rate" and finding.get("value") is not None:
+            target.presence.min_fraction = max(0.0, round(float(finding["value"]) - 0.05, 2))
+            notes.append(f"- `{name}` was filled in {finding['value']:.1%} of rows: min_fraction lowered to "
+                         f"{target.presence.min_fraction}. Is the drop real, or an upstream bug?")
+            continue
+        target.CopyFrom(relaxed_features[name])
+        if target.domain:
+            relaxed_domains.add(target.domain)
+        notes.append(f"- `{name}` {'/'.join(types)}: relaxed to fit span {evidence.get('span')}. "
+                     f"TFDV said: {finding['description']}")
+    new_domains = {d.name: d for d in relaxed.string_domain if d.name in relaxed_domains}
+    for existing in proposed.string_domain:
+        if existing.name in new_domains:
+            existing.CopyFrom(new_domains[existing.name])
+
+    folder = os.path.join(schema_dir, f"v{number + 1}")
+    if os.path.exists(folder):
+        raise InputError(f"{folder} exists already: a proposal never overwrites a version")
+    os.makedirs(folder)
+    schema_path = os.path.join(folder, "schema.pbtxt")
+    tfdv.write_schema_text(proposed, schema_path)
+    changes = diff(current, proposed, f"v{number}", f"v{number + 1}")
+    stub = "\n".join(
+        [
+            f"## v{number + 1} — PROPOSED by `tfxgate schema propose`, not yet reviewed",
+            "",
+            f"Drafted from the latest validated training span ({evidence.get('span')}) in {metadata_path}.",
+            "Review every line, edit the schema, then move this entry into schema/CHANGELOG.md.",
+            "",
+            "Evidence and what was done:",
+            *(notes or ["- the latest run met no anomaly: this version equals the previous one"]),
+            "",
+            "Semantic diff:",
+            "```",
+            *changes,
+            "```",
+            "",
+        ]
+    )
+    with open(os.path.join(folder, "CHANGELOG.stub.md"), "w") as f:
+        f.write(stub)
+    return f"wrote {schema_path} and {os.path.join(folder, 'CHANGELOG.stub.md')}\n" + "\n".join(changes)

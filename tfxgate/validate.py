@@ -1,0 +1,171 @@
+"""`tfxgate validate`: a CSV batch checked against the curated schema and policy, without Beam.
+
+Statistics are computed in memory (TFDV's in-memory path), so a small batch costs little more
+than importing TFDV. The same validation and policy code as the pipeline's DataValidator and
+DataGate decides.
+"""
+
+import dataclasses
+import json
+import os
+from typing import List, Optional
+
+from components.gate import policy as policy_lib
+from components.validator import validation
+from tfxgate import csv_stats
+from tfxgate.csv_stats import InputError
+
+EXIT_OK, EXIT_BLOCKING, EXIT_INPUT = 0, 1, 2
+_BASELINE_SPLIT = "train"
+
+
+@dataclasses.dataclass
+class Outcome:
+    data: str
+    rows: int
+    environment: str
+    schema_path: str
+    schema_version: str
+    baseline: dict
+    verdicts: List[policy_lib.Verdict]
+    distances: List[dict]
+
+    @property
+    def result(self) -> str:
+        severities = {v.severity for v in self.verdicts}
+        return policy_lib.BLOCK if policy_lib.BLOCK in severities else ("warn" if severities else "pass")
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BLOCKING if self.result == policy_lib.BLOCK else EXIT_OK
+
+    def to_json(self) -> dict:
+        return {
+            "data": self.data,
+            "rows": self.rows,
+            "environment": self.environment,
+            "schema": self.schema_path,
+            "schema_version": self.schema_version,
+            "baseline": self.baseline,
+            "result": self.result,
+            "anomalies": [
+                {
+                    "feature": v.finding.feature,
+                    "types": v.finding.types,
+                    "severity": v.severity,
+                    "description": v.finding.description,
+                    "check": v.finding.check,
+                    **{k: val for k, val in v.finding.to_json().items() if k in ("rule", "fraction", "value", "threshold")},
+                    "policy": v.why,
+                }
+                for v in self.verdicts
+            ],
+            "distances": self.distances,
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"tfxgate validate: {self.data}: {self.rows} rows, environment {self.environment}, "
+            f"schema {self.schema_version}",
+            f"baseline: {self.baseline['description']}",
+        ]
+        for v in self.verdicts:
+            lines.append(f"{v.severity.upper():<6} {v.line().split(': ', 1)[1]}")
+            lines.append(f"       {v.finding.description}")
+        blocking = sum(v.severity == policy_lib.BLOCK for v in self.verdicts)
+        lines.append(f"result: {self.result} ({blocking} blocking, {len(self.verdicts) - blocking} warnings)")
+        return "\n".join(lines)
+
+
+def load_schema(path: str):
+    import tensorflow_data_validation as tfdv
+    from google.protobuf import text_format
+
+    if not os.path.isfile(path):
+        raise InputError(f"--schema {path}: no such file")
+    try:
+        return tfdv.load_schema_text(path)
+    except (text_format.ParseError, UnicodeDecodeError) as e:
+        raise InputError(f"--schema {path}: not a schema in text format ({str(e).splitlines()[0]})") from None
+
+
+def load_baseline(baseline: str, metadata_path: str):
+    """(statistics or None, a JSON description) for --baseline auto|none|PATH."""
+    if baseline == "none":
+        return None, {"kind": "none", "description": "none (--baseline none): no skew or drift check"}
+    if baseline == "auto":
+        return _baseline_from_mlmd(metadata_path)
+    return _baseline_from_path(baseline), {"kind": "path", "path": baseline, "description": f"statistics of {baseline}"}
+
+
+def _baseline_from_mlmd(metadata_path: str):
+    from tfxgate import metadata
+
+    if not os.path.isfile(metadata_path):
+        note = f"none: no MLMD store at {metadata_path} yet, so no skew or drift check"
+        return None, {"kind": "none", "description": note}
+    accepted = metadata.latest_accepted_training_statistics(metadata.sqlite_store(metadata_path))
+    if accepted is None:
+        note = f"none: no run in {metadata_path} has pushed a model yet, so no skew or drift check"
+        return None, {"kind": "none", "description": note}
+    splits = json.loads(accepted["splits"] or "[]") or [_BASELINE_SPLIT]
+    split = _BASELINE_SPLIT if _BASELINE_SPLIT in splits else splits[0]
+    statistics = _read_statistics_file(os.path.join(accepted["uri"], f"Split-{split}", "FeatureStats.pb"))
+    description = (
+        f"training statistics of span {accepted['span']} accepted by the data gate in run "
+        f"{accepted['run']} ({metadata_path})"
+    )
+    return statistics, {"kind": "mlmd", "metadata": metadata_path, "run": accepted["run"], "span": accepted["span"],
+                        "statistics_uri": accepted["uri"], "split": split, "description": description}
+
+
+def _baseline_from_path(path: str):
+    """A statistics file (.pb binary or .pbtxt), a StatisticsGen artifact folder, or CSV data."""
+    artifact_file = os.path.join(path, "Split-train", "FeatureStats.pb")
+    if os.path.isdir(path) and os.path.isfile(artifact_file):
+        return _read_statistics_file(artifact_file)
+    if os.path.isfile(path) and not path.endswith(".csv"):
+        return _read_statistics_file(path)
+    return csv_stats.statistics(path)[0]
+
+
+def _read_statistics_file(path: str):
+    import tensorflow_data_validation as tfdv
+    from google.protobuf import message, text_format
+
+    if not os.path.isfile(path):
+        raise InputError(f"--baseline {path}: no such file")
+    try:
+        if path.endswith(".pbtxt"):
+            return tfdv.load_stats_text(path)
+        return tfdv.load_stats_binary(path)
+    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError):
+        raise InputError(f"--baseline {path}: not a TFDV statistics file") from None
+
+
+def run(
+    data: str,
+    environment: str,
+    schema_path: str,
+    policy_path: str,
+    baseline: str,
+    metadata_path: str,
+) -> Outcome:
+    """Validates the CSV data at `data`; raises InputError for anything unreadable."""
+    from pipeline.config import ConfigError, schema_version_of
+
+    schema = load_schema(schema_path)
+    try:
+        policy = policy_lib.load(policy_path)
+        version = schema_version_of(schema_path)
+    except (policy_lib.PolicyError, ConfigError) as e:
+        raise InputError(str(e)) from None
+    statistics, rows = csv_stats.statistics(data)
+    baseline_stats, baseline_info = load_baseline(baseline, metadata_path)
+    kwargs = {}
+    if baseline_stats is not None:
+        key = "training_statistics" if environment == validation.SERVING else "previous_statistics"
+        kwargs[key] = baseline_stats
+    report = validation.validate(statistics, schema, environment, **kwargs)
+    verdicts = policy_lib.judge_all(environment.lower(), report.findings, policy)
+    return Outcome(data, rows, environment, schema_path, version, baseline_info, verdicts, report.distances)
