@@ -5,7 +5,7 @@ import pathlib
 
 import tfxgate  # noqa: F401
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA_ROOT = PROJECT_ROOT / "data"

@@ -243,11 +243,11 @@ def _deciles(feature_stats) -> Optional[List[float]]:
 
 
 def _scale_ratio(baseline, current) -> Optional[float]:
-    """max(r, 1/r) of the median ratio r of matched positive deciles, or None if too few."""
+    """max(r, 1/r) of the median ratio r of matched deciles of one sign, or None if too few."""
     base, cur = _deciles(baseline), _deciles(current)
     if not base or not cur or len(base) != len(cur):
         return None
-    ratios = [c / b for b, c in zip(base, cur) if b > 0 and c > 0]
+    ratios = [c / b for b, c in zip(base, cur) if b * c > 0]
     if len(ratios) < _MIN_DECILES:
         return None
     ratio = pystats.median(ratios)

@@ -1,0 +1,132 @@
+"""`tfxgate validate`: exit codes, the JSON shape, one-line errors; `tfxgate schema diff`."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests import defects
+from tests.conftest import DATA_ROOT, PROJECT_ROOT
+from tfxgate import cli
+
+
+def _run(capfd, *argv):
+    code = cli.main(list(argv))
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_clean_serving_batch_exits_0_with_json(tmp_path, capfd):
+    code, out, _ = _run(capfd, "validate", "--data", str(DATA_ROOT / "serving"), "--baseline", "none", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["environment"] == "SERVING"
+    assert report["schema_version"] == "v1"
+    assert report["baseline"]["kind"] == "none"
+    assert report["rows"] == 833
+    assert report["result"] == "pass" and report["anomalies"] == []
+
+
+def test_blocking_anomaly_exits_1_and_json_lists_it(tmp_path, capfd):
+    data = defects.write(tmp_path, "fare_in_cents_serving")
+    baseline = DATA_ROOT / "train" / "span-3" / "data.csv"
+    code, out, _ = _run(capfd, "validate", "--data", str(data), "--baseline", str(baseline), "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["baseline"]["kind"] == "path"
+    fare = [a for a in report["anomalies"] if a["feature"] == "fare"]
+    assert fare and all(set(a) >= {"feature", "types", "severity", "description"} for a in report["anomalies"])
+    assert any("COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH" in a["types"] and a["severity"] == "block" for a in fare)
+
+
+def test_warn_only_batch_exits_0_and_says_what_it_warned(tmp_path, capfd):
+    data = defects.write(tmp_path, "rare_new_payment_type")
+    code, out, _ = _run(capfd, "validate", "--data", str(data), "--environment", "TRAINING", "--baseline", "none")
+    assert code == 0
+    assert "WARN   payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES" in out
+    assert "result: warn (0 blocking, 1 warnings)" in out
+
+
+def test_label_missing_blocks_in_training_only(tmp_path, capfd):
+    data = defects.write(tmp_path, "label_missing")
+    training, _, _ = _run(capfd, "validate", "--data", str(data), "--environment", "TRAINING", "--baseline", "none")
+    serving, _, _ = _run(capfd, "validate", "--data", str(data), "--environment", "SERVING", "--baseline", "none")
+    assert (training, serving) == (1, 0)
+
+
+def test_auto_baseline_without_a_store_says_so(tmp_path, capfd):
+    code, out, _ = _run(capfd, "validate", "--data", str(DATA_ROOT / "serving"), "--metadata", str(tmp_path / "none.sqlite"))
+    assert code == 0
+    assert "baseline: none: no MLMD store at" in out
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.csv", None, "no such file or directory"),
+        ("empty.csv", b"", "empty file"),
+        ("header_only.csv", b"a,b\n", "no data rows"),
+        ("ragged.csv", b"fare,tips\n1.0,2.0\n3.0,4.0,5.0\n", "malformed CSV"),
+        ("latin1.csv", b"company,fare\nCaf\xe9 Taxi,1.0\n", "not UTF-8 text"),
+        ("binary.csv", bytes(range(256)) * 4, "not UTF-8 text"),
+    ],
+)
+def test_unreadable_input_is_one_line_and_exit_2(tmp_path, capfd, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    code, out, err = _run(capfd, "validate", "--data", str(path), "--baseline", "none")
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err and str(path) in err
+    assert "Traceback" not in err
+
+
+def test_directory_without_csv_is_exit_2(tmp_path, capfd):
+    code, _, err = _run(capfd, "validate", "--data", str(tmp_path))
+    assert code == 2 and "no .csv file" in err
+
+
+def test_bad_arguments_are_one_line_and_exit_2():
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfxgate.cli", "validate", "--data", "x.csv", "--environment", "STAGING"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "invalid choice" in proc.stderr
+
+
+def test_console_script_runs_as_a_whole_process(tmp_path):
+    data = defects.write(tmp_path, "new_payment_type")
+    proc = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "tfxgate"), "validate", "--data", str(data), "--environment", "TRAINING",
+         "--baseline", "none", "--format", "json"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""  # TensorFlow's native logging kept off the terminal
+    [anomaly] = json.loads(proc.stdout)["anomalies"]
+    assert anomaly["feature"] == "payment_type" and anomaly["severity"] == "block"
+
+
+def test_schema_diff_names_each_kind_of_change(tmp_path, capfd):
+    old = PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"
+    text = old.read_text()
+    text = text.replace('value: "Cash"', 'value: "Cash"\n  value: "Bitcoin"', 1)
+    text = text.replace("min_fraction: 0.55", "min_fraction: 0.5", 1)
+    text = text.replace('not_in_environment: "SERVING"', "", 1)
+    text = text.replace("threshold: 0.15", "threshold: 0.2", 1)
+    text += 'feature {\n  name: "tolls"\n  type: FLOAT\n}\n'
+    new = tmp_path / "v2" / "schema.pbtxt"
+    new.parent.mkdir()
+    new.write_text(text)
+    code, out, _ = _run(capfd, "schema", "diff", str(old), str(new))
+    assert code == 0
+    assert out.startswith("schema diff v1 -> v2")
+    assert "+ feature tolls (FLOAT)" in out
+    assert "~ payment_type: domain values +['Bitcoin']" in out
+    assert "~ company: presence: min_fraction: 0.55 min_count: 1 -> min_fraction: 0.5 min_count: 1" in out
+    assert "~ tips: not_in_environment: ['SERVING'] -> []" in out
+    assert "skew_comparator" in out
