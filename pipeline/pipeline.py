@@ -8,7 +8,7 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.gate.artifacts import GateDecision
 from components.gate.component import DataGate
-from components.span_resolver import LatestPerSpanStrategy
+from components.span_resolver import PreviousAcceptedSpanStrategy
 from components.validator.component import DataValidator
 from pipeline.config import PipelineConfig
 
@@ -107,10 +107,11 @@ def create_components(config: PipelineConfig) -> List:
 
     previous_decisions = None
     if config.drift_against_previous_span:
-        # Earlier runs' gate decisions, the newest of each span: the validator takes the newest
-        # span before the current one that passed the gate as its drift baseline.
+        # The gate decision of the newest earlier span that passed: its statistics are the
+        # drift baseline. `decisions` queries every run; `examples` is this run's.
         resolver = tfx.dsl.Resolver(
-            strategy_class=LatestPerSpanStrategy,
+            strategy_class=PreviousAcceptedSpanStrategy,
+            examples=example_gen.outputs["examples"],
             decisions=tfx.dsl.Channel(type=GateDecision, producer_component_id=GATE, output_key="decision"),
         ).with_id(PREVIOUS_DECISIONS)
         previous_decisions = resolver.outputs["decisions"]

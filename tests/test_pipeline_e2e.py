@@ -1,6 +1,14 @@
-"""The real pipeline on the shipped sample, run twice through runner_local.py; MLMD is checked."""
+"""The real pipeline through runner_local.py, checked in MLMD.
+
+Runs, on one store: (1) the sample, cold; (2) the same again, from the cache; (3) span 4, with a
+new payment type in 0.4 % of rows: the gate warns and the run completes, with drift measured
+against span 3; (4) span 5, with a new payment type in 10 % of rows and no label: the gate
+stops the run before Transform.
+"""
 
 import csv
+import json
+import shutil
 import subprocess
 import sys
 import time
@@ -11,111 +19,199 @@ import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
-from pipeline import pipeline as pipeline_lib
+from pipeline import pipeline as p
+from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
-from tfxgate import metadata
+from tfxgate import metadata, schema_versions
 
 NODES = [
-    pipeline_lib.EXAMPLE_GEN,
-    pipeline_lib.STATISTICS_GEN,
-    pipeline_lib.INFERRED_SCHEMA,
-    pipeline_lib.CURATED_SCHEMA,
-    pipeline_lib.EXAMPLE_VALIDATOR,
-    pipeline_lib.TRANSFORM,
-    pipeline_lib.TRAINER,
-    pipeline_lib.PUSHER,
+    p.EXAMPLE_GEN, p.STATISTICS_GEN, p.INFERRED_SCHEMA, p.CURATED_SCHEMA, p.EXAMPLE_VALIDATOR,
+    p.PREVIOUS_DECISIONS, p.TRAIN_VALIDATOR, p.SERVING_EXAMPLE_GEN, p.SERVING_STATISTICS_GEN,
+    p.SERVING_VALIDATOR, p.GATE, p.TRANSFORM, p.TRAINER, p.PUSHER,
 ]
+DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 
 
-def _run_pipeline(outputs):
+def _run_pipeline(outputs, *args):
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), "--train-steps", "100"],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
+        [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), "--train-steps", "100", *args],
+        capture_output=True, text=True, cwd=PROJECT_ROOT,
     )
     return proc, time.monotonic() - started
+
+
+def _extra_spans(root):
+    """A data root with span 3 as shipped, a warn-only span 4 and a corrupted span 5."""
+    shutil.copytree(DATA_ROOT / "serving", root / "serving")
+    shutil.copytree(DATA_ROOT / "train" / "span-3", root / "train" / "span-3")
+    span3 = defects.base_rows(n=10**6)
+    rare = [dict(r, payment_type="Bitcoin") if i % 250 == 0 else r for i, r in enumerate(span3)]
+    defects.write_rows(root / "train" / "span-4" / "data.csv", rare)
+    corrupt = [dict(r, payment_type="Bitcoin") if i % 10 == 0 else r for i, r in enumerate(span3)]
+    defects.write_rows(root / "train" / "span-5" / "data.csv", corrupt, defects.SERVING_COLUMNS)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     outputs = tmp_path_factory.mktemp("outputs")
-    cold, cold_seconds = _run_pipeline(outputs)
-    assert cold.returncode == 0, cold.stdout + cold.stderr
-    cached, cached_seconds = _run_pipeline(outputs)
-    assert cached.returncode == 0, cached.stdout + cached.stderr
-    return {
-        "outputs": outputs,
-        "cold": cold,
-        "cached": cached,
-        "cold_seconds": cold_seconds,
-        "cached_seconds": cached_seconds,
-        "store": metadata.sqlite_store(str(outputs / "metadata.sqlite")),
-    }
+    result = {"outputs": outputs}
+    for name, args in [("cold", ()), ("cached", ())]:
+        result[name], result[f"{name}_seconds"] = _run_pipeline(outputs, *args)
+        assert result[name].returncode == 0, result[name].stdout + result[name].stderr
+    result["store"] = metadata.sqlite_store(str(outputs / "metadata.sqlite"))
+    result["first_runs"] = _runs_in_order(result["store"])
+    extra = tmp_path_factory.mktemp("data")
+    _extra_spans(extra)
+    result["warn"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "4")
+    result["blocked"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "5")
+    return result
 
 
-def _executions_by_node(store):
-    by_node = {}
-    for execution in store.get_executions():
-        by_node.setdefault(metadata.node_id_of(store, execution.id), []).append(execution)
-    return by_node
+def _runs_in_order(store):
+    return sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
+
+
+def _by_node(store, run):
+    result = {}
+    for execution in store.get_executions_by_context(run.id):
+        result.setdefault(metadata.node_id_of(store, execution.id), []).append(execution)
+    return result
+
+
+def _outputs(store, execution, type_name):
+    events = store.get_events_by_execution_ids([execution.id])
+    ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+    return [a for a in store.get_artifacts_by_id(ids) if metadata.type_name(store, a) == type_name]
 
 
 def test_console_shows_each_component_and_where_outputs_went(runs):
     out = runs["cold"].stdout
     for node in NODES:
-        assert f"{node}" in out and "done in" in out
+        assert f"  {node}" in out, node
+    assert "data gate:    pass" in out
     assert f"MLMD store:   {runs['outputs'] / 'metadata.sqlite'}" in out
     assert "pushed model: " + str(runs["outputs"] / "serving_model") in out
     assert "Traceback" not in out + runs["cold"].stderr
 
 
 def test_every_component_completed_in_mlmd(runs):
-    by_node = _executions_by_node(runs["store"])
+    store = runs["store"]
+    by_node = _by_node(store, runs["first_runs"][0])
     for node in NODES:
         states = [e.last_known_state for e in by_node.get(node, [])]
-        assert metadata_store_pb2.Execution.COMPLETE in states, (node, states)
+        assert states == [metadata_store_pb2.Execution.COMPLETE], (node, states)
 
 
 def test_every_artifact_kind_is_recorded(runs):
     store = runs["store"]
-    counts = {t: len(store.get_artifacts_by_type(t)) for t in
-              ["Examples", "ExampleStatistics", "Schema", "ExampleAnomalies", "TransformGraph", "Model", "PushedModel"]}
+    kinds = ["Examples", "ExampleStatistics", "Schema", "ExampleAnomalies", "TransformGraph", "Model",
+             "PushedModel", "tfxgate.GateDecision"]
+    counts = {t: len(store.get_artifacts_by_type(t)) for t in kinds}
     assert all(n >= 1 for n in counts.values()), counts
-    schema_producers = {
-        metadata.node_id_of(store, metadata.producer_execution(store, a.id))
-        for a in store.get_artifacts_by_type("Schema")
-    }
-    assert {pipeline_lib.INFERRED_SCHEMA, pipeline_lib.CURATED_SCHEMA} <= schema_producers
-    # The training Examples carry the span they were read from: the latest, span-3.
-    examples = [a for a in store.get_artifacts_by_type("Examples") if metadata.custom_value(a, "span") is not None]
-    assert {metadata.custom_value(a, "span") for a in examples} == {3}
+    producers = {metadata.node_id_of(store, metadata.producer_execution(store, a.id))
+                 for a in store.get_artifacts_by_type("Schema")}
+    assert {p.INFERRED_SCHEMA, p.CURATED_SCHEMA} <= producers
+    spans = {metadata.custom_value(a, "span") for a in store.get_artifacts_by_type("Examples")
+             if metadata.custom_value(a, "span") is not None}
+    assert {3, 4, 5} <= spans
 
 
-def test_model_lineage_leads_back_to_the_examples_and_curated_schema(runs):
+def test_validators_record_environment_version_count_and_every_distance(runs):
     store = runs["store"]
-    model = store.get_artifacts_by_type("Model")[-1]
+    by_node = _by_node(store, runs["first_runs"][0])
+    [train] = _outputs(store, by_node[p.TRAIN_VALIDATOR][0], "ExampleAnomalies")
+    [serving] = _outputs(store, by_node[p.SERVING_VALIDATOR][0], "ExampleAnomalies")
+    assert metadata.custom_value(train, "environment") == "TRAINING"
+    assert metadata.custom_value(serving, "environment") == "SERVING"
+    for artifact in (train, serving):
+        assert metadata.custom_value(artifact, "schema_version") == "v1"
+        assert metadata.custom_value(artifact, "anomaly_count") == 0
+    assert train.properties["span"].int_value == 3
+    # The first run has no earlier span: no drift, and that is not an error.
+    assert json.loads(metadata.custom_value(train, "distances")) == []
+    distances = json.loads(metadata.custom_value(serving, "distances"))
+    skew = {(d["feature"], d["type"]) for d in distances if d["check"] == "skew"}
+    assert {("fare", "JENSEN_SHANNON_DIVERGENCE"), ("payment_type", "L_INFTY"), ("fare", "scale_shift")} <= skew
+    assert all(d["value"] < d["threshold"] for d in distances)  # under threshold, recorded all the same
+    assert not any(d["feature"] == "tips" for d in distances)  # the label is not served
+
+
+def test_model_lineage_leads_back_to_the_examples_and_schema_version(runs):
+    store = runs["store"]
+    model = store.get_artifacts_by_type("Model")[0]
     upstream = metadata.upstream_artifacts(store, model.id)
-    kinds = {metadata.type_name(store, a) for a in upstream}
-    assert {"Examples", "TransformGraph", "Schema"} <= kinds
-    raw_examples = [a for a in upstream if metadata.custom_value(a, "span") == 3]
-    assert raw_examples, "the model does not trace back to span-3 examples"
-    producer = metadata.producer_execution(store, raw_examples[0].id)
-    assert metadata.node_id_of(store, producer) == pipeline_lib.EXAMPLE_GEN
-    schema_uris = [a.uri for a in upstream if metadata.type_name(store, a) == "Schema"]
-    assert any(metadata.node_id_of(store, metadata.producer_execution(store, a.id)) == pipeline_lib.CURATED_SCHEMA
-               for a in upstream if a.uri in schema_uris)
+    assert {"Examples", "TransformGraph", "Schema"} <= {metadata.type_name(store, a) for a in upstream}
+    raw = [a for a in upstream if metadata.custom_value(a, "span") == 3]
+    assert raw and metadata.node_id_of(store, metadata.producer_execution(store, raw[0].id)) == p.EXAMPLE_GEN
+    assert metadata.schema_version_of(store, model.id) == "v1"
+    pushed = store.get_artifacts_by_type("PushedModel")[0]
+    assert metadata.schema_version_of(store, pushed.id) == "v1"
 
 
 def test_second_run_is_served_from_the_cache(runs):
-    by_node = _executions_by_node(runs["store"])
-    for node in NODES:
-        states = [e.last_known_state for e in by_node[node]]
-        assert states.count(metadata_store_pb2.Execution.CACHED) == 1, (node, states)
+    store = runs["store"]
+    by_node = _by_node(store, runs["first_runs"][1])
+    for node in set(NODES) - {p.PREVIOUS_DECISIONS}:
+        states = [e.last_known_state for e in by_node.get(node, [])]
+        assert states == [metadata_store_pb2.Execution.CACHED], (node, states)
     assert "cached in" in runs["cached"].stdout
     print(f"cold run {runs['cold_seconds']:.1f} s, cached run {runs['cached_seconds']:.1f} s")
     assert runs["cached_seconds"] < 0.75 * runs["cold_seconds"], (runs["cached_seconds"], runs["cold_seconds"])
+
+
+def test_warn_only_run_completes_and_says_what_it_warned_about(runs):
+    proc = runs["warn"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "data gate:    warn: warnings: training: payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES" in proc.stdout
+    store = runs["store"]
+    run = _runs_in_order(store)[-2]
+    by_node = _by_node(store, run)
+    assert [e.last_known_state for e in by_node[p.PUSHER]] == [metadata_store_pb2.Execution.COMPLETE]
+    [decision] = _outputs(store, by_node[p.GATE][0], "tfxgate.GateDecision")
+    assert metadata.custom_value(decision, "decision") == "warn"
+    assert metadata.custom_value(decision, "span") == 4
+    [verdict] = json.loads(metadata.custom_value(decision, "verdicts"))[:1]
+    assert verdict["feature"] == "payment_type" and verdict["severity"] == "warn"
+    # Drift is measured against span 3, the newest earlier span that passed the gate.
+    [anomalies] = _outputs(store, by_node[p.TRAIN_VALIDATOR][0], "ExampleAnomalies")
+    assert metadata.custom_value(anomalies, "drift_baseline_span") == 3
+    drift = json.loads(metadata.custom_value(anomalies, "distances"))
+    assert {d["feature"] for d in drift if d["check"] == "drift"} >= {"fare", "tips", "payment_type"}
+
+
+def test_gate_stops_a_corrupted_span_before_training(runs):
+    proc = runs["blocked"]
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "the data gate stopped the run" in proc.stderr
+    assert "payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES (schema, in 10.0% of rows)" in proc.stderr
+    assert "tips SCHEMA_MISSING_COLUMN" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    store = runs["store"]
+    by_node = _by_node(store, _runs_in_order(store)[-1])
+    [gate] = by_node[p.GATE]
+    assert gate.last_known_state == metadata_store_pb2.Execution.FAILED
+    result = json.loads(metadata.custom_value(gate, "__execution_result__"))
+    assert result["code"] == 3 and "tips SCHEMA_MISSING_COLUMN" in result["resultMessage"]
+    assert not _outputs(store, gate, "tfxgate.GateDecision")
+    for node in (p.TRANSFORM, p.TRAINER, p.PUSHER):
+        assert node not in by_node, f"{node} ran after the gate blocked"
+
+
+def test_schema_propose_drafts_the_next_version_from_the_latest_run(runs, tmp_path):
+    schema_dir = tmp_path / "schema"
+    shutil.copytree(PROJECT_ROOT / "schema", schema_dir)
+    before = (schema_dir / "v1" / "schema.pbtxt").read_text()
+    text = schema_versions.propose(str(runs["outputs"] / "metadata.sqlite"), str(schema_dir))
+    assert "~ payment_type: domain values +['Bitcoin']" in text
+    assert (schema_dir / "v1" / "schema.pbtxt").read_text() == before  # never edits a version
+    stub = (schema_dir / "v2" / "CHANGELOG.stub.md").read_text()
+    assert "`tips` was missing: unchanged" in stub
+    proposed = tfdv.load_schema_text(str(schema_dir / "v2" / "schema.pbtxt"))
+    assert "Bitcoin" in list(tfdv.get_domain(proposed, "payment_type").value)
+    with pytest.raises(ValueError, match="never overwrites"):
+        (schema_dir / "v3").mkdir()
+        schema_versions.propose(str(runs["outputs"] / "metadata.sqlite"), str(schema_dir))
 
 
 def _serving_examples(n):
@@ -128,10 +224,9 @@ def _serving_examples(n):
             for name, value in row.items():
                 if value == "":
                     continue
-                kind = types[name]
-                if kind == 2:  # INT
+                if types[name] == 2:  # INT
                     feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-                elif kind == 3:  # FLOAT
+                elif types[name] == 3:  # FLOAT
                     feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
                 else:
                     feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
@@ -140,10 +235,11 @@ def _serving_examples(n):
 
 
 def test_pushed_model_predicts_on_raw_serving_rows(runs):
-    pushed = metadata.latest_pushed_destination(runs["store"])
-    assert pushed and pushed.startswith(str(runs["outputs"] / "serving_model"))
-    loaded = tf.saved_model.load(pushed)
-    predict = loaded.signatures["serving_default"]
+    store = runs["store"]
+    pushed = [a for a in store.get_artifacts_by_type("PushedModel") if metadata.custom_value(a, "pushed") == 1]
+    destination = metadata.custom_value(pushed[0], "pushed_destination")
+    assert destination.startswith(str(runs["outputs"] / "serving_model"))
+    predict = tf.saved_model.load(destination).signatures["serving_default"]
     batch = _serving_examples(50)
     assert "tips" not in tf.train.Example.FromString(batch[0]).features.feature
     probabilities = predict(examples=tf.constant(batch))["big_tip_probability"].numpy()

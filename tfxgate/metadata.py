@@ -116,3 +116,28 @@ def latest_accepted_training_statistics(store: metadata_store.MetadataStore) -> 
                     "run": run.name,
                 }
     return None
+
+
+def schema_version_of(store: metadata_store.MetadataStore, artifact_id: int) -> Optional[str]:
+    """The curated schema version ('v1') an artifact was checked against, through its lineage.
+
+    An artifact that records `schema_version` itself (validator anomalies) answers directly;
+    otherwise the curated Schema upstream of it leads to the importer's `schema_file` path,
+    whose folder name is the version.
+    """
+    [artifact] = store.get_artifacts_by_id([artifact_id])
+    recorded = custom_value(artifact, "schema_version")
+    if recorded:
+        return recorded
+    candidates = [artifact] + upstream_artifacts(store, artifact_id)
+    for candidate in candidates:
+        if type_name(store, candidate) != "Schema":
+            continue
+        producer = producer_execution(store, candidate.id)
+        if producer is None:
+            continue
+        [execution] = store.get_executions_by_id([producer])
+        schema_file = custom_value(execution, "schema_file")
+        if schema_file:
+            return os.path.basename(os.path.dirname(schema_file))
+    return None

@@ -12,6 +12,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
+from components import span_resolver
 from components.validator import validation
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # the name ExampleValidator uses, so TFDV's readers work
@@ -31,7 +32,7 @@ class Executor(base_executor.BaseExecutor):
         environment = exec_properties["environment"]
         examples = (input_dict.get("examples") or [None])[0]
         current_span = span_of(examples)
-        previous = newest_before(input_dict.get("previous_decisions") or [], current_span)
+        previous = span_resolver.baseline_decision(current_span, input_dict.get("previous_decisions") or [])
         training = (input_dict.get("training_statistics") or [None])[0]
 
         previous_stats = _baseline(accepted_statistics(previous)) if previous is not None else None
@@ -75,22 +76,7 @@ def read_schema(uri: str) -> schema_pb2.Schema:
 
 
 def span_of(artifact: Optional[types.Artifact]) -> Optional[int]:
-    """The span an artifact records (a property or, on Examples, a custom property), or None."""
-    if artifact is None:
-        return None
-    if artifact.has_custom_property("span"):
-        return int(artifact.get_int_custom_property("span"))
-    if artifact.has_property("span") and artifact.span:
-        return int(artifact.span)
-    return None
-
-
-def newest_before(decisions: List[types.Artifact], span: Optional[int]) -> Optional[types.Artifact]:
-    """The gate decision with the largest span below `span` (the newest, among equal spans)."""
-    if span is None:
-        return None
-    earlier = [d for d in decisions if span_of(d) is not None and span_of(d) < span]
-    return max(earlier, key=lambda d: (span_of(d), d.id), default=None)
+    return None if artifact is None else span_resolver.span_of(artifact)
 
 
 def accepted_statistics(decision: types.Artifact) -> types.Artifact:
