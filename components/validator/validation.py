@@ -16,7 +16,7 @@ TFDV does the checks it has; tfxgate adds what it lacks for this pipeline:
 
 import dataclasses
 import statistics as pystats
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
@@ -43,6 +43,9 @@ CUSTOM_VALIDATION = anomalies_pb2.AnomalyInfo.CUSTOM_VALIDATION
 # change is 1.61. The measured value is max(r, 1/r) of the median decile ratio r.
 SCALE_SHIFT = "scale_shift"
 SCALE_SHIFT_MAX_RATIO = 1.4
+# ...and at least this share of the matched deciles moved past it the same way: a change of units
+# moves them all, while a coarse, zero-heavy feature (tips in whole dollars) moves one or two.
+SCALE_SHIFT_AGREEMENT = 0.75
 _MIN_DECILES = 3
 UNEXPECTED_STRING = anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES
 
@@ -242,8 +245,9 @@ def _deciles(feature_stats) -> Optional[List[float]]:
     return None
 
 
-def _scale_ratio(baseline, current) -> Optional[float]:
-    """max(r, 1/r) of the median ratio r of matched deciles of one sign, or None if too few."""
+def _scale_ratio(baseline, current) -> Optional[Tuple[float, float]]:
+    """(max(r, 1/r) of the median ratio r of matched deciles of one sign, the share of those
+    deciles that moved past the threshold in r's direction), or None if too few match."""
     base, cur = _deciles(baseline), _deciles(current)
     if not base or not cur or len(base) != len(cur):
         return None
@@ -251,7 +255,11 @@ def _scale_ratio(baseline, current) -> Optional[float]:
     if len(ratios) < _MIN_DECILES:
         return None
     ratio = pystats.median(ratios)
-    return max(ratio, 1 / ratio)
+    if ratio >= 1:
+        agreeing = sum(r >= SCALE_SHIFT_MAX_RATIO for r in ratios)
+    else:
+        agreeing = sum(r <= 1 / SCALE_SHIFT_MAX_RATIO for r in ratios)
+    return max(ratio, 1 / ratio), agreeing / len(ratios)
 
 
 def _scale_shifts(anomalies, baseline, current, schema, check, environment, checks) -> List[dict]:
@@ -266,13 +274,14 @@ def _scale_shifts(anomalies, baseline, current, schema, check, environment, chec
             continue
         if name not in base_stats or name not in cur_stats:
             continue
-        ratio = _scale_ratio(base_stats[name], cur_stats[name])
-        if ratio is None:
+        measured = _scale_ratio(base_stats[name], cur_stats[name])
+        if measured is None:
             continue
+        ratio, agreement = measured
         measurements.append(
             {"check": check, "feature": name, "type": SCALE_SHIFT, "value": ratio, "threshold": SCALE_SHIFT_MAX_RATIO}
         )
-        if ratio < SCALE_SHIFT_MAX_RATIO:
+        if ratio < SCALE_SHIFT_MAX_RATIO or agreement < SCALE_SHIFT_AGREEMENT:
             continue
         info = anomalies.anomaly_info[name]
         if not info.HasField("path"):
@@ -283,8 +292,8 @@ def _scale_shifts(anomalies, baseline, current, schema, check, environment, chec
             type=CUSTOM_VALIDATION,
             short_description="Scale shift",
             description=(
-                f"The deciles of {side} differ by a factor of {ratio:.3g} (median over deciles), "
-                f"at or above {SCALE_SHIFT_MAX_RATIO}: a change of units?"
+                f"The deciles of {side} differ by a factor of {ratio:.3g} (median over deciles; "
+                f"{agreement:.0%} of them moved past {SCALE_SHIFT_MAX_RATIO}): a change of units?"
             ),
         )
         checks.setdefault(name, {})[CUSTOM_VALIDATION] = check
