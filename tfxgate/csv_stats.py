@@ -49,10 +49,15 @@ def header(path: str) -> List[str]:
 
 
 def read_csv(path: str) -> pa.Table:
-    """Every column as text, empty cells as empty strings."""
+    """Every column as text, empty cells as empty strings.
+
+    pyarrow's streaming reader is used rather than `read_csv`: on Python 3.10 the latter scans
+    the whole heap (`gc.get_referrers`, a signal-handler workaround) on every call, which costs
+    more than reading a small batch once TensorFlow is loaded.
+    """
     names = header(path)
     try:
-        return pa_csv.read_csv(
+        return pa_csv.open_csv(
             path,
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
@@ -60,7 +65,7 @@ def read_csv(path: str) -> pa.Table:
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
-        )
+        ).read_all()
     except pa.ArrowInvalid as e:
         message = _first_line(e)
         if "UTF8" in message:
