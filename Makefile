@@ -8,13 +8,19 @@ STAMP := $(VENV)/.tfxgate-installed
 # uv resolves and installs the TFX stack in seconds where pip backtracks for minutes.
 UV := python$(PYTHON_VERSION) -m uv
 
-.PHONY: run test install lock clean
+.PHONY: run test install lock clean browser
 
 run: $(STAMP)
 	$(PY) runner_local.py $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# The report test renders HTML in headless Chromium (Debian's package; root installs it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the report tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 install: $(STAMP)
 

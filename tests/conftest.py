@@ -1,11 +1,78 @@
-"""Shared fixtures. `import tfxgate` first: it selects Keras 2 before TensorFlow is imported."""
+"""Shared fixtures. `import tfxgate` first: it selects Keras 2 before TensorFlow is imported.
+
+`runs` (session-scoped) runs the real pipeline four times on one MLMD store, for the end-to-end
+and the report tests: (1) the sample, cold; (2) the same again, from the cache; (3) span 4, whose
+payment mix drifted from span 3 (Credit Card up to ~56 %) and which has a new payment type in
+0.4 % of rows: the gate warns and the run completes; (4) span 5, a new payment type in 10 % of
+rows and no label: the gate stops the run before Transform.
+"""
 
 import os
 import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
 
 import tfxgate  # noqa: F401
+from tfxgate import metadata
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA_ROOT = PROJECT_ROOT / "data"
+
+
+def _run_pipeline(outputs, *args):
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), "--train-steps", "100", *args],
+        capture_output=True, text=True, cwd=PROJECT_ROOT,
+    )
+    return proc, time.monotonic() - started
+
+
+def _drifted_payment_mix(rows, credit_share):
+    """Turns evenly spread Cash trips into Credit Card ones until Credit Card has `credit_share`."""
+    cash = [i for i, r in enumerate(rows) if r["payment_type"] == "Cash"]
+    needed = int(credit_share * len(rows)) - sum(r["payment_type"] == "Credit Card" for r in rows)
+    chosen = set(cash[:: max(1, len(cash) // max(needed, 1))][:needed])
+    return [dict(r, payment_type="Credit Card") if i in chosen else r for i, r in enumerate(rows)]
+
+
+def _extra_spans(root):
+    """A data root with span 3 as shipped, a drifted warn-only span 4 and a corrupted span 5."""
+    from tests import defects  # defects imports this module's paths: import it late
+
+    shutil.copytree(DATA_ROOT / "serving", root / "serving")
+    shutil.copytree(DATA_ROOT / "train" / "span-3", root / "train" / "span-3")
+    span3 = defects.base_rows(n=10**6)
+    drifted = _drifted_payment_mix(span3, 0.565)
+    rare = [dict(r, payment_type="Bitcoin") if i % 250 == 0 else r for i, r in enumerate(drifted)]
+    defects.write_rows(root / "train" / "span-4" / "data.csv", rare)
+    corrupt = [dict(r, payment_type="Bitcoin") if i % 10 == 0 else r for i, r in enumerate(span3)]
+    defects.write_rows(root / "train" / "span-5" / "data.csv", corrupt, defects.SERVING_COLUMNS)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    outputs = tmp_path_factory.mktemp("outputs")
+    result = {"outputs": outputs}
+    for name, args in [("cold", ()), ("cached", ())]:
+        result[name], result[f"{name}_seconds"] = _run_pipeline(outputs, *args)
+        assert result[name].returncode == 0, result[name].stdout + result[name].stderr
+    result["store"] = metadata.sqlite_store(str(outputs / "metadata.sqlite"))
+    result["first_runs"] = runs_in_order(result["store"])
+    extra = tmp_path_factory.mktemp("data")
+    _extra_spans(extra)
+    result["warn"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "4")
+    result["blocked"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "5")
+    return result
+
+
+def runs_in_order(store):
+    return sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
+
+

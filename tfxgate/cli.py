@@ -4,6 +4,9 @@
                      [--baseline auto|none|PATH] [--metadata PATH] [--format text|json]
     tfxgate schema diff OLD NEW
     tfxgate schema propose [--metadata PATH] [--schema-dir DIR]
+    tfxgate report [--metadata PATH] [--run latest|ID] --out report.html
+    tfxgate lineage [--model latest|ID] [--span N] [--blocked-feature NAME] [--format text|json]
+    tfxgate history [--feature NAME] [--format text|json]
 
 Exit status of validate: 0 no blocking anomaly, 1 at least one, 2 unreadable input or bad
 arguments (one line on stderr, no traceback).
@@ -51,6 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
     propose = schema_commands.add_parser("propose", help="draft the next schema version from the latest run")
     propose.add_argument("--metadata", default=str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite"))
     propose.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR))
+
+    metadata_default = str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite")
+    report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run")
+    report.add_argument("--metadata", default=metadata_default)
+    report.add_argument("--run", default="latest", help="latest, or a run id (see `tfxgate history`)")
+    report.add_argument("--out", required=True)
+
+    lineage = commands.add_parser("lineage", help="what a model came from; models of a span; blocked runs")
+    lineage.add_argument("--metadata", default=metadata_default)
+    lineage.add_argument("--model", default="latest", help="latest, or a Model or PushedModel artifact id")
+    lineage.add_argument("--span", type=int, help="instead: the models trained on span N")
+    lineage.add_argument("--blocked-feature", help="instead: the runs with a blocking anomaly on this feature")
+    lineage.add_argument("--format", default="text", choices=["text", "json"])
+
+    history = commands.add_parser("history", help="skew and drift distances per feature over runs")
+    history.add_argument("--metadata", default=metadata_default)
+    history.add_argument("--feature")
+    history.add_argument("--format", default="text", choices=["text", "json"])
     return parser
 
 
@@ -91,6 +112,8 @@ def _dispatch(args) -> int:
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command in ("report", "lineage", "history"):
+            return _from_metadata(args)
         if args.schema_command == "diff":
             from tfxgate import schema_versions
 
@@ -100,9 +123,37 @@ def _dispatch(args) -> int:
 
         print(schema_versions.propose(args.metadata, args.schema_dir))
         return 0
-    except (ValueError, OSError) as e:  # InputError, ConfigError, SchemaError: the user's to fix
+    except BrokenPipeError:  # output piped into `head`: not an error
+        return 0
+    except (ValueError, OSError, LookupError) as e:  # InputError, ConfigError, RunNotFound: the user's to fix
         print(f"tfxgate {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _from_metadata(args) -> int:
+    from tfxgate import lineage, report, runs
+
+    if args.command == "report":
+        print(f"wrote {report.write_report(args.metadata, args.run, args.out)}")
+        return 0
+    store = runs.open_store(args.metadata)
+    if args.command == "history":
+        rows = lineage.history(store, args.feature)
+        print(json.dumps(rows, indent=1) if args.format == "json" else lineage.format_history(rows))
+        return 0
+    if args.span is not None:
+        data = lineage.models_trained_on_span(store, args.span)
+        text = "\n".join(f"model {m['artifact_id']} (schema {m['schema_version']}): {m['uri']}" for m in data)
+        text = text or f"no model was trained on span {args.span}"
+    elif args.blocked_feature:
+        data = lineage.runs_blocked_on_feature(store, args.blocked_feature)
+        text = "\n".join(f"run {r['run_id']} (spans {r['spans']}): {', '.join(r['anomalies'])}" for r in data)
+        text = text or f"no run had a blocking anomaly on {args.blocked_feature}"
+    else:
+        data = lineage.model_lineage(store, args.model)
+        text = lineage.format_lineage(data)
+    print(json.dumps(data, indent=1) if args.format == "json" else text)
+    return 0
 
 
 def _validate(args) -> int:

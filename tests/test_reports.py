@@ -1,0 +1,156 @@
+"""Reports people read: the HTML file in Chromium, the notebook, lineage and history, all from a
+store made by real pipeline runs (the session's `runs`: clean span 3, drifted span 4, blocked 5)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from nbclient import NotebookClient
+
+from components.gate import policy as policy_lib
+from components.validator.findings import Finding
+from tests.conftest import PROJECT_ROOT
+from tfxgate import cli, lineage, report, runs as runs_lib
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _store_path(runs):
+    return str(runs["outputs"] / "metadata.sqlite")
+
+
+@pytest.fixture(scope="module")
+def report_file(runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    assert cli.main(["report", "--metadata", _store_path(runs), "--out", str(out)]) == 0
+    return out
+
+
+def test_report_is_self_contained(report_file):
+    text = report_file.read_text()
+    assert "Content-Security-Policy" in text and "default-src 'none'" in text
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text, re.I)
+    assert "<script" not in text.lower() and "@import" not in text and "url(" not in text
+    assert re.search(r'<img alt="[^"]*" src="data:image/png;base64,', text)
+    assert not os.path.exists(str(report_file) + ".tmp")
+
+
+def test_report_shows_the_run_the_schema_and_the_verdicts(report_file):
+    text = report_file.read_text()
+    assert "schema version" in text and "v1" in text
+    assert "tips SCHEMA_MISSING_COLUMN" in text  # the latest run: span 5, blocked
+    assert "payment_type" in text and '<span class="block">block</span>' in text
+    # Curated versus inferred from span 5 (no label there): environments and the label differ.
+    assert "~ default_environment: [&#x27;TRAINING&#x27;, &#x27;SERVING&#x27;] -&gt; []" in text
+    assert "- feature tips" in text
+
+
+def test_report_renders_in_chromium_with_the_feature_names(report_file, tmp_path):
+    assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"
+    proc = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", report_file.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    dom = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for feature in ("payment_type", "tips", "fare", "trip_miles"):
+        assert feature in dom
+    assert "Anomalies, with the policy's verdict" in dom
+    assert dom.count("<img") >= 3
+
+
+def _empty_store():
+    config = metadata_store_pb2.ConnectionConfig()
+    config.fake_database.SetInParent()
+    return metadata_store.MetadataStore(config)
+
+
+def test_values_from_data_are_escaped(tmp_path):
+    hostile = '<script>alert(1)</script><img src=x onerror="document.body.dataset.pwned=1">'
+    finding = Finding(feature=hostile, types=["ENUM_TYPE_UNEXPECTED_STRING_VALUES"], check="schema",
+                      description=f"Examples contain values missing from the schema: {hostile} (~5%).")
+    run = runs_lib.Run(
+        run_id=hostile, context_id=1, pipeline="tfxgate", created_ms=0, states={}, examples=[],
+        schema_version="v1", schema_file=None, inferred_schema_uri=None,
+        validations=[runs_lib.Validation(
+            node="TrainValidator", environment="TRAINING", schema_version="v1", span=1, artifact_id=1,
+            uri=hostile, statistics_uri="/nonexistent", drift_baseline_span=None, splits={},
+            verdicts=[policy_lib.Verdict("training[train]", finding, "block", "default")])],
+        gate={"decision": "block", "summary": hostile}, pushed_model=None)
+    document = report.render_html(_empty_store(), run, "store")
+    assert "<script>" not in document and "onerror=" not in document.replace("onerror=&quot;", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in document
+    assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"
+    if CHROMIUM:
+        page = tmp_path / "hostile.html"
+        page.write_text(document)
+        dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p'}", "--dump-dom",
+                              page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+        assert "data-pwned" not in dom and "&lt;script&gt;alert(1)" in dom
+
+
+def test_notebook_executes_against_the_store(runs, tmp_path):
+    notebook = nbformat.read(str(PROJECT_ROOT / "notebooks" / "anomaly_report.ipynb"), as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
+        "commit the notebook with its outputs cleared"
+    os.environ["TFXGATE_METADATA"] = _store_path(runs)
+    try:
+        NotebookClient(notebook, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
+    finally:
+        os.environ.pop("TFXGATE_METADATA")
+    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "\n".join(str(o.get("text", "")) + json.dumps(o.get("data", {})) for o in outputs)
+    assert "payment_type" in text and "SCHEMA_MISSING_COLUMN" in text
+    assert "schema v1" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+
+
+def test_lineage_of_the_latest_model(runs):
+    store = runs["store"]
+    data = lineage.model_lineage(store, "latest")
+    assert data["model"]["type"] == "PushedModel"
+    assert [e["span"] for e in data["examples"]] == [4]  # span 5 was blocked: span 4's model is the latest
+    assert data["examples"][0]["fingerprint"].startswith("split:single_split")
+    assert data["schema_version"] == "v1"
+    assert data["trainer"]["node"] == "Trainer" and data["transform"]["node"] == "Transform"
+    assert data["statistics"]
+    assert data["run"]["gate"]["decision"] == "warn"
+    severities = {(v["feature"], v["severity"]) for a in data["run"]["anomalies"] for v in a["verdicts"]}
+    assert ("payment_type", "warn") in severities
+
+
+def test_reverse_lineage_questions(runs):
+    store = runs["store"]
+    assert len(lineage.models_trained_on_span(store, 3)) == 1
+    assert len(lineage.models_trained_on_span(store, 4)) == 1
+    assert lineage.models_trained_on_span(store, 5) == []
+    [blocked] = lineage.runs_blocked_on_feature(store, "tips")
+    assert blocked["spans"] == [5] and blocked["anomalies"] == ["SCHEMA_MISSING_COLUMN"]
+    assert [r["spans"] for r in lineage.runs_blocked_on_feature(store, "payment_type")] == [[5]]
+    assert lineage.runs_blocked_on_feature(store, "fare") == []
+
+
+def test_history_reads_each_runs_distances_with_thresholds(runs, capfd):
+    rows = lineage.history(runs["store"], "payment_type")
+    drift = [r for r in rows if r["check"] == "drift" and r["split"] == "train"]
+    assert [r["span"] for r in drift] == [4, 5]  # span 3 ran first: nothing to drift from
+    # Span 4's payment mix drifted from span 3's (Credit Card 40 % -> 56 %): over its threshold.
+    assert drift[0]["over"] and drift[0]["value"] > drift[0]["threshold"] == 0.15
+    run5 = runs_lib.find_run(runs["store"], "latest")
+    [train5] = [v for v in run5.validations if v.environment == "TRAINING"]
+    assert train5.drift_baseline_span == 4  # span 4 passed the gate (with warnings): it is the baseline
+    skew = [r for r in rows if r["check"] == "skew"]
+    assert skew and all(not r["over"] for r in skew)
+    assert cli.main(["history", "--metadata", _store_path(runs), "--feature", "payment_type", "--format", "json"]) == 0
+    printed = json.loads(capfd.readouterr().out)
+    assert {r["feature"] for r in printed} == {"payment_type"}

@@ -1,0 +1,170 @@
+"""`tfxgate lineage` and `tfxgate history`: what a model came from, and distances over time.
+
+Everything is read through MLMD's API: events link artifacts to the executions that wrote and
+read them; pipeline_run contexts group a run's executions.
+"""
+
+from typing import Dict, List, Optional
+
+from ml_metadata.proto import metadata_store_pb2
+
+from tfxgate import metadata, runs
+from tfxgate.runs import RunNotFound
+
+
+def _type(store, artifact) -> str:
+    return metadata.type_name(store, artifact)
+
+
+def _resolve_model(store, which: str):
+    """The PushedModel (or Model) artifact named by 'latest' or an artifact id."""
+    if which == "latest":
+        pushed = [a for a in store.get_artifacts_by_type("PushedModel") if metadata.custom_value(a, "pushed") == 1]
+        if not pushed:
+            raise RunNotFound("no pushed model in this MLMD store yet")
+        return max(pushed, key=lambda a: a.id)
+    if not which.isdigit():
+        raise RunNotFound(f"--model {which!r}: expected 'latest' or an artifact id")
+    found = store.get_artifacts_by_id([int(which)])
+    if not found or _type(store, found[0]) not in ("PushedModel", "Model"):
+        raise RunNotFound(f"--model {which}: no Model or PushedModel artifact with that id")
+    return found[0]
+
+
+def _consumers(store, artifact_id: int, node: str) -> List[int]:
+    """Executions of `node` that read the artifact."""
+    events = store.get_events_by_artifact_ids([artifact_id])
+    ids = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.INPUT]
+    return [i for i in ids if metadata.node_id_of(store, i) == node]
+
+
+def _execution_json(store, execution_id: Optional[int]) -> Optional[dict]:
+    if execution_id is None:
+        return None
+    [e] = store.get_executions_by_id([execution_id])
+    return {"id": e.id, "node": metadata.node_id_of(store, e.id),
+            "state": metadata_store_pb2.Execution.State.Name(e.last_known_state)}
+
+
+def model_lineage(store, which: str = "latest") -> dict:
+    """From a model back to everything it came from, and the verdict on that data."""
+    target = _resolve_model(store, which)
+    upstream = metadata.upstream_artifacts(store, target.id)
+    by_type: Dict[str, list] = {}
+    for artifact in [target] + upstream:
+        by_type.setdefault(_type(store, artifact), []).append(artifact)
+    model = next(iter(by_type.get("Model", [])), None)
+    trainer = metadata.producer_execution(store, model.id) if model else None
+    graph = next(iter(by_type.get("TransformGraph", [])), None)
+    transform = metadata.producer_execution(store, graph.id) if graph else None
+    examples = [a for a in by_type.get("Examples", []) if metadata.custom_value(a, "span") is not None]
+    statistics = []
+    for example in examples:
+        for execution_id in _consumers(store, example.id, "TrainStatisticsGen"):
+            for artifact in runs._outputs(store, execution_id):
+                statistics.append({"artifact_id": artifact.id, "uri": artifact.uri})
+    # The run whose Trainer wrote the model: its validators and gate judged this data.
+    run_json = None
+    if trainer is not None:
+        context = next((c for c in store.get_contexts_by_execution(trainer)
+                        if store.get_context_types_by_id([c.type_id])[0].name == "pipeline_run"), None)
+        if context is not None:
+            run = runs.load_run(store, context)
+            run_json = {
+                "run_id": run.run_id,
+                "gate": run.gate,
+                "anomalies": [
+                    {"validator": v.node, "environment": v.environment,
+                     "verdicts": [x.to_json() for x in v.verdicts]}
+                    for v in run.validations
+                ],
+            }
+    return {
+        "model": {"artifact_id": target.id, "type": _type(store, target), "uri": target.uri,
+                  "pushed_destination": metadata.custom_value(target, "pushed_destination")},
+        "trainer": _execution_json(store, trainer),
+        "transform": _execution_json(store, transform),
+        "examples": [{"artifact_id": a.id, "uri": a.uri, "span": metadata.custom_value(a, "span"),
+                      "version": metadata.custom_value(a, "version"),
+                      "fingerprint": metadata.custom_value(a, "input_fingerprint")} for a in examples],
+        "statistics": statistics,
+        "schema_version": metadata.schema_version_of(store, target.id),
+        "run": run_json,
+    }
+
+
+def models_trained_on_span(store, span: int) -> List[dict]:
+    result = []
+    for model in store.get_artifacts_by_type("Model"):
+        spans = {metadata.custom_value(a, "span") for a in metadata.upstream_artifacts(store, model.id)
+                 if _type(store, a) == "Examples"}
+        if span in spans:
+            result.append({"artifact_id": model.id, "uri": model.uri,
+                           "schema_version": metadata.schema_version_of(store, model.id)})
+    return result
+
+
+def runs_blocked_on_feature(store, feature: str) -> List[dict]:
+    result = []
+    for run in runs.all_runs(store):
+        if run.gate.get("decision") != "block":
+            continue
+        hits = [v for val in run.validations for v in val.verdicts
+                if v.finding.feature == feature and v.severity == "block"]
+        if hits:
+            result.append({"run_id": run.run_id, "spans": [e["span"] for e in run.examples],
+                           "anomalies": sorted({t for v in hits for t in v.finding.types}),
+                           "summary": run.gate.get("summary")})
+    return result
+
+
+def history(store, feature: Optional[str] = None) -> List[dict]:
+    """Every recorded skew and drift measurement, oldest run first, each validation once."""
+    rows, seen = [], set()
+    for run in runs.all_runs(store):
+        for validation in run.validations:
+            if validation.artifact_id in seen:
+                continue  # a cached validator re-uses the artifact of an earlier run
+            seen.add(validation.artifact_id)
+            for d in validation.distances:
+                if feature and d["feature"] != feature:
+                    continue
+                rows.append({"run_id": run.run_id, "created_ms": run.created_ms, "span": validation.span,
+                             "environment": validation.environment, **d,
+                             "over": d["value"] >= d["threshold"]})
+    return rows
+
+
+def format_lineage(data: dict) -> str:
+    lines = [f"model {data['model']['artifact_id']} ({data['model']['type']}): "
+             f"{data['model'].get('pushed_destination') or data['model']['uri']}"]
+    for key in ("trainer", "transform"):
+        if data[key]:
+            lines.append(f"  {key}: execution {data[key]['id']} ({data[key]['state']})")
+    for ex in data["examples"]:
+        lines.append(f"  examples {ex['artifact_id']}: span {ex['span']}, version {ex['version']}, "
+                     f"fingerprint {ex['fingerprint']}")
+    for st in data["statistics"]:
+        lines.append(f"  statistics {st['artifact_id']}: {st['uri']}")
+    lines.append(f"  schema version: {data['schema_version']}")
+    if data["run"]:
+        lines.append(f"  run {data['run']['run_id']}: gate {data['run']['gate'].get('decision')}"
+                     f" ({data['run']['gate'].get('summary')})")
+        for a in data["run"]["anomalies"]:
+            lines.append(f"    {a['validator']} ({a['environment']}): {len(a['verdicts'])} anomalies")
+            for v in a["verdicts"]:
+                lines.append(f"      {v['severity']}: {v['feature']} {'/'.join(v['types'])}")
+    return "\n".join(lines)
+
+
+def format_history(rows: List[dict]) -> str:
+    if not rows:
+        return "no skew or drift measurement recorded yet"
+    header = (f"{'run':<28} {'span':>4} {'env':<8} {'split':<7} {'check':<5} {'feature':<18} {'measure':<26} "
+              f"{'value':>8} {'threshold':>9}")
+    lines = [header]
+    for r in rows:
+        flag = "  OVER" if r["over"] else ""
+        lines.append(f"{r['run_id']:<28} {str(r['span']):>4} {r['environment']:<8} {r['split']:<7} {r['check']:<5} "
+                     f"{r['feature']:<18} {r['type']:<26} {r['value']:>8.4f} {r['threshold']:>9.4f}{flag}")
+    return "\n".join(lines)
