@@ -8,13 +8,17 @@ STAMP := $(VENV)/.tfxgate-installed
 # uv resolves and installs the TFX stack in seconds where pip backtracks for minutes.
 UV := python$(PYTHON_VERSION) -m uv
 
-.PHONY: run test install lock clean browser
+.PHONY: run test bench install lock clean browser
 
 run: $(STAMP)
 	$(PY) runner_local.py $(ARGS)
 
 test: $(STAMP) browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Benchmarks print figures and write docs/BENCHMARKS.md; never part of `make test`.
+bench: $(STAMP)
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 # The report test renders HTML in headless Chromium (Debian's package; root installs it).
 browser:

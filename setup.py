@@ -4,14 +4,14 @@ Dependencies are pinned in requirements/lock.txt (installed by `make`); install_
 what the code imports directly, loosely, so that the lock stays the single source of versions.
 """
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="tfxgate",
     version="0.1.0",
     description="A TFX pipeline that refuses to train or push on bad data, and says why.",
     python_requires=">=3.9,<3.11",
-    packages=["pipeline", "components", "models", "tfxgate"],
+    packages=find_packages(include=["pipeline", "components", "components.*", "models", "tfxgate"]),
     py_modules=["runner_local", "runner_kubeflow"],
     entry_points={"console_scripts": ["tfxgate=tfxgate.cli:main"]},
     install_requires=[

@@ -1,0 +1,1 @@
+"""tfxgate's benchmarks: `make bench` (never part of `make test`)."""

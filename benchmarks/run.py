@@ -1,0 +1,185 @@
+"""`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
+
+    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput]
+
+Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
+`--repeats` runs with its spread (min to max); ratios compare figures measured in the same run,
+because these machines are shared and noisy. Peak memory is the maximum resident set size of the
+measured process (GNU time's %M).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from typing import Dict, List
+
+from benchmarks import data as bench_data
+from benchmarks import report as bench_report
+from pipeline.config import PROJECT_ROOT
+
+WORK = PROJECT_ROOT / "outputs" / "bench"
+PY = sys.executable
+TFXGATE = str(pathlib.Path(sys.executable).parent / "tfxgate")
+_COMPONENT_LINE = re.compile(r"^\s+(\S+)\s+(done|cached) in ([\d.]+) s$")
+
+
+def timed(command: List[str], env: Dict[str, str] = None) -> dict:
+    """Runs a command under GNU time: wall seconds, peak RSS (MiB), exit code, stdout."""
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    proc = subprocess.run(["/usr/bin/time", "-f", "__time__ %e %M", *command], capture_output=True, text=True,
+                          env=full_env, cwd=PROJECT_ROOT)
+    marker = [line for line in proc.stderr.splitlines() if line.startswith("__time__")][-1].split()
+    return {"wall": float(marker[1]), "peak_mib": int(marker[2]) / 1024, "code": proc.returncode,
+            "stdout": proc.stdout, "stderr": proc.stderr[-2000:]}
+
+
+def summary(values: List[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def probe(kind: str, csv: pathlib.Path, repeats: int, *extra: str, warm: int = 0) -> dict:
+    """`repeats` fresh processes; in each, the first call and (with `warm`) warm calls."""
+    seconds, warm_seconds, peaks = [], [], []
+    for _ in range(repeats):
+        result = timed([PY, "-m", "benchmarks.probe", kind, str(csv), "--warm", str(warm), *extra])
+        if result["code"] != 0:
+            return {"error": result["stderr"].strip().splitlines()[-1] if result["stderr"].strip() else "failed"}
+        measured = json.loads(result["stdout"].strip().splitlines()[-1])
+        seconds.append(measured["seconds"])
+        if measured.get("warm_seconds") is not None:
+            warm_seconds.append(measured["warm_seconds"])
+        peaks.append(result["peak_mib"])
+    entry = {"seconds": summary(seconds), "peak_mib": summary(peaks)}
+    if warm_seconds:
+        entry["warm_seconds"] = summary(warm_seconds)
+    return entry
+
+
+def bench_pipeline(repeats: int) -> dict:
+    cold, cached, components, peaks = [], [], {}, []
+    for i in range(repeats):
+        outputs = WORK / f"pipeline-{i}"
+        shutil.rmtree(outputs, ignore_errors=True)
+        for phase, into in (("cold", cold), ("cached", cached)):
+            result = timed([PY, "runner_local.py", "--outputs", str(outputs)])
+            if result["code"] != 0:
+                raise RuntimeError(f"pipeline {phase} run failed: {result['stderr']}")
+            into.append(result["wall"])
+            if phase == "cold":
+                peaks.append(result["peak_mib"])
+            for line in result["stdout"].splitlines():
+                match = _COMPONENT_LINE.match(line)
+                if match:
+                    components.setdefault(f"{phase}:{match.group(1)}", []).append(float(match.group(3)))
+    return {
+        "cold_seconds": summary(cold),
+        "cached_seconds": summary(cached),
+        "cached_over_cold": statistics.median(cached) / statistics.median(cold),
+        "peak_mib": summary(peaks),
+        "components": {k: summary(v) for k, v in sorted(components.items())},
+    }
+
+
+def bench_reference(repeats: int) -> dict:
+    cold, cached = [], []
+    for i in range(repeats):
+        work = WORK / f"reference-{i}"
+        shutil.rmtree(work, ignore_errors=True)
+        for into in (cold, cached):
+            result = timed([PY, "-m", "benchmarks.tfx_reference", str(work)], env={"TF_USE_LEGACY_KERAS": "1"})
+            if result["code"] != 0:
+                return {"error": result["stderr"].strip().splitlines()[-1] if result["stderr"].strip() else "failed"}
+            into.append(result["wall"])
+    return {"cold_seconds": summary(cold), "cached_seconds": summary(cached)}
+
+
+def bench_latency(sizes: List[int], repeats: int) -> dict:
+    floor = [timed([PY, "-c", "import tensorflow_data_validation"])["wall"] for _ in range(repeats)]
+    result = {"import_tfdv_seconds": summary(floor), "sizes": {}}
+    for rows in sizes:
+        csv = bench_data.make_csv(WORK / "data" / f"serving-{rows}.csv", rows, label=False)
+        whole = []
+        for _ in range(repeats):
+            run = timed([TFXGATE, "validate", "--data", str(csv), "--baseline", "none", "--format", "json"])
+            if run["code"] not in (0, 1):
+                raise RuntimeError(f"tfxgate validate failed: {run['stderr']}")
+            whole.append(run["wall"])
+        ours = probe("ours", csv, repeats, "--environment", "SERVING", warm=5)
+        beam = probe("beam", csv, repeats, "--environment", "SERVING", warm=3)
+        result["sizes"][str(rows)] = {
+            "whole_process_seconds": summary(whole),
+            "whole_over_import": statistics.median(whole) / statistics.median(floor),
+            "in_process": ours,
+            "tfdv_beam": beam,
+            "first_call_over_beam": (ours["seconds"]["median"] / beam["seconds"]["median"]
+                                     if "seconds" in ours and "seconds" in beam else None),
+            "in_process_over_beam": (ours["warm_seconds"]["median"] / beam["warm_seconds"]["median"]
+                                     if "warm_seconds" in ours and "warm_seconds" in beam else None),
+        }
+    return result
+
+
+def bench_throughput(sizes: List[int], repeats: int) -> dict:
+    result = {}
+    for rows in sizes:
+        csv = bench_data.make_csv(WORK / "data" / f"train-{rows}.csv", rows)
+        entry = {"file_mib": csv.stat().st_size / 2**20}
+        entry["ours"] = probe("ours", csv, repeats)
+        entry["pyarrow_floor"] = probe("pyarrow", csv, repeats)
+        for mode in ("in_memory", "multi_processing"):
+            entry[f"tfdv_beam_{mode}"] = probe("beam", csv, 1 if rows > 200_000 else repeats, "--mode", mode)
+        if "seconds" in entry["ours"]:
+            entry["ours_rows_per_second"] = rows / entry["ours"]["seconds"]["median"]
+            entry["ours_over_floor"] = entry["ours"]["seconds"]["median"] / entry["pyarrow_floor"]["seconds"]["median"]
+        result[str(rows)] = entry
+    return result
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
+    parser.add_argument("--skip", default="", help="comma-separated: pipeline, reference, latency, throughput")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    repeats = 1 if args.quick else args.repeats
+    latency_sizes = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
+    throughput_sizes = [15_000, 150_000] if args.quick else [15_000, 150_000, 1_500_000]
+
+    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "repeats": repeats,
+               "command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])}
+    steps = [("pipeline", lambda: bench_pipeline(repeats)),
+             ("reference", lambda: bench_reference(1)),
+             ("latency", lambda: bench_latency(latency_sizes, repeats)),
+             ("throughput", lambda: bench_throughput(throughput_sizes, repeats))]
+    for name, step in steps:
+        if name in skip:
+            continue
+        print(f"bench: {name} ...", flush=True)
+        results[name] = step()
+    out_dir = PROJECT_ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{results['date']}.json"
+    out.write_text(json.dumps(results, indent=1, sort_keys=True))
+    markdown = bench_report.markdown(results)
+    (PROJECT_ROOT / "docs" / "BENCHMARKS.md").write_text(markdown)
+    print(markdown)
+    print(f"bench: wrote {out} and docs/BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
