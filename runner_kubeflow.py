@@ -1,58 +1,77 @@
-"""Compiles the tfxgate pipeline into a KFP 2 PipelineSpec (schemaVersion 2.1.0) for Kubeflow.
+"""Compiles the tfxgate pipeline for Kubeflow Pipelines 2, and optionally submits a run.
 
-    python runner_kubeflow.py [--image IMAGE] [--pipeline-root gs://...] [--output FILE]
+    python runner_kubeflow.py [--image IMAGE] [--pipeline-root gs://bucket/root] [--data-root URI]
+                              [--serving-model-dir URI] [--beam-arg=ARG ...] [--output FILE.yaml]
+                              [--submit --host URL [--experiment NAME]]
 
-Paths in the compiled spec are those inside the pipeline image (the project lives at /pipeline).
+Writes a bare PipelineSpec (schemaVersion 2.1.0), checked as the backend checks it. Settings
+also come from the environment: TFXGATE_IMAGE, TFXGATE_PIPELINE_ROOT, TFXGATE_DATA_ROOT,
+TFXGATE_SERVING_MODEL_DIR, KFP_HOST. Exit status: 0 done, 2 bad settings or a rejected spec,
+1 the submission failed.
 """
 
 import argparse
+import logging
 import os
 import sys
+import warnings
 
 import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 from pipeline import config as config_lib
-
-IMAGE_PROJECT_ROOT = "/pipeline"
+from pipeline import kubeflow
 
 
 def parse_args(argv):
+    env = os.environ.get
     parser = argparse.ArgumentParser(description="Compile the tfxgate pipeline for Kubeflow Pipelines 2.")
-    parser.add_argument("--image", default=os.environ.get("TFXGATE_IMAGE", "tfxgate:latest"))
-    parser.add_argument("--pipeline-root", default=os.environ.get("TFXGATE_PIPELINE_ROOT", "gs://tfxgate/pipeline"))
-    parser.add_argument("--data-root", default=os.environ.get("TFXGATE_DATA_ROOT", f"{IMAGE_PROJECT_ROOT}/data"))
-    parser.add_argument("--serving-model-dir", default=os.environ.get("TFXGATE_SERVING_MODEL_DIR", "gs://tfxgate/serving_model"))
+    parser.add_argument("--image", default=env("TFXGATE_IMAGE", "tfxgate:latest"))
+    parser.add_argument("--pipeline-root", default=env("TFXGATE_PIPELINE_ROOT", "gs://tfxgate/pipeline-root"))
+    parser.add_argument("--data-root", default=env("TFXGATE_DATA_ROOT", f"{kubeflow.IMAGE_PROJECT_ROOT}/data"))
+    parser.add_argument("--serving-model-dir", default=env("TFXGATE_SERVING_MODEL_DIR", "gs://tfxgate/serving_model"))
+    parser.add_argument("--beam-arg", action="append", default=[], help="repeatable; e.g. --beam-arg=--runner=DataflowRunner")
     parser.add_argument("--output", default=str(config_lib.DEFAULT_OUTPUTS / "kubeflow" / "tfxgate_pipeline.yaml"))
-    parser.add_argument("--beam-arg", action="append", default=[])
+    parser.add_argument("--submit", action="store_true", help="upload the spec and start a run")
+    parser.add_argument("--host", default=env("KFP_HOST"))
+    parser.add_argument("--experiment", default="tfxgate")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     if not args.output.endswith(".yaml"):
         print("error: --output must end in .yaml (a KFP 2 backend takes only a bare YAML PipelineSpec)", file=sys.stderr)
         return 2
-    config = config_lib.PipelineConfig(
-        pipeline_root=args.pipeline_root,
-        data_root=args.data_root,
-        schema_path=f"{IMAGE_PROJECT_ROOT}/schema/{config_lib.schema_version_of(config_lib.latest_schema_path())}/schema.pbtxt",
-        serving_model_dir=args.serving_model_dir,
-        metadata_path=None,  # Kubeflow's own metadata service
-        installed_functions=True,  # the image has the project installed; no wheel to stage
-        policy_json=config_lib.read_policy(),
-        drift_against_previous_span=False,  # the open-source KFP backend cannot run Resolver nodes
-        beam_pipeline_args=config_lib.beam_args_for(tuple(args.beam_arg)),
-    )
-    from tfx import v1 as tfx
-    from pipeline.pipeline import create_pipeline
-
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image, use_pipeline_spec_2_1=True),
-        output_dir=os.path.dirname(os.path.abspath(args.output)),
-        output_filename=os.path.basename(args.output),
-    )
-    runner.run(create_pipeline(config), write_out=True)
+    if args.submit and not args.host:
+        print("error: --submit needs --host URL (or KFP_HOST)", file=sys.stderr)
+        return 2
+    try:
+        config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg)
+        kubeflow.compile_spec(config, args.image, args.output)
+    except (config_lib.ConfigError, kubeflow.SpecError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"tfxgate: wrote {args.output}")
+    if args.submit:
+        return submit(args.output, args.host, args.experiment, args.pipeline_root)
+    return 0
+
+
+def submit(package: str, host: str, experiment: str, pipeline_root: str) -> int:
+    import kfp
+
+    try:
+        client = kfp.Client(host=host)
+        run = client.create_run_from_pipeline_package(
+            package, arguments={}, experiment_name=experiment, pipeline_root=pipeline_root
+        )
+    except Exception as e:  # the kfp client raises many kinds; each is one line for the user
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: submitting to {host} failed: {reason}", file=sys.stderr)
+        return 1
+    print(f"tfxgate: started run {run.run_id} in experiment {experiment} on {host}")
     return 0
 
 

@@ -47,6 +47,8 @@ class PipelineConfig:
     validate_serving: bool = True
     # Drift against earlier spans needs a Resolver node, which Kubeflow's backend cannot run.
     drift_against_previous_span: bool = True
+    # ExampleGen resolving its span in its executor: Kubeflow's backend calls no driver.
+    example_gen_without_driver: bool = False
 
     @property
     def train_data(self) -> str:

@@ -8,6 +8,7 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.gate.artifacts import GateDecision
 from components.gate.component import DataGate
+from components.span_example_gen import SpanCsvExampleGen
 from components.span_resolver import PreviousAcceptedSpanStrategy
 from components.validator.component import DataValidator
 from pipeline.config import PipelineConfig
@@ -53,7 +54,7 @@ def _train_example_gen(config: PipelineConfig):
                 start_span_number=config.span, end_span_number=config.span
             )
         )
-    return tfx.components.CsvExampleGen(
+    return _csv_example_gen(config)(
         input_base=config.train_data,
         input_config=input_config,
         output_config=output_config,
@@ -61,9 +62,13 @@ def _train_example_gen(config: PipelineConfig):
     ).with_id(EXAMPLE_GEN)
 
 
+def _csv_example_gen(config: PipelineConfig):
+    return SpanCsvExampleGen if config.example_gen_without_driver else tfx.components.CsvExampleGen
+
+
 def _serving_example_gen(config: PipelineConfig):
     """The serving batch as one split, named `serving`."""
-    return tfx.components.CsvExampleGen(
+    return _csv_example_gen(config)(
         input_base=config.serving_data,
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name=SERVING_SPLIT, pattern="*.csv")]
