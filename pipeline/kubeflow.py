@@ -26,12 +26,21 @@ class SpecError(ValueError):
     """The compiled spec would be rejected or fail; the message says where."""
 
 
-def kubeflow_config(pipeline_root: str, data_root: str, serving_model_dir: str, beam_args=()) -> config_lib.PipelineConfig:
+def kubeflow_config(
+    pipeline_root: str,
+    data_root: str,
+    serving_model_dir: str,
+    beam_args=(),
+    project_root: str = IMAGE_PROJECT_ROOT,
+    train_steps: int = config_lib.PipelineConfig.train_steps,
+) -> config_lib.PipelineConfig:
+    """The Kubeflow variant's config; `project_root` is where the image has the project."""
     version = config_lib.schema_version_of(config_lib.latest_schema_path())
     return config_lib.PipelineConfig(
         pipeline_root=pipeline_root,
         data_root=data_root,
-        schema_path=f"{IMAGE_PROJECT_ROOT}/schema/{version}/schema.pbtxt",
+        schema_path=f"{project_root}/schema/{version}/schema.pbtxt",
+        train_steps=train_steps,
         serving_model_dir=serving_model_dir,
         metadata_path=None,  # Kubeflow's own metadata service records the runs
         installed_functions=True,  # the image has the project installed: no wheel to stage

@@ -12,4 +12,5 @@ class GateDecision(types.Artifact):
     execution's result message.
     """
 
+    # Also the class path Kubeflow's container entrypoint imports: tfxgate exposes it lazily.
     TYPE_NAME = "tfxgate.GateDecision"
