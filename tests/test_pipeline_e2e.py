@@ -11,7 +11,6 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
 from pipeline import pipeline as p
-from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT, runs_in_order as _runs_in_order
 from tfxgate import metadata, schema_versions
 

@@ -8,7 +8,7 @@ DataGate decides.
 import dataclasses
 import json
 import os
-from typing import List, Optional
+from typing import List
 
 from components.gate import policy as policy_lib
 from components.validator import validation
