@@ -97,7 +97,12 @@ def check_spec(spec: dict) -> List[str]:
             if producer not in tasks:
                 problems.append(f"task {name}: input {key} from unknown task {producer!r}")
                 continue
-            produced = parsed.components[tasks[producer].component_ref.name].output_definitions.artifacts
+            # .get, never []: indexing a proto map inserts an empty entry, which would hide a
+            # missing component from the checks of tasks visited later.
+            producer_component = parsed.components.get(tasks[producer].component_ref.name)
+            if producer_component is None:
+                continue  # reported for the producer task itself
+            produced = producer_component.output_definitions.artifacts
             if spec_input.task_output_artifact.output_artifact_key not in produced:
                 problems.append(f"task {name}: {producer} has no output {spec_input.task_output_artifact.output_artifact_key!r}")
         for upstream in task.dependent_tasks:
