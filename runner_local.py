@@ -2,28 +2,41 @@
 
     python runner_local.py [--data-root data] [--outputs outputs] [--span N] [--verbose] ...
 
-Exit status: 0 done, 1 a component failed, 2 bad arguments or data folder, 3 the data gate
-stopped the run (blocking anomalies; nothing was trained or pushed).
+MLMD is a SQLite file unless MySQL settings are given (flags or TFXGATE_MYSQL_*; see
+tfxgate/store.py). Before anything runs, every input CSV file is checked (one line naming the
+file and line if it is broken), and the run takes a lock on its pipeline root and SQLite store:
+a second run waits for the first (or, with --no-wait, stops). Executions that a killed run left
+RUNNING are marked FAILED and their partial outputs removed.
+
+Exit status: 0 done, 1 a component failed, 2 bad arguments, settings or input data, 3 the data
+gate stopped the run (blocking anomalies; nothing was trained or pushed), 4 another run holds
+the lock and --no-wait was given.
 """
 
 import argparse
+import dataclasses
 import datetime
+import glob
 import os
+import re
 import sys
 import time
 
 import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
+from components import csv_input
 from pipeline import config as config_lib
+from tfxgate import runlock, store as store_lib
 
-EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 1, 2, 3
+EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY = 1, 2, 3, 4
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Run the tfxgate pipeline locally.")
+    parser = argparse.ArgumentParser(description="Run the tfxgate pipeline locally.", allow_abbrev=False)
     parser.add_argument("--data-root", default=str(config_lib.PROJECT_ROOT / "data"))
     parser.add_argument("--outputs", default=str(config_lib.DEFAULT_OUTPUTS), help="default home of every output")
     parser.add_argument("--pipeline-root")
-    parser.add_argument("--metadata-path")
+    parser.add_argument("--metadata-path", help="SQLite MLMD file (default: <outputs>/metadata.sqlite)")
+    parser.add_argument("--pipeline-name", default=config_lib.PIPELINE_NAME)
     parser.add_argument("--schema", help="curated schema file (default: the newest schema/v<N>)")
     parser.add_argument("--policy", help="gate policy file (default: schema/policy.yaml)")
     parser.add_argument("--span", type=int, help="training span to ingest (default: the latest)")
@@ -31,6 +44,10 @@ def parse_args(argv):
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable, e.g. --beam-arg=--direct_num_workers=2")
     parser.add_argument("--no-cache", action="store_true", help="run every component again")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow, Beam and TFX logs")
+    parser.add_argument("--no-wait", action="store_true", help="stop (exit 4) if another run holds the lock")
+    parser.add_argument("--skip-input-check", action="store_true",
+                        help="do not pre-check the CSV files here (ExampleGen still checks them)")
+    store_lib.add_mysql_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -48,14 +65,56 @@ def main(argv=None) -> int:
             span=args.span,
             train_steps=args.train_steps,
             enable_cache=not args.no_cache,
+            pipeline_name=args.pipeline_name,
         )
-    except config_lib.ConfigError as e:
+        settings = store_lib.from_arguments(args)
+        if settings.is_mysql:
+            config = dataclasses.replace(config, mysql=settings.mysql)
+        if not args.skip_input_check:
+            check_inputs(config)
+    except (config_lib.ConfigError, store_lib.StoreError, csv_input.CsvInputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log_path = os.path.join(args.outputs, "logs", f"run-{stamp}.log")
-    print(f"tfxgate: running pipeline '{config.pipeline_name}' (schema {config.schema_version})")
-    return _run(config, log_path, args.verbose)
+    store_lib.install_log_redaction()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    log_path = os.path.join(args.outputs, "logs", f"run-{stamp}-{os.getpid()}.log")
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    try:
+        with runlock.hold(runlock.lock_paths(config.pipeline_root, config.metadata_path if not config.mysql else None),
+                          wait=not args.no_wait, say=say):
+            say(f"tfxgate: running pipeline '{config.pipeline_name}' (schema {config.schema_version}) "
+                f"with MLMD at {config.store_settings.describe()}")
+            _reconcile(config, say)
+            return _run(config, log_path, args.verbose)
+    except runlock.Busy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BUSY
+    except store_lib.StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _reconcile(config, say) -> None:
+    """Executions a killed run left RUNNING: marked FAILED, partial outputs removed."""
+    store = config.store_settings.open(must_exist=False)
+    for note in runlock.reconcile(store, config.pipeline_name, config.pipeline_root, whole_store=not config.mysql):
+        say(f"tfxgate: {note}")
+
+
+def check_inputs(config) -> None:
+    """Every CSV file the run will read, checked before anything runs (see components/csv_input)."""
+    spans = {int(m.group(1)): d for d in os.listdir(config.train_data) if (m := re.fullmatch(r"span-(\d+)", d))}
+    span = config.span if config.span is not None else max(spans)
+    if span not in spans:
+        raise config_lib.ConfigError(f"--span {span}: no folder {os.path.join(config.train_data, f'span-{span}')}")
+    folders = [os.path.join(config.train_data, spans[span])]
+    if config.validate_serving:
+        folders.append(config.serving_data)
+    for folder in folders:
+        files = sorted(glob.glob(os.path.join(glob.escape(folder), "*.csv")))
+        if not files:
+            raise csv_input.CsvInputError(f"{folder}: no .csv file in this folder")
+        csv_input.check_files(files)
 
 
 def _run(config, log_path: str, verbose: bool) -> int:
@@ -63,6 +122,7 @@ def _run(config, log_path: str, verbose: bool) -> int:
 
     started = time.monotonic()
     with console.pipeline_console(log_path, verbose) as progress:
+        store_lib.install_log_redaction()
         try:
             from tfx import v1 as tfx
             from pipeline.pipeline import create_pipeline
@@ -74,11 +134,11 @@ def _run(config, log_path: str, verbose: bool) -> int:
 
             traceback.print_exc()
             failed_node, error = progress.current or "pipeline", console.one_line(e)
-    store = metadata.sqlite_store(config.metadata_path)
+    store = config.store_settings.open()
     if failed_node == "DataGate":
         print(f"tfxgate: the data gate stopped the run; nothing was trained or pushed.", file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
-        print(f"  MLMD store: {config.metadata_path}  log: {log_path}", file=sys.stderr)
+        print(f"  MLMD store: {config.store_settings.describe()}  log: {log_path}", file=sys.stderr)
         return EXIT_BLOCKED
     if failed_node:
         print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
@@ -87,7 +147,7 @@ def _run(config, log_path: str, verbose: bool) -> int:
     decision = metadata.latest_gate_decision(store)
     if decision:
         print(f"  data gate:    {decision}")
-    print(f"  MLMD store:   {config.metadata_path}")
+    print(f"  MLMD store:   {config.store_settings.describe()}")
     print(f"  pushed model: {metadata.latest_pushed_destination(store)}")
     if not verbose:
         print(f"  log:          {log_path}")

@@ -4,8 +4,8 @@ TFX's CsvExampleGen resolves `{SPAN}` in its input pattern in a driver, which Ku
 2 runs as a `preCacheCheck` lifecycle hook; the open-source KFP backend never calls it, so the
 executor would look for a file literally named `span-{SPAN}`. This component does the driver's
 work (resolve span and version, fingerprint the input, substitute the pattern) at the start of
-its executor, then runs CsvExampleGen's executor unchanged. Its Examples carry span, version and
-input fingerprint as CsvExampleGen's do.
+its executor, then runs tfxgate's checked CsvExampleGen executor (components/csv_example_gen.py).
+Its Examples carry span, version and input fingerprint as CsvExampleGen's do.
 
 What the driver also gave, caching on the input's fingerprint, cannot be had without it:
 runner_kubeflow.py turns caching off for these tasks, so new files are always seen.
@@ -16,11 +16,12 @@ from typing import Any, Dict, List
 from tfx import types
 from tfx.components.example_gen import input_processor
 from tfx.components.example_gen import utils as example_gen_utils
-from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
+
+from components import csv_example_gen
 
 
 def resolve_span(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
@@ -45,7 +46,7 @@ def resolve_span(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     return resolved
 
 
-class Executor(csv_executor.Executor):
+class Executor(csv_example_gen.Executor):
     def Do(
         self,
         input_dict: Dict[str, List[types.Artifact]],

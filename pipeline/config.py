@@ -6,6 +6,8 @@ import pathlib
 import re
 from typing import Optional, Tuple
 
+from tfxgate.store import MySQLSettings, StoreSettings
+
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 PIPELINE_NAME = "tfxgate"
 DEFAULT_OUTPUTS = PROJECT_ROOT / "outputs"
@@ -29,7 +31,8 @@ class PipelineConfig:
     data_root: str
     schema_path: str
     serving_model_dir: str
-    metadata_path: Optional[str] = None
+    metadata_path: Optional[str] = None  # SQLite MLMD file, unless `mysql` is set
+    mysql: Optional[MySQLSettings] = None  # MLMD on a MySQL/MariaDB server (its password never in a repr)
     pipeline_name: str = PIPELINE_NAME
     # Module files are packaged by TFX as wheels (their hash is part of the cache key). Where the
     # project is installed instead (the Kubeflow image), dotted function paths replace them.
@@ -57,6 +60,13 @@ class PipelineConfig:
     @property
     def serving_data(self) -> str:
         return os.path.join(self.data_root, "serving")
+
+    @property
+    def store_settings(self) -> Optional[StoreSettings]:
+        """The MLMD store of a local run; None where the orchestrator brings its own (Kubeflow)."""
+        if self.mysql:
+            return StoreSettings(mysql=self.mysql)
+        return StoreSettings(sqlite_path=self.metadata_path) if self.metadata_path else None
 
     @property
     def schema_version(self) -> str:
@@ -139,6 +149,6 @@ def local_config(
         metadata_path=metadata_path or os.path.join(outputs, "metadata.sqlite"),
         beam_pipeline_args=beam_args_for(beam_args),
         policy_json=read_policy(policy_path or str(POLICY_PATH)),
-        validate_serving=has_csv(os.path.join(data_root, "serving")),
+        validate_serving=os.path.isdir(os.path.join(data_root, "serving")),  # the pre-check wants its CSV
         **overrides,
     )

@@ -6,6 +6,7 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, range_config_pb2
 
+from components.csv_example_gen import CheckedCsvExampleGen
 from components.gate.artifacts import GateDecision
 from components.gate.component import DataGate
 from components.span_example_gen import SpanCsvExampleGen
@@ -63,7 +64,8 @@ def _train_example_gen(config: PipelineConfig):
 
 
 def _csv_example_gen(config: PipelineConfig):
-    return SpanCsvExampleGen if config.example_gen_without_driver else tfx.components.CsvExampleGen
+    """CsvExampleGen with tfxgate's checked executor; driverless where Kubeflow calls no driver."""
+    return SpanCsvExampleGen if config.example_gen_without_driver else CheckedCsvExampleGen
 
 
 def _serving_example_gen(config: PipelineConfig):
@@ -180,9 +182,8 @@ def create_components(config: PipelineConfig) -> List:
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     """The whole tfxgate pipeline for `config`, with caching as the config says."""
-    metadata = None
-    if config.metadata_path:
-        metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    store = config.store_settings
+    metadata = store.connection_config() if store else None
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,

@@ -1,12 +1,16 @@
 """The `tfxgate` command line.
 
     tfxgate validate --data PATH [--environment SERVING|TRAINING] [--schema PATH] [--policy PATH]
-                     [--baseline auto|none|PATH] [--metadata PATH] [--format text|json]
+                     [--baseline auto|none|PATH] [--metadata PATH] [--format text|json] [--out FILE]
     tfxgate schema diff OLD NEW
     tfxgate schema propose [--metadata PATH] [--schema-dir DIR]
     tfxgate report [--metadata PATH] [--run latest|ID] --out report.html
     tfxgate lineage [--model latest|ID] [--span N] [--blocked-feature NAME] [--format text|json]
     tfxgate history [--feature NAME] [--format text|json]
+
+Every command that reads MLMD takes --metadata FILE (SQLite) or MySQL settings: --mysql-host,
+--mysql-port, --mysql-database, --mysql-user, --mysql-password-file, or TFXGATE_MYSQL_* variables
+(the password only from a file or TFXGATE_MYSQL_PASSWORD, never a flag).
 
 Exit status of validate: 0 no blocking anomaly, 1 at least one, 2 unreadable input or bad
 arguments (one line on stderr, no traceback).
@@ -22,12 +26,18 @@ from typing import Iterator, List, Optional
 
 import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 from pipeline import config as config_lib
+from tfxgate import store as store_lib
 
 EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """Argument errors as one line on stderr, exit 2."""
+    """Argument errors as one line on stderr, exit 2; no abbreviated flags (`--mysql-pass` must
+    not silently mean `--mysql-password-file`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
@@ -43,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
     validate.add_argument("--policy", default=str(config_lib.POLICY_PATH))
     validate.add_argument("--baseline", default="auto", help="auto (latest accepted run in MLMD), none, or a path")
-    validate.add_argument("--metadata", default=str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite"))
+    store_lib.add_arguments(validate, str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite"))
     validate.add_argument("--format", default="text", choices=["text", "json"])
+    validate.add_argument("--out", help="write the result here (whole or not at all) instead of to stdout")
 
     schema = commands.add_parser("schema", help="schema versions: diff and propose")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True, parser_class=_Parser)
@@ -52,24 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old")
     diff.add_argument("new")
     propose = schema_commands.add_parser("propose", help="draft the next schema version from the latest run")
-    propose.add_argument("--metadata", default=str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite"))
+    store_lib.add_arguments(propose, str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite"))
     propose.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR))
 
     metadata_default = str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite")
     report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run")
-    report.add_argument("--metadata", default=metadata_default)
+    store_lib.add_arguments(report, metadata_default)
     report.add_argument("--run", default="latest", help="latest, or a run id (see `tfxgate history`)")
     report.add_argument("--out", required=True)
 
     lineage = commands.add_parser("lineage", help="what a model came from; models of a span; blocked runs")
-    lineage.add_argument("--metadata", default=metadata_default)
+    store_lib.add_arguments(lineage, metadata_default)
     lineage.add_argument("--model", default="latest", help="latest, or a Model or PushedModel artifact id")
     lineage.add_argument("--span", type=int, help="instead: the models trained on span N")
     lineage.add_argument("--blocked-feature", help="instead: the runs with a blocking anomaly on this feature")
     lineage.add_argument("--format", default="text", choices=["text", "json"])
 
     history = commands.add_parser("history", help="skew and drift distances per feature over runs")
-    history.add_argument("--metadata", default=metadata_default)
+    store_lib.add_arguments(history, metadata_default)
     history.add_argument("--feature")
     history.add_argument("--format", default="text", choices=["text", "json"])
     return parser
@@ -110,6 +121,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _dispatch(args) -> int:
     try:
+        if hasattr(args, "metadata"):
+            args.metadata = store_lib.from_arguments(args)  # a SQLite file or a MySQL database
         if args.command == "validate":
             return _validate(args)
         if args.command in ("report", "lineage", "history"):
@@ -126,7 +139,7 @@ def _dispatch(args) -> int:
     except BrokenPipeError:  # output piped into `head`: not an error
         return 0
     except (ValueError, OSError, LookupError) as e:  # InputError, ConfigError, RunNotFound: the user's to fix
-        print(f"tfxgate {args.command}: error: {e}", file=sys.stderr)
+        print(f"tfxgate {args.command}: error: {store_lib.redact(str(e))}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -167,7 +180,13 @@ def _validate(args) -> int:
         baseline=args.baseline,
         metadata_path=args.metadata,
     )
-    print(json.dumps(outcome.to_json(), indent=1) if args.format == "json" else outcome.to_text())
+    text = json.dumps(outcome.to_json(), indent=1) if args.format == "json" else outcome.to_text()
+    if args.out:
+        from tfxgate import files
+
+        print(f"wrote {files.write_atomic(args.out, text + chr(10))}")
+    else:
+        print(text)
     return outcome.exit_code
 
 

@@ -73,10 +73,23 @@ def _batches(path: str, names: List[str]) -> Iterator[pa.RecordBatch]:
         for batch in reader:
             yield batch
     except pa.ArrowInvalid as e:
+        _locate(path)  # the pipeline's own check names the line and the problem, where it can
         message = _first_line(e)
         if "UTF8" in message:
             raise InputError(f"{path}: not UTF-8 text ({message})") from None
         raise InputError(f"{path}: malformed CSV: {message}") from None
+
+
+def _locate(path: str) -> None:
+    """Raises InputError with csv_input's precise message (file, line, problem) if it finds one.
+
+    Run only once pyarrow has refused the file: pyarrow says what is wrong but not where."""
+    from components import csv_input
+
+    try:
+        csv_input.check_file(path)
+    except csv_input.CsvInputError as e:
+        raise InputError(str(e)) from None
 
 
 def _files_and_header(path: str) -> Tuple[List[str], List[str]]:

@@ -12,7 +12,8 @@ import io
 import os
 from typing import Dict, List, Optional, Tuple
 
-from tfxgate import lineage, runs, schema_versions
+from tfxgate import files, lineage, runs, schema_versions
+from tfxgate import store as store_lib
 
 MAX_MOVED = 4
 
@@ -321,7 +322,7 @@ def render_html(store, run: runs.Run, metadata_path: str) -> str:
     history = lineage.history(store)
     parts.append("<h2>History: distance over threshold, per run</h2>")
     parts.append(f'<img alt="history" src="{_png(history_figure(history))}">')
-    parts.append(f"<p><small>From MLMD store {_e(metadata_path)}.</small></p>")
+    parts.append(f"<p><small>From MLMD store {_e(store_lib.as_settings(metadata_path).describe())}.</small></p>")
 
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (
@@ -336,9 +337,4 @@ def render_html(store, run: runs.Run, metadata_path: str) -> str:
 def write_report(metadata_path: str, which: str, out: str) -> str:
     store = runs.open_store(metadata_path)
     run = runs.find_run(store, which)
-    document = render_html(store, run, metadata_path)
-    tmp = out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(document)
-    os.replace(tmp, out)  # never a half-written report
-    return out
+    return files.write_atomic(out, render_html(store, run, metadata_path))  # never a half-written report

@@ -15,6 +15,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components.gate import policy as policy_lib
 from components.validator.findings import Finding
 from tfxgate import metadata
+from tfxgate import store as store_lib
 
 DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 _STATE = metadata_store_pb2.Execution.State.Name
@@ -202,7 +203,6 @@ def all_runs(store) -> List[Run]:
     return [load_run(store, c) for c in run_contexts(store)]
 
 
-def open_store(path: str) -> metadata_store.MetadataStore:
-    if not os.path.isfile(path):
-        raise RunNotFound(f"{path}: no MLMD store there (run the pipeline first)")
-    return metadata.sqlite_store(path)
+def open_store(target) -> metadata_store.MetadataStore:
+    """The store at `target`: a SQLite path or tfxgate.store.StoreSettings (SQLite or MySQL)."""
+    return store_lib.as_settings(target).open()

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Tuple
 
 from google.protobuf import text_format
 
+from tfxgate import store as store_lib
 from tfxgate.csv_stats import InputError
 
 _SCHEMA_CHECKS = ("schema", "fill_rate")
@@ -113,9 +114,9 @@ def _latest_run_evidence(metadata_path: str) -> Tuple[dict, Optional[str]]:
     """The newest TrainValidator findings (train split) and the inferred schema's uri."""
     from tfxgate import metadata
 
-    if not os.path.isfile(metadata_path):
-        raise InputError(f"{metadata_path}: no MLMD store (run the pipeline first)")
-    store = metadata.sqlite_store(metadata_path)
+    settings = store_lib.as_settings(metadata_path)
+    metadata_path = settings.describe()
+    store = settings.open()
     validated = [
         a for a in store.get_artifacts_by_type("ExampleAnomalies")
         if metadata.custom_value(a, "environment") == "TRAINING"
@@ -197,7 +198,8 @@ def propose(metadata_path: str, schema_dir: str) -> str:
         [
             f"## v{number + 1} — PROPOSED by `tfxgate schema propose`, not yet reviewed",
             "",
-            f"Drafted from the latest validated training span ({evidence.get('span')}) in {metadata_path}.",
+            f"Drafted from the latest validated training span ({evidence.get('span')}) in "
+            f"{store_lib.as_settings(metadata_path).describe()}.",
             "Review every line, edit the schema, then move this entry into schema/CHANGELOG.md.",
             "",
             "Evidence and what was done:",

@@ -99,12 +99,14 @@ def load_baseline(baseline: str, metadata_path: str):
 
 
 def _baseline_from_mlmd(metadata_path: str):
-    from tfxgate import metadata
+    from tfxgate import metadata, store as store_lib
 
-    if not os.path.isfile(metadata_path):
+    settings = store_lib.as_settings(metadata_path)
+    metadata_path = settings.describe()
+    if not settings.exists():
         note = f"none: no MLMD store at {metadata_path} yet, so no skew or drift check"
         return None, {"kind": "none", "description": note}
-    accepted = metadata.latest_accepted_training_statistics(metadata.sqlite_store(metadata_path))
+    accepted = metadata.latest_accepted_training_statistics(settings.open())
     if accepted is None:
         note = f"none: no run in {metadata_path} has pushed a model yet, so no skew or drift check"
         return None, {"kind": "none", "description": note}

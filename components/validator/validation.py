@@ -48,6 +48,7 @@ SCALE_SHIFT_MAX_RATIO = 1.4
 SCALE_SHIFT_AGREEMENT = 0.75
 _MIN_DECILES = 3
 UNEXPECTED_STRING = anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES
+LARGE_VALUE = "__LARGE_BYTES__"  # tensorflow_data_validation.constants.LARGE_BYTES_PLACEHOLDER
 
 
 @dataclasses.dataclass
@@ -85,6 +86,7 @@ def validate(
         for reason in info.reason:
             kind = DRIFT if reason.type in _COMPARATOR_TYPES else SCHEMA
             checks.setdefault(name, {})[reason.type] = kind
+    _add_oversized_value_anomalies(anomalies, statistics, schema, environment, checks)
     if previous_statistics is not None:
         scale += _scale_shifts(anomalies, previous_statistics, statistics, schema, DRIFT, environment, checks)
     if training_statistics is not None or serving_statistics is not None:
@@ -188,6 +190,37 @@ def _add_fill_rate_anomalies(anomalies, statistics, schema, environment, checks)
         checks.setdefault(feature.name, {})[LOW_FRACTION_PRESENT] = FILL_RATE
         affected[feature.name] = (filled, feature.presence.min_fraction)
     return affected
+
+
+def _add_oversized_value_anomalies(anomalies, statistics, schema, environment, checks) -> None:
+    """Flags values too long for TFDV to compare with a string domain.
+
+    TFDV's top-k statistics replace any value over its length limit with `__LARGE_BYTES__`, and
+    its domain check then skips it: a 1 MB value in a column of company names passes. No such
+    value can be in a domain of short names, so it is reported as an unexpected value."""
+    stats = _feature_stats(statistics)
+    for feature in schema.feature:
+        domain = _string_domain(schema, feature)
+        if domain is None or feature.name not in stats or feature.name not in _features_in(schema, environment):
+            continue
+        string_stats = stats[feature.name].string_stats
+        counts = {b.label: b.sample_count for b in string_stats.rank_histogram.buckets}
+        counts.update({v.value: v.frequency for v in string_stats.top_values if v.value not in counts})
+        large = counts.get(LARGE_VALUE, 0)
+        if not large or LARGE_VALUE in domain:
+            continue
+        info = anomalies.anomaly_info[feature.name]
+        if not info.HasField("path"):
+            info.path.step.append(feature.name)
+            info.severity = anomalies_pb2.AnomalyInfo.ERROR
+        if not any(r.type == UNEXPECTED_STRING for r in info.reason):
+            info.reason.add(
+                type=UNEXPECTED_STRING,
+                short_description="Oversized values",
+                description=f"{int(large)} value(s) too long to compare with the domain (shown as {LARGE_VALUE}); "
+                f"no such value is in it.",
+            )
+        checks.setdefault(feature.name, {})[UNEXPECTED_STRING] = SCHEMA
 
 
 def _string_domain(schema, feature) -> Optional[set]:

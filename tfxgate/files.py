@@ -1,0 +1,23 @@
+"""Writing a result file whole or not at all."""
+
+import os
+import tempfile
+
+
+def write_atomic(path: str, text: str) -> str:
+    """Writes `text` to `path` through a temporary file in the same folder and a rename: a reader,
+    or a process killed mid-write, sees the old file or the complete new one, never a torn one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,194 @@
+"""Where ML Metadata lives: a SQLite file (the default) or a MySQL/MariaDB database.
+
+MySQL is what Kubeflow's metadata service uses, and what two machines (or two concurrent
+pipelines) can share. The settings come from flags or from the environment:
+
+    --mysql-host / TFXGATE_MYSQL_HOST          --mysql-port / TFXGATE_MYSQL_PORT (3306)
+    --mysql-database / TFXGATE_MYSQL_DATABASE  --mysql-user / TFXGATE_MYSQL_USER
+    --mysql-password-file / TFXGATE_MYSQL_PASSWORD_FILE, or TFXGATE_MYSQL_PASSWORD
+
+The password is never a flag: a command line is visible to every user of the machine (`ps`) and
+ends up in shell histories. It is kept out of `repr`, and `redact` takes it out of log lines
+(TFX's LocalDagRunner logs its whole connection config at INFO).
+"""
+
+import argparse
+import dataclasses
+import logging
+import os
+import re
+from typing import Mapping, Optional, Set
+
+ENV_PREFIX = "TFXGATE_MYSQL_"
+DEFAULT_MYSQL_PORT = 3306
+REDACTED = "<redacted>"
+
+# Every password this process has loaded, so log filters can remove it wherever it appears.
+_SECRETS: Set[str] = set()
+# `password: "..."` (proto text, as TFX logs a connection config), `password=...`, `"password": "..."`.
+_PASSWORD_FIELD = re.compile(r"""(password["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;}]+)""", re.IGNORECASE)
+
+
+class StoreError(ValueError):
+    """MLMD settings that cannot work; the message says which, in one line, without a secret."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MySQLSettings:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str = dataclasses.field(default="", repr=False)
+
+    def describe(self) -> str:
+        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreSettings:
+    """One MLMD store: `sqlite_path`, or `mysql` when set (then `sqlite_path` is unused)."""
+
+    sqlite_path: Optional[str] = None
+    mysql: Optional[MySQLSettings] = None
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.mysql is not None
+
+    def describe(self) -> str:
+        return self.mysql.describe() if self.mysql else str(self.sqlite_path)
+
+    __str__ = describe
+
+    def exists(self) -> bool:
+        """False only for a SQLite file not created yet; a database server is asked on `open`."""
+        return self.is_mysql or os.path.isfile(self.sqlite_path or "")
+
+    def connection_config(self):
+        from ml_metadata.proto import metadata_store_pb2
+
+        config = metadata_store_pb2.ConnectionConfig()
+        if self.mysql:
+            m = self.mysql
+            config.mysql.host, config.mysql.port, config.mysql.database = m.host, m.port, m.database
+            config.mysql.user, config.mysql.password = m.user, m.password
+        else:
+            config.sqlite.filename_uri = self.sqlite_path
+            config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        return config
+
+    def open(self, must_exist: bool = True):
+        """The MetadataStore; a StoreError in one line when it is missing or unreachable."""
+        from ml_metadata import metadata_store
+
+        if must_exist and not self.exists():
+            raise StoreError(f"{self.describe()}: no MLMD store there (run the pipeline first)")
+        try:
+            return metadata_store.MetadataStore(self.connection_config())
+        except RuntimeError as e:  # MLMD's C++ layer: "mysql_real_connect failed: errno: , error: "
+            where = self.describe()
+            raise StoreError(f"{where}: cannot open the MLMD store ({_first_line(e)}); check the server, "
+                             "the user and its password") from None
+
+
+def as_settings(target) -> StoreSettings:
+    """StoreSettings as given, or those of a SQLite file for a path."""
+    return target if isinstance(target, StoreSettings) else StoreSettings(sqlite_path=str(target))
+
+
+def add_arguments(parser: argparse.ArgumentParser, sqlite_default: str) -> None:
+    """--metadata (SQLite) and the MySQL connection flags; no flag takes a password."""
+    parser.add_argument("--metadata", default=sqlite_default, help="SQLite MLMD file (when no MySQL host is set)")
+    add_mysql_arguments(parser)
+
+
+def add_mysql_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("MLMD on MySQL/MariaDB (or TFXGATE_MYSQL_* in the environment)")
+    group.add_argument("--mysql-host")
+    group.add_argument("--mysql-port", type=int)
+    group.add_argument("--mysql-database")
+    group.add_argument("--mysql-user")
+    group.add_argument("--mysql-password-file", help="a file holding the password (or set TFXGATE_MYSQL_PASSWORD)")
+    group.add_argument("--mysql-password", help=argparse.SUPPRESS, action=_RefusePassword, nargs="?")
+
+
+class _RefusePassword(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is not accepted: a password on a command line is visible to every "
+                     f"user of the machine; use --mysql-password-file or {ENV_PREFIX}PASSWORD")
+
+
+def from_arguments(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> StoreSettings:
+    """Settings from parsed flags, each falling back to its TFXGATE_MYSQL_* variable."""
+
+    def pick(flag: str, name: str) -> Optional[str]:
+        value = getattr(args, flag, None)
+        return str(value) if value not in (None, "") else env.get(ENV_PREFIX + name) or None
+
+    host = pick("mysql_host", "HOST")
+    if not host:
+        sqlite_path = getattr(args, "metadata", None)
+        return StoreSettings(sqlite_path=os.path.abspath(sqlite_path) if sqlite_path else None)
+    port_text = pick("mysql_port", "PORT") or str(DEFAULT_MYSQL_PORT)
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise StoreError(f"MySQL port {port_text!r}: not a port number")
+    database, user = pick("mysql_database", "DATABASE"), pick("mysql_user", "USER")
+    if not database or not user:
+        raise StoreError("MySQL needs a database and a user (--mysql-database, --mysql-user or "
+                         f"{ENV_PREFIX}DATABASE, {ENV_PREFIX}USER)")
+    password = _password(pick("mysql_password_file", "PASSWORD_FILE"), env)
+    return StoreSettings(mysql=MySQLSettings(host, int(port_text), database, user, password))
+
+
+def _password(path: Optional[str], env: Mapping[str, str]) -> str:
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                password = f.read().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as e:
+            raise StoreError(f"MySQL password file {path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    else:
+        password = env.get(ENV_PREFIX + "PASSWORD", "")
+    if password:
+        _SECRETS.add(password)
+    return password
+
+
+def redact(text: str) -> str:
+    """`text` without any password field's value and without any password loaded here."""
+    text = _PASSWORD_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
+    for secret in _SECRETS:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that formats each record and takes secrets out of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot format is left for the handler to report
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def install_log_redaction() -> None:
+    """Redacts secrets from every record of the root and absl loggers (and their children)."""
+    for name in ("", "absl"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+    # Handlers see records of every logger; a filter on them also covers loggers with their own.
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return redact(text.splitlines()[0]) if text else type(error).__name__
