@@ -4,7 +4,8 @@ Every case gets a correct result or a one-line error that names the file and the
 a non-zero exit and no traceback. For the runner, a refused input leaves no MLMD execution at
 all; an input that ExampleGen itself refuses (the pre-check skipped) leaves a FAILED execution
 with no output artifact. BOM with CRLF line ends, a 1 MB field and a mixed column are data, not
-errors: they run, and validation says what is wrong with them.
+errors: they run, and validation says what is wrong with them (the pipeline's run on such data,
+trained and pushed, is in test_resilience.py, whose runs use it).
 """
 
 import csv
@@ -95,10 +96,12 @@ REFUSED = {
 }
 
 
-def bom_crlf(folder):
-    """Windows-style export: a UTF-8 byte-order mark and CRLF line ends."""
-    text = "\ufeff" + _csv_text(_rows(), line_end="\r\n")
-    return _write_text(folder / "data.csv", text, newline="")
+def windows_export(folder, rows=ROWS, big_field=False):
+    """A Windows export: a UTF-8 byte-order mark, CRLF line ends, optionally a 1 MB company name."""
+    rows = _rows(rows)
+    if big_field:
+        rows[5] = dict(rows[5], company="Z" * ONE_MB)
+    return _write_text(folder / "data.csv", "\ufeff" + _csv_text(rows, line_end="\r\n"), newline="")
 
 
 def one_mb_field(folder):
@@ -146,7 +149,7 @@ def test_validate_refuses_a_missing_path(tmp_path, capfd):
 
 def test_validate_reads_bom_and_crlf_like_plain_csv(tmp_path, capfd):
     plain = defects.write_rows(tmp_path / "plain" / "data.csv", _rows())
-    windows = bom_crlf(tmp_path / "windows")
+    windows = windows_export(tmp_path / "windows")
     assert windows.read_bytes().startswith(b"\xef\xbb\xbf") and b"\r\n" in windows.read_bytes()
     results = [_validate(capfd, path, "--format", "json") for path in (plain, windows)]
     assert [code for code, _, _ in results] == [0, 0]
@@ -250,38 +253,32 @@ def test_example_gen_itself_refuses_broken_input_and_mlmd_records_no_output(tmp_
     assert not any(metadata.node_id_of(store, e.id) in ("Transform", "Trainer", "DataGate") for e in store.get_executions())
 
 
-def test_runner_trains_on_bom_crlf_data_with_a_one_mb_field(tmp_path):
-    """A Windows export with an oversized free-text value: read like plain CSV, column names
-    intact (no BOM in the first one), the odd value a warn-level new category; trained and pushed."""
-
-    def windows_with_big_field(folder):
-        rows = _rows(2000)
-        rows[5] = dict(rows[5], company="Z" * ONE_MB)
-        text = "\ufeff" + _csv_text(rows, line_end="\r\n")
-        return _write_text(folder / "data.csv", text, newline="")
-
-    root, _ = _data_root(tmp_path, windows_with_big_field, "train")
-    proc = _runner(tmp_path, "--data-root", str(root))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "data gate:    warn" in proc.stdout
-    store = metadata.sqlite_store(str(tmp_path / "outputs" / "metadata.sqlite"))
-    [train_anomalies] = [a for a in store.get_artifacts_by_type("ExampleAnomalies")
-                         if metadata.custom_value(a, "environment") == "TRAINING"]
-    import json
-
-    with open(os.path.join(train_anomalies.uri, "Split-train", "findings.json")) as f:
-        findings = json.load(f)
-    kinds = {(x["feature"], t) for x in findings["findings"] for t in x["types"]}
-    first_column = next(iter(_rows(1)[0]))
-    assert not any(feature.startswith("\ufeff") or feature == first_column for feature, _ in kinds), kinds
-    assert ("company", "ENUM_TYPE_UNEXPECTED_STRING_VALUES") in kinds
-    assert metadata.latest_pushed_destination(store)
+HOSTILE_VALUE = "<script>alert('value')</script>"
+HOSTILE_COLUMN = '<img src=x onerror="alert(1)">'
 
 
-def test_runner_blocks_a_mixed_column_naming_it(tmp_path):
-    root, _ = _data_root(tmp_path, mixed_numbers_and_strings, "train")
+def test_runner_blocks_a_mixed_column_by_name_and_the_report_escapes_the_data(tmp_path, capfd):
+    """Fare with strings in 5 % of rows, a payment type that is markup, a column named in markup:
+    the gate blocks naming fare; the HTML report shows the markup as text."""
+
+    def hostile(folder):
+        rows = [dict(r, payment_type=HOSTILE_VALUE) if i % 25 == 0 else r for i, r in enumerate(_rows(1000))]
+        rows = [dict(r, fare="unknown") if i % 20 == 0 else r for i, r in enumerate(rows)]
+        rows = [dict(r, **{HOSTILE_COLUMN: "1"}) for r in rows]
+        return defects.write_rows(folder / "data.csv", rows)
+
+    root, _ = _data_root(tmp_path, hostile, "train")
     proc = _runner(tmp_path, "--data-root", str(root))
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "fare" in proc.stderr and "Traceback" not in proc.stderr
-    store = metadata.sqlite_store(str(tmp_path / "outputs" / "metadata.sqlite"))
+    store_path = tmp_path / "outputs" / "metadata.sqlite"
+    store = metadata.sqlite_store(str(store_path))
     assert not store.get_artifacts_by_type("Model")
+
+    out = tmp_path / "report.html"
+    assert cli.main(["report", "--metadata", str(store_path), "--out", str(out)]) == 0
+    capfd.readouterr()
+    document = out.read_text()
+    assert "<script>" not in document and "onerror=\"" not in document
+    assert "&lt;script&gt;alert(" in document  # the value, as text
+    assert "&lt;img src=x onerror=" in document  # the column name, as text

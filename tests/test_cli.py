@@ -67,7 +67,7 @@ def test_auto_baseline_without_a_store_says_so(tmp_path, capfd):
         ("missing.csv", None, "no such file or directory"),
         ("empty.csv", b"", "empty file"),
         ("header_only.csv", b"a,b\n", "no data rows"),
-        ("ragged.csv", b"fare,tips\n1.0,2.0\n3.0,4.0,5.0\n", "malformed CSV"),
+        ("ragged.csv", b"fare,tips\n1.0,2.0\n3.0,4.0,5.0\n", "line 3: 3 fields where the header has 2"),
         ("latin1.csv", b"company,fare\nCaf\xe9 Taxi,1.0\n", "not UTF-8 text"),
         ("binary.csv", bytes(range(256)) * 4, "not UTF-8 text"),
     ],

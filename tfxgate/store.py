@@ -17,11 +17,13 @@ import dataclasses
 import logging
 import os
 import re
+import time
 from typing import Mapping, Optional, Set
 
 ENV_PREFIX = "TFXGATE_MYSQL_"
 DEFAULT_MYSQL_PORT = 3306
 REDACTED = "<redacted>"
+_OPEN_ATTEMPTS = 8
 
 # Every password this process has loaded, so log filters can remove it wherever it appears.
 _SECRETS: Set[str] = set()
@@ -84,12 +86,17 @@ class StoreSettings:
 
         if must_exist and not self.exists():
             raise StoreError(f"{self.describe()}: no MLMD store there (run the pipeline first)")
-        try:
-            return metadata_store.MetadataStore(self.connection_config())
-        except RuntimeError as e:  # MLMD's C++ layer: "mysql_real_connect failed: errno: , error: "
-            where = self.describe()
-            raise StoreError(f"{where}: cannot open the MLMD store ({_first_line(e)}); check the server, "
-                             "the user and its password") from None
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return metadata_store.MetadataStore(self.connection_config())
+            except RuntimeError as e:  # MLMD's C++ layer: "mysql_real_connect failed: errno: , error: "
+                # Two processes creating MLMD's tables in one empty database at once: the loser is
+                # told to retry ("... due to concurrent connection to the empty database").
+                if "retry" in str(e).lower() and attempt + 1 < _OPEN_ATTEMPTS:
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                raise StoreError(f"{self.describe()}: cannot open the MLMD store ({_first_line(e)}); check the "
+                                 "server, the user and its password") from None
 
 
 def as_settings(target) -> StoreSettings:

@@ -132,17 +132,32 @@ def _baseline_from_path(path: str):
 
 
 def _read_statistics_file(path: str):
+    """A DatasetFeatureStatisticsList from a binary or text proto file; parsed, never executed."""
+    import warnings
+
     import tensorflow_data_validation as tfdv
     from google.protobuf import message, text_format
+    from tensorflow_metadata.proto.v0 import statistics_pb2
 
     if not os.path.isfile(path):
         raise InputError(f"--baseline {path}: no such file")
     try:
         if path.endswith(".pbtxt"):
-            return tfdv.load_stats_text(path)
-        return tfdv.load_stats_binary(path)
+            statistics = tfdv.load_stats_text(path)
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+            statistics = statistics_pb2.DatasetFeatureStatisticsList()
+            with warnings.catch_warnings(record=True) as complaints:  # protobuf warns on some garbage
+                warnings.simplefilter("always")
+                parsed = statistics.ParseFromString(data)
+            if complaints or (parsed is not None and parsed != len(data)):
+                raise message.DecodeError("trailing or malformed data")
     except (message.DecodeError, text_format.ParseError, UnicodeDecodeError):
         raise InputError(f"--baseline {path}: not a TFDV statistics file") from None
+    if not statistics.datasets or not statistics.datasets[0].features:
+        raise InputError(f"--baseline {path}: not a TFDV statistics file (no dataset with features in it)")
+    return statistics
 
 
 def run(

@@ -49,6 +49,7 @@ SCALE_SHIFT_AGREEMENT = 0.75
 _MIN_DECILES = 3
 UNEXPECTED_STRING = anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES
 LARGE_VALUE = "__LARGE_BYTES__"  # tensorflow_data_validation.constants.LARGE_BYTES_PLACEHOLDER
+LARGE_VALUE_BYTES = 1024  # TFDV's top-k length limit (_LARGE_STRING_THRESHOLD)
 
 
 @dataclasses.dataclass
@@ -86,7 +87,7 @@ def validate(
         for reason in info.reason:
             kind = DRIFT if reason.type in _COMPARATOR_TYPES else SCHEMA
             checks.setdefault(name, {})[reason.type] = kind
-    _add_oversized_value_anomalies(anomalies, statistics, schema, environment, checks)
+    hidden_new_values = _add_oversized_value_anomalies(anomalies, statistics, schema, environment, checks)
     if previous_statistics is not None:
         scale += _scale_shifts(anomalies, previous_statistics, statistics, schema, DRIFT, environment, checks)
     if training_statistics is not None or serving_statistics is not None:
@@ -105,6 +106,8 @@ def validate(
         _merge_skew(anomalies, skew, _features_in(schema, SERVING), checks)
     fill_rates = _add_fill_rate_anomalies(anomalies, statistics, schema, environment, checks)
     new_values = _unexpected_value_fractions(anomalies, statistics, schema)
+    for name, share in hidden_new_values.items():
+        new_values[name] = new_values.get(name, 0.0) + share
     distances = _distances(anomalies) + scale
     findings = _findings(anomalies, checks, new_values, fill_rates, distances)
     return Report(anomalies, findings, distances, _num_examples(statistics))
@@ -192,23 +195,26 @@ def _add_fill_rate_anomalies(anomalies, statistics, schema, environment, checks)
     return affected
 
 
-def _add_oversized_value_anomalies(anomalies, statistics, schema, environment, checks) -> None:
-    """Flags values too long for TFDV to compare with a string domain.
+def _add_oversized_value_anomalies(anomalies, statistics, schema, environment, checks) -> Dict[str, float]:
+    """Flags values too long for TFDV to compare with a string domain; returns the share of rows
+    they are in, where TFDV's histogram does not show them.
 
-    TFDV's top-k statistics replace any value over its length limit with `__LARGE_BYTES__`, and
-    its domain check then skips it: a 1 MB value in a column of company names passes. No such
-    value can be in a domain of short names, so it is reported as an unexpected value."""
+    TFDV's domain check passes values over 1 KiB: its in-memory top-k shows them as one
+    `__LARGE_BYTES__` token, its Beam sketch shows them whole, and neither is compared with the
+    domain, so a 1 MB value in a column of company names passes. Both forms are counted here;
+    where the histogram does not show every value, a length accounting finds the rest: the
+    values not shown average over 1 KiB, where a domain's values are short."""
     stats = _feature_stats(statistics)
+    hidden_shares: Dict[str, float] = {}
+    total = _num_examples(statistics)
     for feature in schema.feature:
         domain = _string_domain(schema, feature)
         if domain is None or feature.name not in stats or feature.name not in _features_in(schema, environment):
             continue
-        string_stats = stats[feature.name].string_stats
-        counts = {b.label: b.sample_count for b in string_stats.rank_histogram.buckets}
-        counts.update({v.value: v.frequency for v in string_stats.top_values if v.value not in counts})
-        large = counts.get(LARGE_VALUE, 0)
-        if not large or LARGE_VALUE in domain:
+        measured = _oversized(stats[feature.name], domain)
+        if not measured:
             continue
+        rows, shown = measured
         info = anomalies.anomaly_info[feature.name]
         if not info.HasField("path"):
             info.path.step.append(feature.name)
@@ -217,10 +223,31 @@ def _add_oversized_value_anomalies(anomalies, statistics, schema, environment, c
             info.reason.add(
                 type=UNEXPECTED_STRING,
                 short_description="Oversized values",
-                description=f"{int(large)} value(s) too long to compare with the domain (shown as {LARGE_VALUE}); "
-                f"no such value is in it.",
+                description=f"{'' if shown else 'about '}{rows} value(s) over {LARGE_VALUE_BYTES} bytes, too long to "
+                f"compare with the domain (whose longest value is far shorter): not in it.",
             )
         checks.setdefault(feature.name, {})[UNEXPECTED_STRING] = SCHEMA
+        if not shown and total:
+            hidden_shares[feature.name] = rows / total
+    return hidden_shares
+
+
+def _oversized(feature_stats, domain: set) -> Optional[Tuple[int, bool]]:
+    """(rows with an oversized value, whether the histogram shows them), or None."""
+    string_stats = feature_stats.string_stats
+    counts = {b.label: b.sample_count for b in string_stats.rank_histogram.buckets}
+    if not counts:
+        counts = {v.value: v.frequency for v in string_stats.top_values}
+    shown = sum(n for k, n in counts.items() if k not in domain and (k == LARGE_VALUE or len(k.encode()) > LARGE_VALUE_BYTES))
+    if shown:
+        return int(shown), True
+    longest_domain_value = max((len(v.encode()) for v in domain), default=0)
+    values = _common(feature_stats).tot_num_values
+    unseen = values - sum(counts.values())
+    unseen_bytes = string_stats.avg_length * values - sum(len(k.encode()) * n for k, n in counts.items())
+    if unseen < 0.5 or longest_domain_value >= LARGE_VALUE_BYTES or unseen_bytes / unseen <= LARGE_VALUE_BYTES:
+        return None
+    return max(1, int(round(unseen))), False
 
 
 def _string_domain(schema, feature) -> Optional[set]:

@@ -1,0 +1,137 @@
+"""MLMD on a real MariaDB server (what Kubeflow's metadata service runs on MySQL).
+
+A module fixture installs MariaDB from Debian's packages when it is missing, starts it on
+127.0.0.1 in a temporary folder, creates a user with a random password, and stops the server
+at the end. Two pipelines (their own names and roots, spans 3 and 2) run against one database
+at the same time; lineage is read back through `tfxgate`; the password is checked for in every
+output, log and report, and a password flag is refused.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.mariadb import MariaDB
+
+DATABASE = "tfxgate_mlmd"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = MariaDB.start(str(tmp_path_factory.mktemp("mariadb")))
+    yield db
+    db.stop()
+    assert db.process.poll() is not None
+
+
+def _env(server, **overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TFXGATE_MYSQL_")}
+    env.update(server.env(DATABASE))
+    env.update(overrides)
+    return env
+
+
+def _tfxgate(server, *args, **env):
+    return subprocess.run([sys.executable, "-m", "tfxgate.cli", *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, env=_env(server, **env), timeout=300)
+
+
+@pytest.fixture(scope="module")
+def pipelines(server, tmp_path_factory):
+    runs = {}
+    for name, span in (("taxi-a", 3), ("taxi-b", 2)):
+        outputs = tmp_path_factory.mktemp(name)
+        command = [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--pipeline-name", name,
+                   "--outputs", str(outputs), "--span", str(span), "--train-steps", "30"]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=PROJECT_ROOT, env=_env(server))
+        runs[name] = {"outputs": outputs, "span": span, "proc": proc}
+    for run in runs.values():
+        run["stdout"], run["stderr"] = run["proc"].communicate(timeout=1200)
+        run["code"] = run["proc"].returncode
+    return runs
+
+
+def test_two_pipelines_run_at_once_against_one_mariadb(server, pipelines):
+    for name, run in pipelines.items():
+        assert run["code"] == 0, run["stdout"] + run["stderr"]
+        assert f"MLMD at mysql://tfxgate@127.0.0.1:{server.port}/{DATABASE}" in run["stdout"]
+        assert "pushed model: " + str(run["outputs"]) in run["stdout"]
+    tables = server.sql(f"SELECT COUNT(*) FROM {DATABASE}.Execution")
+    assert int(tables.strip()) >= 2 * 13  # every node of both pipelines is recorded in MariaDB
+
+
+def test_lineage_reads_each_pipeline_back(server, pipelines):
+    for name, run in pipelines.items():
+        proc = _tfxgate(server, "lineage", "--span", str(run["span"]), "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        models = json.loads(proc.stdout)
+        assert models and all(m["uri"].startswith(str(run["outputs"])) for m in models), models
+        model_id = str(models[-1]["artifact_id"])
+        proc = _tfxgate(server, "lineage", "--model", model_id, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        lineage = json.loads(proc.stdout)
+        assert [e["span"] for e in lineage["examples"]] == [run["span"]]
+        assert all(e["uri"].startswith(str(run["outputs"])) for e in lineage["examples"])
+        assert lineage["trainer"]["state"] == "COMPLETE"
+        assert lineage["run"]["gate"]["decision"] in ("pass", "warn")
+        text = json.dumps(lineage)
+        other = [r for n, r in pipelines.items() if n != name][0]
+        assert str(other["outputs"]) not in text  # nothing of the other pipeline leaks in
+
+
+def test_report_and_history_read_from_mariadb(server, pipelines, tmp_path):
+    out = tmp_path / "report.html"
+    proc = _tfxgate(server, "report", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text()
+    assert f"mysql://tfxgate@127.0.0.1:{server.port}/{DATABASE}" in html
+    assert server.password not in html
+    history = _tfxgate(server, "history", "--format", "json")
+    assert history.returncode == 0, history.stderr
+
+
+def test_the_password_is_in_no_output_and_no_log(server, pipelines):
+    for run in pipelines.values():
+        assert server.password not in run["stdout"] + run["stderr"]
+        logs = list((run["outputs"] / "logs").glob("*.log"))
+        assert logs
+        text = "".join(p.read_text(errors="replace") for p in logs)
+        assert server.password not in text
+        # TFX logs its connection config at INFO; the field is there, its value redacted
+        assert "password: <redacted>" in text
+
+
+def test_a_wrong_password_is_one_line_without_the_password(server):
+    proc = _tfxgate(server, "history", TFXGATE_MYSQL_PASSWORD="not-the-password-123")
+    assert proc.returncode == 2
+    [line] = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert "cannot open the MLMD store" in line and f"127.0.0.1:{server.port}" in line
+    assert "not-the-password-123" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("program", ["runner", "cli"])
+def test_a_password_flag_is_refused(server, program, tmp_path):
+    secret = "pw-on-the-command-line"
+    if program == "runner":
+        argv = [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(tmp_path), "--mysql-password", secret]
+    else:
+        argv = [sys.executable, "-m", "tfxgate.cli", "history", "--mysql-password", secret]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT_ROOT, env=_env(server), timeout=120)
+    assert proc.returncode == 2
+    assert "--mysql-password is not accepted" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_the_password_can_come_from_a_file(server, tmp_path):
+    secret_file = tmp_path / "mysql-password"
+    secret_file.write_text(server.password + "\n")
+    env = _env(server)
+    del env["TFXGATE_MYSQL_PASSWORD"]
+    proc = subprocess.run([sys.executable, "-m", "tfxgate.cli", "history", "--mysql-password-file", str(secret_file),
+                           "--format", "json"], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
