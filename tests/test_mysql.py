@@ -135,3 +135,21 @@ def test_the_password_can_come_from_a_file(server, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tfxgate.cli", "history", "--mysql-password-file", str(secret_file),
                            "--format", "json"], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_notebook_reads_its_run_from_mariadb(server, pipelines, tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(str(PROJECT_ROOT / "notebooks" / "anomaly_report.ipynb"), as_version=4)
+    for key, value in server.env(DATABASE).items():
+        monkeypatch.setenv(key, value)  # the kernel inherits them
+    monkeypatch.setenv("TFXGATE_METADATA", str(tmp_path / "no-sqlite-here.sqlite"))
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
+    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "\n".join(str(o.get("text", "")) + json.dumps(o.get("data", {})) for o in outputs)
+    assert "schema v1" in text
+    assert server.password not in text
+    assert not (tmp_path / "no-sqlite-here.sqlite").exists()

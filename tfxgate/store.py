@@ -148,6 +148,11 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] = os.environ
     return StoreSettings(mysql=MySQLSettings(host, int(port_text), database, user, password))
 
 
+def from_environment(sqlite_path: str, env: Mapping[str, str] = os.environ) -> StoreSettings:
+    """Settings from TFXGATE_MYSQL_* alone (a notebook has no flags), else the SQLite file."""
+    return from_arguments(argparse.Namespace(metadata=sqlite_path), env)
+
+
 def _password(path: Optional[str], env: Mapping[str, str]) -> str:
     if path:
         try:
