@@ -1,6 +1,7 @@
 """Executes a compiled KFP 2 PipelineSpec on this machine, task by task, as the KFP launcher would.
 
-For each task in topological order: build its ExecutorInput (constant parameters; input artifacts
+Each task starts once all its upstream tasks have succeeded, two at a time (a KFP backend runs
+independent tasks in parallel too): build its ExecutorInput (constant parameters; input artifacts
 from upstream outputs, with their type schema and the metadata the producer's executor reported;
 output artifacts with URIs under a local root and an output file), substitute it for the `{{$}}`
 placeholder in the task's own container command and arguments, and run that command as a local
@@ -14,6 +15,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from typing import Dict, List
 
 PLACEHOLDER = "{{$}}"
@@ -67,36 +70,60 @@ def _executor_input(spec: dict, name: str, root: str, produced: Dict[str, Dict[s
     }
 
 
-def run(spec: dict, root: str, cwd: str, env: Dict[str, str] = None):
-    """Runs every task it can. Returns (results of the tasks that ran, in order; {task: {output key:
-    runtime artifact with the metadata its executor reported}} of the tasks that succeeded)."""
-    import time
-
+def run(spec: dict, root: str, cwd: str, env: Dict[str, str] = None, parallel: int = 2):
+    """Runs every task it can, up to `parallel` at once as a KFP backend runs independent tasks.
+    Returns (results of the tasks that ran, in the order they ended; {task: {output key: runtime
+    artifact with the metadata its executor reported}} of the tasks that succeeded)."""
     tasks = spec["root"]["dag"]["tasks"]
-    executors = spec["deploymentSpec"]["executors"]
     produced: Dict[str, Dict[str, dict]] = {}
-    results = []
-    for name in topological_order(tasks):
-        if any(upstream not in produced for upstream in tasks[name].get("dependentTasks", [])):
-            continue  # an upstream task failed or was skipped: this one never starts
-        component = spec["components"][tasks[name]["componentRef"]["name"]]
-        container = executors[component["executorLabel"]]["container"]
-        executor_input = _executor_input(spec, name, root, produced)
-        args = [json.dumps(executor_input) if a == PLACEHOLDER else a for a in container["args"]]
-        command = [sys.executable if c == "python" else c for c in container["command"]]
-        started = time.monotonic()
-        proc = subprocess.run(command + args, capture_output=True, text=True, cwd=cwd,
-                              env=dict(os.environ, **(env or {})))
-        results.append(TaskResult(name, proc.returncode, time.monotonic() - started, proc.stderr[-4000:]))
-        if proc.returncode != 0:
-            continue
-        outputs = {k: v["artifacts"][0] for k, v in executor_input["outputs"]["artifacts"].items()}
-        output_file = executor_input["outputs"]["outputFile"]
-        if os.path.exists(output_file):
-            with open(output_file) as f:
-                reported = json.load(f).get("artifacts", {})
-            for key, value in reported.items():
-                if value.get("artifacts"):
-                    outputs[key] = dict(outputs[key], metadata=value["artifacts"][0].get("metadata", {}))
-        produced[name] = outputs
+    results: List[TaskResult] = []
+    pending = topological_order(tasks)  # dependencies first, so ready tasks start in that order
+    running = {}  # name -> (process, executor input, log file, started)
+    while pending or running:
+        ended = {r.name for r in results}
+        for name in list(pending):
+            upstream = tasks[name].get("dependentTasks", [])
+            if any(u in ended and u not in produced for u in upstream):
+                pending.remove(name)  # an upstream task failed: this one never starts
+            elif len(running) < parallel and all(u in produced for u in upstream):
+                pending.remove(name)
+                running[name] = _start(spec, name, root, produced, cwd, env)
+        if not running:
+            break
+        time.sleep(0.2)
+        for name, (proc, executor_input, log, started) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[name]
+            log.seek(0)
+            results.append(TaskResult(name, proc.returncode, time.monotonic() - started, log.read()[-4000:]))
+            log.close()
+            if proc.returncode == 0:
+                produced[name] = _outputs(executor_input)
     return results, produced
+
+
+def _start(spec: dict, name: str, root: str, produced: Dict[str, Dict[str, dict]], cwd: str, env):
+    """Starts one task's container command; returns (process, executor input, log, start time)."""
+    component = spec["components"][spec["root"]["dag"]["tasks"][name]["componentRef"]["name"]]
+    container = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]
+    executor_input = _executor_input(spec, name, root, produced)
+    args = [json.dumps(executor_input) if a == PLACEHOLDER else a for a in container["args"]]
+    command = [sys.executable if c == "python" else c for c in container["command"]]
+    log = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(command + args, stdout=subprocess.DEVNULL, stderr=log, text=True, cwd=cwd,
+                            env=dict(os.environ, **(env or {})))
+    return proc, executor_input, log, time.monotonic()
+
+
+def _outputs(executor_input: dict) -> Dict[str, dict]:
+    """The task's output artifacts, with the metadata its executor reported in its output file."""
+    outputs = {k: v["artifacts"][0] for k, v in executor_input["outputs"]["artifacts"].items()}
+    output_file = executor_input["outputs"]["outputFile"]
+    if os.path.exists(output_file):
+        with open(output_file) as f:
+            reported = json.load(f).get("artifacts", {})
+        for key, value in reported.items():
+            if value.get("artifacts"):
+                outputs[key] = dict(outputs[key], metadata=value["artifacts"][0].get("metadata", {}))
+    return outputs
