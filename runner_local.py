@@ -13,7 +13,6 @@ gate stopped the run (blocking anomalies; nothing was trained or pushed), 4 anot
 the lock and --no-wait was given.
 """
 
-import argparse
 import dataclasses
 import datetime
 import glob
@@ -26,12 +25,13 @@ import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 from components import csv_input
 from pipeline import config as config_lib
 from tfxgate import runlock, store as store_lib
+from tfxgate.cli import OneLineParser
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY = 1, 2, 3, 4
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Run the tfxgate pipeline locally.", allow_abbrev=False)
+    parser = OneLineParser(prog="runner_local.py", description="Run the tfxgate pipeline locally.")
     parser.add_argument("--data-root", default=str(config_lib.PROJECT_ROOT / "data"))
     parser.add_argument("--outputs", default=str(config_lib.DEFAULT_OUTPUTS), help="default home of every output")
     parser.add_argument("--pipeline-root")

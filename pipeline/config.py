@@ -117,10 +117,6 @@ def read_policy(path: str = str(POLICY_PATH)) -> str:
         raise ConfigError(str(e)) from None
 
 
-def has_csv(folder: str) -> bool:
-    return os.path.isdir(folder) and any(name.endswith(".csv") for name in os.listdir(folder))
-
-
 def local_config(
     data_root: str,
     outputs: str = str(DEFAULT_OUTPUTS),

@@ -8,7 +8,6 @@ errors: they run, and validation says what is wrong with them (the pipeline's ru
 trained and pushed, is in test_resilience.py, whose runs use it).
 """
 
-import csv
 import os
 import pathlib
 import shutil

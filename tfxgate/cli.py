@@ -31,7 +31,7 @@ from tfxgate import store as store_lib
 EXIT_USAGE = 2
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """Argument errors as one line on stderr, exit 2; no abbreviated flags (`--mysql-pass` must
     not silently mean `--mysql-password-file`)."""
 
@@ -44,8 +44,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tfxgate", description="tfxgate: data validation around a TFX pipeline.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="tfxgate", description="tfxgate: data validation around a TFX pipeline.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     validate = commands.add_parser("validate", help="check a CSV batch against the curated schema")
     validate.add_argument("--data", required=True, help="a CSV file or a directory of CSV files")
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--out", help="write the result here (whole or not at all) instead of to stdout")
 
     schema = commands.add_parser("schema", help="schema versions: diff and propose")
-    schema_commands = schema.add_subparsers(dest="schema_command", required=True, parser_class=_Parser)
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True, parser_class=OneLineParser)
     diff = schema_commands.add_parser("diff", help="a semantic diff of two schema versions")
     diff.add_argument("old")
     diff.add_argument("new")
