@@ -95,9 +95,13 @@ def test_report_and_history_read_from_mariadb(server, pipelines, tmp_path):
     assert history.returncode == 0, history.stderr
 
 
-def test_the_password_is_in_no_output_and_no_log(server, pipelines):
+def test_the_password_is_in_no_output_no_log_and_no_file_written(server, pipelines):
+    secret = server.password.encode()
     for run in pipelines.values():
         assert server.password not in run["stdout"] + run["stderr"]
+        written = [p for p in run["outputs"].rglob("*") if p.is_file()]
+        assert len(written) > 50  # artifacts, .system folders, logs, the pushed model
+        assert [str(p) for p in written if secret in p.read_bytes()] == []
         logs = list((run["outputs"] / "logs").glob("*.log"))
         assert logs
         text = "".join(p.read_text(errors="replace") for p in logs)
