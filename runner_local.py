@@ -15,9 +15,7 @@ the lock and --no-wait was given.
 
 import dataclasses
 import datetime
-import glob
 import os
-import re
 import sys
 import time
 
@@ -70,8 +68,9 @@ def main(argv=None) -> int:
         settings = store_lib.from_arguments(args)
         if settings.is_mysql:
             config = dataclasses.replace(config, mysql=settings.mysql)
-        if not args.skip_input_check:
-            check_inputs(config)
+        if not args.skip_input_check:  # every CSV file the run will read, before anything runs
+            for folder in config_lib.input_folders(config):
+                csv_input.check_folder(folder)
     except (config_lib.ConfigError, store_lib.StoreError, csv_input.CsvInputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -99,22 +98,6 @@ def _reconcile(config, say) -> None:
     store = config.store_settings.open(must_exist=False)
     for note in runlock.reconcile(store, config.pipeline_name, config.pipeline_root, whole_store=not config.mysql):
         say(f"tfxgate: {note}")
-
-
-def check_inputs(config) -> None:
-    """Every CSV file the run will read, checked before anything runs (see components/csv_input)."""
-    spans = {int(m.group(1)): d for d in os.listdir(config.train_data) if (m := re.fullmatch(r"span-(\d+)", d))}
-    span = config.span if config.span is not None else max(spans)
-    if span not in spans:
-        raise config_lib.ConfigError(f"--span {span}: no folder {os.path.join(config.train_data, f'span-{span}')}")
-    folders = [os.path.join(config.train_data, spans[span])]
-    if config.validate_serving:
-        folders.append(config.serving_data)
-    for folder in folders:
-        files = sorted(glob.glob(os.path.join(glob.escape(folder), "*.csv")))
-        if not files:
-            raise csv_input.CsvInputError(f"{folder}: no .csv file in this folder")
-        csv_input.check_files(files)
 
 
 def _run(config, log_path: str, verbose: bool) -> int:

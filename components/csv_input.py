@@ -13,6 +13,8 @@ differs from the header's, a quoted field never closed, bytes that are not UTF-8
 """
 
 import csv
+import glob
+import os
 from typing import BinaryIO, Callable, Iterator, List, Sequence
 
 FIELD_LIMIT = 64 << 20  # bytes in one field; the csv module's own default is 128 KiB
@@ -106,3 +108,11 @@ def check_files(paths: Sequence[str], opener: Callable[[str], BinaryIO] = None) 
         if check_file(path, opener) != names:
             raise CsvInputError(f"{path}: its header differs from {paths[0]}'s")
     return names
+
+
+def check_folder(folder: str) -> List[str]:
+    """check_files over the *.csv files directly inside `folder` (a local path)."""
+    files = sorted(glob.glob(os.path.join(glob.escape(folder), "*.csv")))
+    if not files:
+        raise CsvInputError(f"{folder}: no .csv file in this folder")
+    return check_files(files)

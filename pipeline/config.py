@@ -4,7 +4,7 @@ import dataclasses
 import os
 import pathlib
 import re
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from tfxgate.store import MySQLSettings, StoreSettings
 
@@ -115,6 +115,17 @@ def read_policy(path: str = str(POLICY_PATH)) -> str:
         raise ConfigError(f"--policy {path}: cannot read it ({e.strerror})") from None
     except policy_lib.PolicyError as e:
         raise ConfigError(str(e)) from None
+
+
+def input_folders(config: PipelineConfig) -> List[str]:
+    """The folders of CSV files a local run reads: its training span (the latest unless set) and
+    the serving batch, where there is one."""
+    spans = {int(m.group(1)): d for d in os.listdir(config.train_data) if (m := re.fullmatch(r"span-(\d+)", d))}
+    span = config.span if config.span is not None else max(spans)
+    if span not in spans:
+        raise ConfigError(f"--span {span}: no folder {os.path.join(config.train_data, f'span-{span}')}")
+    folders = [os.path.join(config.train_data, spans[span])]
+    return folders + [config.serving_data] if config.validate_serving else folders
 
 
 def local_config(

@@ -61,3 +61,18 @@ def test_latest_schema_is_the_highest_version(tmp_path):
 def test_schema_outside_a_version_folder_is_refused():
     with pytest.raises(config_lib.ConfigError, match="v<N>"):
         config_lib.schema_version_of("/somewhere/schema.pbtxt")
+
+
+def test_input_folders_are_the_latest_span_and_serving(tmp_path):
+    import shutil
+
+    for span in (2, 10):
+        shutil.copytree(DATA_ROOT / "train" / "span-3", tmp_path / "train" / f"span-{span}")
+    (tmp_path / "serving").mkdir()
+    latest = config_lib.input_folders(config_lib.local_config(data_root=str(tmp_path), outputs=str(tmp_path / "o")))
+    assert latest == [str(tmp_path / "train" / "span-10"), str(tmp_path / "serving")]
+    chosen = config_lib.local_config(data_root=str(tmp_path), outputs=str(tmp_path / "o"), span=2)
+    assert config_lib.input_folders(chosen)[0] == str(tmp_path / "train" / "span-2")
+    missing = config_lib.local_config(data_root=str(tmp_path), outputs=str(tmp_path / "o"), span=7)
+    with pytest.raises(config_lib.ConfigError, match="--span 7: no folder"):
+        config_lib.input_folders(missing)
