@@ -157,3 +157,17 @@ def test_the_notebook_reads_its_run_from_mariadb(server, pipelines, tmp_path, mo
     assert "schema v1" in text
     assert server.password not in text
     assert not (tmp_path / "no-sqlite-here.sqlite").exists()
+
+
+def test_many_processes_can_create_the_store_in_an_empty_database_at_once(server):
+    """MLMD creates its tables on first connection; racing processes get 'retry' or a MySQL
+    deadlock from it. tfxgate retries both, so every process opens the store."""
+    opener = ("import sys; from tfxgate import store; "
+              "store.from_environment('unused.sqlite').open(must_exist=False).get_artifact_types(); print('ok')")
+    for round_ in range(3):
+        database = f"tfxgate_race_{round_}"
+        procs = [subprocess.Popen([sys.executable, "-c", opener], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=PROJECT_ROOT, env=_env(server, TFXGATE_MYSQL_DATABASE=database))
+                 for _ in range(6)]
+        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+        assert all(code == 0 and out.strip() == "ok" for out, _, code in results), [e[-500:] for _, e, _ in results]

@@ -91,12 +91,18 @@ class StoreSettings:
                 return metadata_store.MetadataStore(self.connection_config())
             except RuntimeError as e:  # MLMD's C++ layer: "mysql_real_connect failed: errno: , error: "
                 # Two processes creating MLMD's tables in one empty database at once: the loser is
-                # told to retry ("... due to concurrent connection to the empty database").
-                if "retry" in str(e).lower() and attempt + 1 < _OPEN_ATTEMPTS:
+                # told to retry ("... due to concurrent connection to the empty database"), or
+                # MySQL picks it as a deadlock victim ("try restarting transaction").
+                if _transient(e) and attempt + 1 < _OPEN_ATTEMPTS:
                     time.sleep(0.5 * (attempt + 1))
                     continue
                 raise StoreError(f"{self.describe()}: cannot open the MLMD store ({_first_line(e)}); check the "
                                  "server, the user and its password") from None
+
+
+def _transient(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(sign in text for sign in ("retry", "deadlock", "try restarting transaction", "lock wait timeout"))
 
 
 def as_settings(target) -> StoreSettings:
