@@ -74,12 +74,11 @@ def main(argv=None) -> int:
     except (config_lib.ConfigError, store_lib.StoreError, csv_input.CsvInputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    store_lib.install_log_redaction()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     log_path = os.path.join(args.outputs, "logs", f"run-{stamp}-{os.getpid()}.log")
     say = lambda line: print(line, flush=True)  # noqa: E731
     try:
-        with runlock.hold(runlock.lock_paths(config.pipeline_root, config.metadata_path if not config.mysql else None),
+        with runlock.hold(runlock.lock_paths(config.pipeline_root, config.store_settings.sqlite_path),
                           wait=not args.no_wait, say=say):
             say(f"tfxgate: running pipeline '{config.pipeline_name}' (schema {config.schema_version}) "
                 f"with MLMD at {config.store_settings.describe()}")
@@ -105,7 +104,7 @@ def _run(config, log_path: str, verbose: bool) -> int:
 
     started = time.monotonic()
     with console.pipeline_console(log_path, verbose) as progress:
-        store_lib.install_log_redaction()
+        store_lib.install_log_redaction()  # TFX logs its connection config, password and all
         try:
             from tfx import v1 as tfx
             from pipeline.pipeline import create_pipeline

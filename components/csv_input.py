@@ -53,7 +53,7 @@ def check_file(path: str, opener: Callable[[str], BinaryIO] = None) -> List[str]
     try:
         with opener(path) as raw:
             reader = csv.reader(_text_lines(raw, path, position), strict=True)
-            names = _header(path, next(reader, None))
+            names = check_header(path, next(reader, None))
             rows, record_start = 0, position[0] + 1
             for row in reader:
                 if row and len(row) != len(names):
@@ -75,7 +75,8 @@ def _fields(n: int) -> str:
     return f"{n} field" if n == 1 else f"{n} fields"
 
 
-def _header(path: str, names) -> List[str]:
+def check_header(path: str, names) -> List[str]:
+    """`names` (a parsed header line, or None) if usable as column names; else CsvInputError."""
     if not names or not any(n.strip() for n in names):
         raise CsvInputError(f"{path}: empty file (no header line)")
     seen = set()

@@ -156,6 +156,6 @@ def local_config(
         metadata_path=metadata_path or os.path.join(outputs, "metadata.sqlite"),
         beam_pipeline_args=beam_args_for(beam_args),
         policy_json=read_policy(policy_path or str(POLICY_PATH)),
-        validate_serving=os.path.isdir(os.path.join(data_root, "serving")),  # the pre-check wants its CSV
+        validate_serving=os.path.isdir(os.path.join(data_root, "serving")),  # serving/ with no CSV: an error
         **overrides,
     )

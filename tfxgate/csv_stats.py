@@ -39,14 +39,12 @@ def header(path: str) -> List[str]:
             names = next(csv.reader(f), None)
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text (byte {e.start} of the header)") from None
-    if not names or not any(n.strip() for n in names):
-        raise InputError(f"{path}: empty file (no header line)")
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise InputError(f"{path}: duplicate column name {name!r}")
-        seen.add(name)
-    return names
+    from components import csv_input
+
+    try:
+        return csv_input.check_header(path, names)
+    except csv_input.CsvInputError as e:
+        raise InputError(str(e)) from None
 
 
 _BLOCK_BYTES = 4 << 20  # rows are read in blocks of this size: memory does not grow with the file

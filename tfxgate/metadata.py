@@ -9,12 +9,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 def sqlite_store(path: str, must_exist: bool = True) -> metadata_store.MetadataStore:
     """An MLMD store on the SQLite file at `path` (read-write; MLMD creates it when allowed)."""
-    if must_exist and not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no MLMD store there")
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-    return metadata_store.MetadataStore(config)
+    from tfxgate.store import StoreSettings
+
+    return StoreSettings(sqlite_path=path).open(must_exist)
 
 
 def custom_value(artifact_or_execution, key: str):
