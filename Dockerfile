@@ -19,6 +19,8 @@ COPY requirements/lock.txt requirements/lock.txt
 RUN pip install uv && uv pip install --system --no-cache -r requirements/lock.txt
 
 COPY setup.py runner_local.py runner_kubeflow.py ./
+COPY core/ core/
+COPY mlmd/ mlmd/
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY models/ models/

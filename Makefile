@@ -8,13 +8,17 @@ STAMP := $(VENV)/.tfxgate-installed
 # uv resolves and installs the TFX stack in seconds where pip backtracks for minutes.
 UV := python$(PYTHON_VERSION) -m uv
 
-.PHONY: run test bench install lock clean browser
+.PHONY: run test test-fast bench install lock clean browser
 
 run: $(STAMP)
 	$(PY) runner_local.py $(ARGS)
 
 test: $(STAMP) browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# The unit and component tiers alone (about two minutes): no full pipeline, Kubeflow or server.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "(unit or component) and not (pipeline or kubeflow or services)" $(PYTEST_ARGS)
 
 # Benchmarks print figures and write docs/BENCHMARKS.md; never part of `make test`.
 bench: $(STAMP)

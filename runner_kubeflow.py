@@ -16,7 +16,8 @@ import os
 import sys
 import warnings
 
-import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
+import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
+from core.errors import UserError
 from pipeline import config as config_lib
 from pipeline import kubeflow
 
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     try:
         config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg)
         kubeflow.compile_spec(config, args.image, args.output)
-    except (config_lib.ConfigError, kubeflow.SpecError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"tfxgate: wrote {args.output}")

@@ -11,7 +11,7 @@ setup(
     version="0.1.0",
     description="A TFX pipeline that refuses to train or push on bad data, and says why.",
     python_requires=">=3.9,<3.11",
-    packages=find_packages(include=["pipeline", "components", "components.*", "models", "tfxgate"]),
+    packages=find_packages(include=["core", "mlmd", "pipeline", "components", "components.*", "models", "tfxgate"]),
     py_modules=["runner_local", "runner_kubeflow"],
     entry_points={"console_scripts": ["tfxgate=tfxgate.cli:main"]},
     install_requires=[

@@ -48,11 +48,11 @@ def _work(args):
 
         return lambda: pa_csv.read_csv(args.csv).num_rows
 
-    import tfxgate  # noqa: F401
+    import core  # noqa: F401
     import tensorflow_data_validation as tfdv
     from pipeline import config
 
-    schema_path = config.latest_schema_path()
+    schema_path = config.default_schema_path()
     if args.kind == "ours":
         from tfxgate import validate
 

@@ -15,7 +15,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx_bsl.coders import csv_decoder
 
-from components import csv_input
+from core import csv_input
 
 
 class _ReadCsvRecords(csv_executor._ReadCsvRecordsFromTextFile):

@@ -1,1 +1,3 @@
-"""Wiring of the tfxgate TFX pipeline: a typed config and `create_pipeline`."""
+"""The tfxgate pipeline: its configuration and its wiring (local and Kubeflow)."""
+
+import core  # noqa: F401  (Keras 2 before TensorFlow is imported)

@@ -14,15 +14,16 @@ from typing import List
 
 import yaml
 
+from core import names, schema_files
+from core.errors import ConfigError
 from pipeline import config as config_lib
-from pipeline import pipeline as pipeline_lib
 
 IMAGE_PROJECT_ROOT = "/pipeline"  # where the Dockerfile puts the project
 SCHEMA_VERSION = "2.1.0"
 EXECUTOR_INPUT = "{{$}}"
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """The compiled spec would be rejected or fail; the message says where."""
 
 
@@ -35,14 +36,14 @@ def kubeflow_config(
     train_steps: int = config_lib.PipelineConfig.train_steps,
 ) -> config_lib.PipelineConfig:
     """The Kubeflow variant's config; `project_root` is where the image has the project."""
-    version = config_lib.schema_version_of(config_lib.latest_schema_path())
+    version = schema_files.version_of(config_lib.default_schema_path())
     return config_lib.PipelineConfig(
         pipeline_root=pipeline_root,
         data_root=data_root,
-        schema_path=f"{project_root}/schema/{version}/schema.pbtxt",
+        schema_path=f"{project_root}/schema/{version}/{names.SCHEMA_FILE}",
         train_steps=train_steps,
         serving_model_dir=serving_model_dir,
-        metadata_path=None,  # Kubeflow's own metadata service records the runs
+        store=None,  # Kubeflow's own metadata service records the runs
         installed_functions=True,  # the image has the project installed: no wheel to stage
         policy_json=config_lib.read_policy(),
         drift_against_previous_span=False,
@@ -53,7 +54,7 @@ def kubeflow_config(
 
 def uncache_example_gens(spec: dict) -> dict:
     """ExampleGen tasks are never cached: without a driver only a run can see new files."""
-    for name in (pipeline_lib.EXAMPLE_GEN, pipeline_lib.SERVING_EXAMPLE_GEN):
+    for name in names.EXAMPLE_GENS:
         task = spec["root"]["dag"]["tasks"].get(name)
         if task is not None:
             task["cachingOptions"] = {}
@@ -61,70 +62,93 @@ def uncache_example_gens(spec: dict) -> dict:
 
 
 def check_spec(spec: dict) -> List[str]:
-    """What the backend checks, and what would fail in a first pod; raises SpecError."""
+    """What the backend checks, and what would fail in a first pod; raises SpecError.
+
+    Returns the task names."""
+    parsed, deployment = _parse(spec)
+    tasks = parsed.root.dag.tasks
+    problems = _header_problems(parsed)
+    for name, task in tasks.items():
+        problems += _task_problems(name, task, parsed, deployment.executors)
+    problems += _cycles({n: list(t.dependent_tasks) for n, t in tasks.items()})
+    for label, executor in deployment.executors.items():
+        problems += _executor_problems(label, executor)
+    if problems:
+        raise SpecError("; ".join(problems))
+    return sorted(tasks)
+
+
+def _parse(spec: dict):
+    """(PipelineSpec, PipelineDeploymentConfig), parsed strictly as the backend does."""
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    problems = []
     parsed = pipeline_spec_pb2.PipelineSpec()
+    deployment = pipeline_spec_pb2.PipelineDeploymentConfig()
     try:
         json_format.ParseDict(spec, parsed, ignore_unknown_fields=False)
-        deployment = pipeline_spec_pb2.PipelineDeploymentConfig()
         json_format.ParseDict(spec.get("deploymentSpec", {}), deployment, ignore_unknown_fields=False)
     except json_format.ParseError as e:
         raise SpecError(f"not a PipelineSpec: {e}") from None
+    return parsed, deployment
+
+
+def _header_problems(parsed) -> List[str]:
+    problems = []
     if parsed.schema_version != SCHEMA_VERSION:
         problems.append(f"schemaVersion is {parsed.schema_version!r}, the backend takes only {SCHEMA_VERSION}")
     if not parsed.pipeline_info.name:
         problems.append("pipelineInfo.name is empty")
     if not parsed.default_pipeline_root:
         problems.append("defaultPipelineRoot is empty")
-    tasks = parsed.root.dag.tasks
-    if not tasks:
+    if not parsed.root.dag.tasks:
         problems.append("the root DAG has no task")
-    executors = deployment.executors
-    for name, task in tasks.items():
-        component = parsed.components.get(task.component_ref.name)
-        if component is None:
-            problems.append(f"task {name}: no component {task.component_ref.name!r}")
+    return problems
+
+
+def _task_problems(name: str, task, parsed, executors) -> List[str]:
+    """A task's component, executor, upstream tasks and the outputs it reads must all exist."""
+    tasks = parsed.root.dag.tasks
+    # .get, never []: indexing a proto map inserts an empty entry, which would hide a missing
+    # component from the checks of tasks visited later.
+    component = parsed.components.get(task.component_ref.name)
+    if component is None:
+        return [f"task {name}: no component {task.component_ref.name!r}"]
+    problems = []
+    if component.executor_label not in executors:
+        problems.append(f"component {task.component_ref.name}: no executor {component.executor_label!r}")
+    for key, spec_input in task.inputs.artifacts.items():
+        producer = spec_input.task_output_artifact.producer_task
+        if not producer:
             continue
-        if component.executor_label not in executors:
-            problems.append(f"component {task.component_ref.name}: no executor {component.executor_label!r}")
-        for key, spec_input in task.inputs.artifacts.items():
-            producer = spec_input.task_output_artifact.producer_task
-            if not producer:
-                continue
-            if producer not in tasks:
-                problems.append(f"task {name}: input {key} from unknown task {producer!r}")
-                continue
-            # .get, never []: indexing a proto map inserts an empty entry, which would hide a
-            # missing component from the checks of tasks visited later.
-            producer_component = parsed.components.get(tasks[producer].component_ref.name)
-            if producer_component is None:
-                continue  # reported for the producer task itself
-            produced = producer_component.output_definitions.artifacts
-            if spec_input.task_output_artifact.output_artifact_key not in produced:
-                problems.append(f"task {name}: {producer} has no output {spec_input.task_output_artifact.output_artifact_key!r}")
-        for upstream in task.dependent_tasks:
-            if upstream not in tasks:
-                problems.append(f"task {name}: depends on unknown task {upstream!r}")
-    problems += _cycles({n: list(t.dependent_tasks) for n, t in tasks.items()})
-    for label, executor in executors.items():
-        kind = executor.WhichOneof("spec")
-        if kind == "resolver":
-            problems.append(f"executor {label}: a resolver, which the open-source backend cannot run")
-        if kind != "container":
+        if producer not in tasks:
+            problems.append(f"task {name}: input {key} from unknown task {producer!r}")
             continue
-        container = executor.container
-        if container.HasField("lifecycle"):
-            problems.append(f"executor {label}: a preCacheCheck driver hook, which the backend never calls")
-        if EXECUTOR_INPUT not in list(container.args):
-            problems.append(f"executor {label}: no executor input placeholder {EXECUTOR_INPUT}")
-        if not container.image:
-            problems.append(f"executor {label}: no image")
-    if problems:
-        raise SpecError("; ".join(problems))
-    return sorted(tasks)
+        producer_component = parsed.components.get(tasks[producer].component_ref.name)
+        if producer_component is None:
+            continue  # reported for the producer task itself
+        output_key = spec_input.task_output_artifact.output_artifact_key
+        if output_key not in producer_component.output_definitions.artifacts:
+            problems.append(f"task {name}: {producer} has no output {output_key!r}")
+    problems += [f"task {name}: depends on unknown task {upstream!r}"
+                 for upstream in task.dependent_tasks if upstream not in tasks]
+    return problems
+
+
+def _executor_problems(label: str, executor) -> List[str]:
+    kind = executor.WhichOneof("spec")
+    if kind == "resolver":
+        return [f"executor {label}: a resolver, which the open-source backend cannot run"]
+    if kind != "container":
+        return []
+    container, problems = executor.container, []
+    if container.HasField("lifecycle"):
+        problems.append(f"executor {label}: a preCacheCheck driver hook, which the backend never calls")
+    if EXECUTOR_INPUT not in list(container.args):
+        problems.append(f"executor {label}: no executor input placeholder {EXECUTOR_INPUT}")
+    if not container.image:
+        problems.append(f"executor {label}: no image")
+    return problems
 
 
 def _cycles(graph: dict) -> List[str]:

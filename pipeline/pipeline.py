@@ -6,34 +6,18 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, range_config_pb2
 
+from components.artifacts import GateDecision
 from components.csv_example_gen import CheckedCsvExampleGen
-from components.gate.artifacts import GateDecision
 from components.gate.component import DataGate
 from components.span_example_gen import SpanCsvExampleGen
 from components.span_resolver import PreviousAcceptedSpanStrategy
 from components.validator.component import DataValidator
+from core.names import (
+    CURATED_SCHEMA, EVAL_SPLIT, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE, INFERRED_SCHEMA, PREVIOUS_DECISIONS, PUSHER,
+    SERVING, SERVING_EXAMPLE_GEN, SERVING_SPLIT, SERVING_STATISTICS_GEN, SERVING_VALIDATOR, SPAN_PATTERN,
+    STATISTICS_GEN, TRAIN_SPLIT, TRAIN_VALIDATOR, TRAINER, TRAINING, TRANSFORM,
+)
 from pipeline.config import PipelineConfig
-
-TRAINING, SERVING = "TRAINING", "SERVING"
-
-# Stable ids: MLMD, the console and the Kubeflow UI name each node by these.
-EXAMPLE_GEN = "TrainExampleGen"
-STATISTICS_GEN = "TrainStatisticsGen"
-SERVING_EXAMPLE_GEN = "ServingExampleGen"
-SERVING_STATISTICS_GEN = "ServingStatisticsGen"
-INFERRED_SCHEMA = "InferredSchemaGen"
-CURATED_SCHEMA = "CuratedSchemaImporter"
-EXAMPLE_VALIDATOR = "ExampleValidator"
-PREVIOUS_DECISIONS = "PreviousGateDecisions"
-TRAIN_VALIDATOR = "TrainValidator"
-SERVING_VALIDATOR = "ServingValidator"
-GATE = "DataGate"
-TRANSFORM = "Transform"
-TRAINER = "Trainer"
-PUSHER = "Pusher"
-
-SPAN_PATTERN = "span-{SPAN}/*.csv"
-SERVING_SPLIT = "serving"
 
 
 def _train_example_gen(config: PipelineConfig):
@@ -43,8 +27,8 @@ def _train_example_gen(config: PipelineConfig):
     output_config = example_gen_pb2.Output(
         split_config=example_gen_pb2.SplitConfig(
             splits=[
-                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=4),
-                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1),
+                example_gen_pb2.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=4),
+                example_gen_pb2.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=1),
             ]
         )
     )
@@ -91,8 +75,8 @@ def _user_code(config: PipelineConfig, module: str, function: str) -> dict:
     return {function: f"{dotted}.{function}"}
 
 
-def create_components(config: PipelineConfig) -> List:
-    """The pipeline's nodes, in dependency order."""
+def _validation(config: PipelineConfig) -> dict:
+    """ExampleGen, statistics and both schemas of the training span, and TFX's own validator."""
     example_gen = _train_example_gen(config)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"]
@@ -101,67 +85,51 @@ def create_components(config: PipelineConfig) -> List:
     inferred_schema = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False
     ).with_id(INFERRED_SCHEMA)
-    curated_schema = tfx.components.ImportSchemaGen(schema_file=config.schema_path).with_id(
-        CURATED_SCHEMA
-    )
-    schema = curated_schema.outputs["schema"]
+    curated_schema = tfx.components.ImportSchemaGen(schema_file=config.schema_path).with_id(CURATED_SCHEMA)
     # TFX's own validator, kept for tools that read its `blessed` property; it ignores
     # environments and never stops a run, which is what DataValidator and DataGate are for.
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema
+        statistics=statistics_gen.outputs["statistics"], schema=curated_schema.outputs["schema"]
     ).with_id(EXAMPLE_VALIDATOR)
-    nodes = [example_gen, statistics_gen, inferred_schema, curated_schema, example_validator]
+    return {"example_gen": example_gen, "statistics_gen": statistics_gen,
+            "nodes": [example_gen, statistics_gen, inferred_schema, curated_schema, example_validator],
+            "schema": curated_schema.outputs["schema"]}
 
-    previous_decisions = None
-    if config.drift_against_previous_span:
-        # The gate decision of the newest earlier span that passed: its statistics are the
-        # drift baseline. `decisions` queries every run; `examples` is this run's.
-        resolver = tfx.dsl.Resolver(
-            strategy_class=PreviousAcceptedSpanStrategy,
-            examples=example_gen.outputs["examples"],
-            decisions=tfx.dsl.Channel(type=GateDecision, producer_component_id=GATE, output_key="decision"),
-        ).with_id(PREVIOUS_DECISIONS)
-        previous_decisions = resolver.outputs["decisions"]
-        nodes.append(resolver)
-    train_validator = DataValidator(
-        statistics=statistics_gen.outputs["statistics"],
+
+def _drift_baseline(example_gen):
+    """The Resolver of the drift baseline: the gate decision of the newest earlier span that
+    passed. `decisions` queries every run; `examples` is this run's."""
+    return tfx.dsl.Resolver(
+        strategy_class=PreviousAcceptedSpanStrategy,
+        examples=example_gen.outputs["examples"],
+        decisions=tfx.dsl.Channel(type=GateDecision, producer_component_id=GATE, output_key="decision"),
+    ).with_id(PREVIOUS_DECISIONS)
+
+
+def _serving_validation(config: PipelineConfig, schema, training_statistics) -> list:
+    """ExampleGen, statistics and validation of the serving batch, with skew against training."""
+    serving_example_gen = _serving_example_gen(config)
+    serving_statistics_gen = tfx.components.StatisticsGen(
+        examples=serving_example_gen.outputs["examples"]
+    ).with_id(SERVING_STATISTICS_GEN)
+    serving_validator = DataValidator(
+        statistics=serving_statistics_gen.outputs["statistics"],
         schema=schema,
-        environment=TRAINING,
+        environment=SERVING,
         schema_version=config.schema_version,
-        examples=example_gen.outputs["examples"],
-        previous_decisions=previous_decisions,
-    ).with_id(TRAIN_VALIDATOR)
-    nodes.append(train_validator)
+        examples=serving_example_gen.outputs["examples"],
+        training_statistics=training_statistics,
+    ).with_id(SERVING_VALIDATOR)
+    return [serving_example_gen, serving_statistics_gen, serving_validator]
 
-    serving_anomalies = None
-    if config.validate_serving:
-        serving_example_gen = _serving_example_gen(config)
-        serving_statistics_gen = tfx.components.StatisticsGen(
-            examples=serving_example_gen.outputs["examples"]
-        ).with_id(SERVING_STATISTICS_GEN)
-        serving_validator = DataValidator(
-            statistics=serving_statistics_gen.outputs["statistics"],
-            schema=schema,
-            environment=SERVING,
-            schema_version=config.schema_version,
-            examples=serving_example_gen.outputs["examples"],
-            training_statistics=statistics_gen.outputs["statistics"],
-        ).with_id(SERVING_VALIDATOR)
-        serving_anomalies = serving_validator.outputs["anomalies"]
-        nodes += [serving_example_gen, serving_statistics_gen, serving_validator]
 
-    gate = DataGate(
-        training_anomalies=train_validator.outputs["anomalies"],
-        serving_anomalies=serving_anomalies,
-        policy=config.policy_json,
-    ).with_id(GATE)
-
+def _training(config: PipelineConfig, examples, schema, gate) -> list:
+    """Transform, Trainer and Pusher; nothing of it starts unless the gate passed (also on Kubeflow)."""
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         schema=schema,
         **_user_code(config, config.transform_module, "preprocessing_fn"),
     ).with_id(TRANSFORM)
-    # Nothing downstream of the gate starts unless it passed (also on Kubeflow).
     transform.add_upstream_node(gate)
     trainer = tfx.components.Trainer(
         **_user_code(config, config.trainer_module, "run_fn"),
@@ -177,13 +145,44 @@ def create_components(config: PipelineConfig) -> List:
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
         ),
     ).with_id(PUSHER)
-    return nodes + [gate, transform, trainer, pusher]
+    return [transform, trainer, pusher]
+
+
+def create_components(config: PipelineConfig) -> List:
+    """The pipeline's nodes, in dependency order."""
+    validation = _validation(config)
+    example_gen, statistics = validation["example_gen"], validation["statistics_gen"].outputs["statistics"]
+    schema, nodes = validation["schema"], validation["nodes"]
+    previous_decisions = None
+    if config.drift_against_previous_span:
+        resolver = _drift_baseline(example_gen)
+        previous_decisions = resolver.outputs["decisions"]
+        nodes.append(resolver)
+    train_validator = DataValidator(
+        statistics=statistics,
+        schema=schema,
+        environment=TRAINING,
+        schema_version=config.schema_version,
+        examples=example_gen.outputs["examples"],
+        previous_decisions=previous_decisions,
+    ).with_id(TRAIN_VALIDATOR)
+    nodes.append(train_validator)
+    serving_anomalies = None
+    if config.validate_serving:
+        serving = _serving_validation(config, schema, statistics)
+        serving_anomalies = serving[-1].outputs["anomalies"]
+        nodes += serving
+    gate = DataGate(
+        training_anomalies=train_validator.outputs["anomalies"],
+        serving_anomalies=serving_anomalies,
+        policy=config.policy_json,
+    ).with_id(GATE)
+    return nodes + [gate] + _training(config, example_gen.outputs["examples"], schema, gate)
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     """The whole tfxgate pipeline for `config`, with caching as the config says."""
-    store = config.store_settings
-    metadata = store.connection_config() if store else None
+    metadata = config.store.connection_config() if config.store else None
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,

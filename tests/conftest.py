@@ -8,7 +8,6 @@ rows and no label: the gate stops the run before Transform.
 """
 
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
@@ -16,13 +15,25 @@ import time
 
 import pytest
 
-import tfxgate  # noqa: F401
-from tfxgate import metadata
+import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
+from mlmd import query
+from tests import defects
+from tests.paths import DATA_ROOT, PROJECT_ROOT  # noqa: F401  (imported from here by the tests)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-DATA_ROOT = PROJECT_ROOT / "data"
+# The tiers (`make test-fast` runs unit and component): each test module declares its tier with
+# `pytestmark`; a test that uses a fixture running the whole pipeline is in the pipeline tier too.
+_PIPELINE_FIXTURES = {"runs", "chain", "pipelines"}
+TIERS = ("unit", "component", "pipeline", "kubeflow", "services")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if _PIPELINE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.pipeline)
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            raise pytest.UsageError(f"{item.nodeid}: no tier marker (one of {', '.join(TIERS)}; see pytest.ini)")
 
 
 def _run_pipeline(outputs, *args):
@@ -44,8 +55,6 @@ def _drifted_payment_mix(rows, credit_share):
 
 def _extra_spans(root):
     """A data root with span 3 as shipped, a drifted warn-only span 4 and a corrupted span 5."""
-    from tests import defects  # defects imports this module's paths: import it late
-
     shutil.copytree(DATA_ROOT / "serving", root / "serving")
     shutil.copytree(DATA_ROOT / "train" / "span-3", root / "train" / "span-3")
     span3 = defects.base_rows(n=10**6)
@@ -63,16 +72,12 @@ def runs(tmp_path_factory):
     for name, args in [("cold", ()), ("cached", ())]:
         result[name], result[f"{name}_seconds"] = _run_pipeline(outputs, *args)
         assert result[name].returncode == 0, result[name].stdout + result[name].stderr
-    result["store"] = metadata.sqlite_store(str(outputs / "metadata.sqlite"))
-    result["first_runs"] = runs_in_order(result["store"])
+    result["store"] = query.sqlite_store(str(outputs / "metadata.sqlite"))
+    result["first_runs"] = query.run_contexts(result["store"])
     extra = tmp_path_factory.mktemp("data")
     _extra_spans(extra)
     result["warn"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "4")
     result["blocked"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "5")
     return result
-
-
-def runs_in_order(store):
-    return sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
 
 

@@ -9,7 +9,7 @@ import pathlib
 from typing import Callable, Dict, List
 
 from models import features
-from tests.conftest import DATA_ROOT
+from tests.paths import DATA_ROOT
 
 ROWS = 1000
 

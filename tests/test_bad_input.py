@@ -19,7 +19,10 @@ from ml_metadata.proto import metadata_store_pb2
 
 from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
-from tfxgate import cli, metadata
+from mlmd import query
+from tfxgate import cli
+
+pytestmark = pytest.mark.component
 
 ROWS = 300
 ONE_MB = 1 << 20
@@ -212,7 +215,7 @@ def _runner(tmp_path, *args, timeout=900):
 def _executions(store_path):
     if not os.path.exists(store_path):
         return []
-    return metadata.sqlite_store(str(store_path)).get_executions()
+    return query.sqlite_store(str(store_path)).get_executions()
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -232,6 +235,7 @@ def test_runner_refuses_a_missing_data_root(tmp_path):
     _one_line_error(proc.stderr, str(tmp_path / "nowhere"), "no train/ folder")
 
 
+@pytest.mark.pipeline
 def test_example_gen_itself_refuses_broken_input_and_mlmd_records_no_output(tmp_path):
     """Past the runner's pre-check (--skip-input-check, or a pipeline run by another runner),
     the ExampleGen executor refuses the file in one line; its execution is FAILED, with no
@@ -241,21 +245,22 @@ def test_example_gen_itself_refuses_broken_input_and_mlmd_records_no_output(tmp_
     assert proc.returncode == 1, proc.stdout + proc.stderr
     line = _one_line_error(proc.stderr, "ServingExampleGen failed", str(path), "line 42")
     assert "Traceback" not in proc.stdout + proc.stderr, line
-    store = metadata.sqlite_store(str(tmp_path / "outputs" / "metadata.sqlite"))
+    store = query.sqlite_store(str(tmp_path / "outputs" / "metadata.sqlite"))
     failed = [e for e in store.get_executions() if e.last_known_state == metadata_store_pb2.Execution.FAILED]
-    assert [metadata.node_id_of(store, e.id) for e in failed] == ["ServingExampleGen"]
+    assert [query.node_id_of(store, e.id) for e in failed] == ["ServingExampleGen"]
     outputs = [ev for ev in store.get_events_by_execution_ids([failed[0].id])
                if ev.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.PENDING_OUTPUT)]
     assert outputs == []
     assert not store.get_artifacts_by_type("Examples") or all(
-        metadata.producer_execution(store, a.id) != failed[0].id for a in store.get_artifacts_by_type("Examples"))
-    assert not any(metadata.node_id_of(store, e.id) in ("Transform", "Trainer", "DataGate") for e in store.get_executions())
+        query.producer_execution(store, a.id) != failed[0].id for a in store.get_artifacts_by_type("Examples"))
+    assert not any(query.node_id_of(store, e.id) in ("Transform", "Trainer", "DataGate") for e in store.get_executions())
 
 
 HOSTILE_VALUE = "<script>alert('value')</script>"
 HOSTILE_COLUMN = '<img src=x onerror="alert(1)">'
 
 
+@pytest.mark.pipeline
 def test_runner_blocks_a_mixed_column_by_name_and_the_report_escapes_the_data(tmp_path, capfd):
     """Fare with strings in 5 % of rows, a payment type that is markup, a column named in markup:
     the gate blocks naming fare; the HTML report shows the markup as text."""
@@ -271,7 +276,7 @@ def test_runner_blocks_a_mixed_column_by_name_and_the_report_escapes_the_data(tm
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "fare" in proc.stderr and "Traceback" not in proc.stderr
     store_path = tmp_path / "outputs" / "metadata.sqlite"
-    store = metadata.sqlite_store(str(store_path))
+    store = query.sqlite_store(str(store_path))
     assert not store.get_artifacts_by_type("Model")
 
     out = tmp_path / "report.html"

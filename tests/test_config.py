@@ -2,14 +2,18 @@ import pathlib
 
 import pytest
 
+from core import schema_files
+from mlmd.store import StoreSettings
 from pipeline import config as config_lib
 from tests.conftest import DATA_ROOT
+
+pytestmark = pytest.mark.unit
 
 
 def test_local_config_puts_every_output_under_outputs(tmp_path):
     config = config_lib.local_config(data_root=str(DATA_ROOT), outputs=str(tmp_path))
     assert config.pipeline_root == str(tmp_path / "pipeline")
-    assert config.metadata_path == str(tmp_path / "metadata.sqlite")
+    assert config.store == StoreSettings(sqlite_path=str(tmp_path / "metadata.sqlite"))
     assert config.serving_model_dir == str(tmp_path / "serving_model")
     assert config.train_data == str(DATA_ROOT / "train")
     assert config.schema_version == "v1"
@@ -20,11 +24,11 @@ def test_flags_override_the_defaults(tmp_path):
         data_root=str(DATA_ROOT),
         outputs=str(tmp_path),
         pipeline_root=str(tmp_path / "elsewhere"),
-        metadata_path=str(tmp_path / "m.db"),
+        store=StoreSettings(sqlite_path=str(tmp_path / "m.db")),
         beam_args=("--direct_num_workers=2",),
     )
     assert config.pipeline_root == str(tmp_path / "elsewhere")
-    assert config.metadata_path == str(tmp_path / "m.db")
+    assert config.store.sqlite_path == str(tmp_path / "m.db")
     assert "--direct_num_workers=2" in config.beam_pipeline_args
     assert "--direct_num_workers=1" not in config.beam_pipeline_args
     assert "--runner=DirectRunner" in config.beam_pipeline_args
@@ -55,12 +59,12 @@ def test_latest_schema_is_the_highest_version(tmp_path):
     for version in ("v1", "v2", "v10", "draft"):
         (tmp_path / version).mkdir()
         (tmp_path / version / "schema.pbtxt").write_text("")
-    assert pathlib.Path(config_lib.latest_schema_path(tmp_path)).parent.name == "v10"
+    assert pathlib.Path(schema_files.latest_path(tmp_path)).parent.name == "v10"
 
 
 def test_schema_outside_a_version_folder_is_refused():
     with pytest.raises(config_lib.ConfigError, match="v<N>"):
-        config_lib.schema_version_of("/somewhere/schema.pbtxt")
+        schema_files.version_of("/somewhere/schema.pbtxt")
 
 
 def test_input_folders_are_the_latest_span_and_serving(tmp_path):

@@ -2,7 +2,9 @@
 
 import pytest
 
-from components import csv_input
+from core import csv_input
+
+pytestmark = pytest.mark.unit
 
 HEADER = b"fare,company,tips\n"
 

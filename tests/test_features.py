@@ -1,7 +1,11 @@
 import csv
 
+import pytest
+
 from models import features
 from tests.conftest import DATA_ROOT
+
+pytestmark = pytest.mark.unit
 
 
 def _header(path):

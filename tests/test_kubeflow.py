@@ -12,8 +12,10 @@ import yaml
 import runner_kubeflow
 from components import span_example_gen
 from pipeline import kubeflow
-from pipeline import pipeline as p
+from core import names as p
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
+
+pytestmark = pytest.mark.kubeflow
 
 GOLDEN = PROJECT_ROOT / "tests" / "golden" / "tfxgate_pipeline.yaml"
 ARGS = ["--image", "registry.example/tfxgate:test", "--pipeline-root", "gs://tfxgate-test/root",

@@ -9,9 +9,11 @@ import pytest
 import yaml
 
 from pipeline import kubeflow
-from pipeline import pipeline as p
+from core import names as p
 from tests import defects, kfp_harness
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
+
+pytestmark = pytest.mark.kubeflow
 
 
 def _compile_and_run(root, data_root):

@@ -1,7 +1,10 @@
 import numpy as np
+import pytest
 
-import tfxgate  # noqa: F401
+import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
 from models import features, model
+
+pytestmark = pytest.mark.unit
 
 
 def _batch(n):

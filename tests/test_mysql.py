@@ -14,8 +14,10 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import DATA_ROOT, PROJECT_ROOT
 from tests.mariadb import MariaDB
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.services]
 
 DATABASE = "tfxgate_mlmd"
 
@@ -61,8 +63,12 @@ def test_two_pipelines_run_at_once_against_one_mariadb(server, pipelines):
         assert run["code"] == 0, run["stdout"] + run["stderr"]
         assert f"MLMD at mysql://tfxgate@127.0.0.1:{server.port}/{DATABASE}" in run["stdout"]
         assert "pushed model: " + str(run["outputs"]) in run["stdout"]
-    tables = server.sql(f"SELECT COUNT(*) FROM {DATABASE}.Execution")
-    assert int(tables.strip()) >= 2 * 13  # every node of both pipelines is recorded in MariaDB
+    from pipeline import config as config_lib
+    from pipeline.pipeline import create_components
+
+    nodes = len(create_components(config_lib.local_config(data_root=str(DATA_ROOT), outputs="unused")))
+    executions = server.sql(f"SELECT COUNT(*) FROM {DATABASE}.Execution")
+    assert int(executions.strip()) >= len(pipelines) * nodes  # every node of both pipelines is in MariaDB
 
 
 def test_lineage_reads_each_pipeline_back(server, pipelines):
@@ -162,7 +168,7 @@ def test_the_notebook_reads_its_run_from_mariadb(server, pipelines, tmp_path, mo
 def test_many_processes_can_create_the_store_in_an_empty_database_at_once(server):
     """MLMD creates its tables on first connection; racing processes get 'retry' or a MySQL
     deadlock from it. tfxgate retries both, so every process opens the store."""
-    opener = ("import sys; from tfxgate import store; "
+    opener = ("import sys; from mlmd import store; "
               "store.from_environment('unused.sqlite').open(must_exist=False).get_artifact_types(); print('ok')")
     for round_ in range(3):
         database = f"tfxgate_race_{round_}"

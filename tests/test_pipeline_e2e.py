@@ -10,29 +10,27 @@ import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
-from pipeline import pipeline as p
-from tests.conftest import DATA_ROOT, PROJECT_ROOT, runs_in_order as _runs_in_order
-from tfxgate import metadata, schema_versions
+from core import names as p
+from core.errors import InputError
+from tests.conftest import DATA_ROOT, PROJECT_ROOT
+from mlmd import query
+from tfxgate import schema_versions
+
+pytestmark = pytest.mark.pipeline
 
 NODES = [
     p.EXAMPLE_GEN, p.STATISTICS_GEN, p.INFERRED_SCHEMA, p.CURATED_SCHEMA, p.EXAMPLE_VALIDATOR,
     p.PREVIOUS_DECISIONS, p.TRAIN_VALIDATOR, p.SERVING_EXAMPLE_GEN, p.SERVING_STATISTICS_GEN,
     p.SERVING_VALIDATOR, p.GATE, p.TRANSFORM, p.TRAINER, p.PUSHER,
 ]
-DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 
 
 def _by_node(store, run):
-    result = {}
-    for execution in store.get_executions_by_context(run.id):
-        result.setdefault(metadata.node_id_of(store, execution.id), []).append(execution)
-    return result
+    return query.executions_per_node(store, run.id)
 
 
 def _outputs(store, execution, type_name):
-    events = store.get_events_by_execution_ids([execution.id])
-    ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-    return [a for a in store.get_artifacts_by_id(ids) if metadata.type_name(store, a) == type_name]
+    return query.outputs_of_type(store, execution.id, type_name)
 
 
 def test_console_shows_each_component_and_where_outputs_went(runs):
@@ -59,11 +57,11 @@ def test_every_artifact_kind_is_recorded(runs):
              "PushedModel", "tfxgate.GateDecision"]
     counts = {t: len(store.get_artifacts_by_type(t)) for t in kinds}
     assert all(n >= 1 for n in counts.values()), counts
-    producers = {metadata.node_id_of(store, metadata.producer_execution(store, a.id))
+    producers = {query.node_id_of(store, query.producer_execution(store, a.id))
                  for a in store.get_artifacts_by_type("Schema")}
     assert {p.INFERRED_SCHEMA, p.CURATED_SCHEMA} <= producers
-    spans = {metadata.custom_value(a, "span") for a in store.get_artifacts_by_type("Examples")
-             if metadata.custom_value(a, "span") is not None}
+    spans = {query.custom_value(a, "span") for a in store.get_artifacts_by_type("Examples")
+             if query.custom_value(a, "span") is not None}
     assert {3, 4, 5} <= spans
 
 
@@ -72,15 +70,15 @@ def test_validators_record_environment_version_count_and_every_distance(runs):
     by_node = _by_node(store, runs["first_runs"][0])
     [train] = _outputs(store, by_node[p.TRAIN_VALIDATOR][0], "ExampleAnomalies")
     [serving] = _outputs(store, by_node[p.SERVING_VALIDATOR][0], "ExampleAnomalies")
-    assert metadata.custom_value(train, "environment") == "TRAINING"
-    assert metadata.custom_value(serving, "environment") == "SERVING"
+    assert query.custom_value(train, "environment") == "TRAINING"
+    assert query.custom_value(serving, "environment") == "SERVING"
     for artifact in (train, serving):
-        assert metadata.custom_value(artifact, "schema_version") == "v1"
-        assert metadata.custom_value(artifact, "anomaly_count") == 0
+        assert query.custom_value(artifact, "schema_version") == "v1"
+        assert query.custom_value(artifact, "anomaly_count") == 0
     assert train.properties["span"].int_value == 3
     # The first run has no earlier span: no drift, and that is not an error.
-    assert json.loads(metadata.custom_value(train, "distances")) == []
-    distances = json.loads(metadata.custom_value(serving, "distances"))
+    assert json.loads(query.custom_value(train, "distances")) == []
+    distances = json.loads(query.custom_value(serving, "distances"))
     skew = {(d["feature"], d["type"]) for d in distances if d["check"] == "skew"}
     assert {("fare", "JENSEN_SHANNON_DIVERGENCE"), ("payment_type", "L_INFTY"), ("fare", "scale_shift")} <= skew
     assert all(d["value"] < d["threshold"] for d in distances)  # under threshold, recorded all the same
@@ -90,13 +88,13 @@ def test_validators_record_environment_version_count_and_every_distance(runs):
 def test_model_lineage_leads_back_to_the_examples_and_schema_version(runs):
     store = runs["store"]
     model = store.get_artifacts_by_type("Model")[0]
-    upstream = metadata.upstream_artifacts(store, model.id)
-    assert {"Examples", "TransformGraph", "Schema"} <= {metadata.type_name(store, a) for a in upstream}
-    raw = [a for a in upstream if metadata.custom_value(a, "span") == 3]
-    assert raw and metadata.node_id_of(store, metadata.producer_execution(store, raw[0].id)) == p.EXAMPLE_GEN
-    assert metadata.schema_version_of(store, model.id) == "v1"
+    upstream = query.upstream_artifacts(store, model.id)
+    assert {"Examples", "TransformGraph", "Schema"} <= {query.type_name(store, a) for a in upstream}
+    raw = [a for a in upstream if query.custom_value(a, "span") == 3]
+    assert raw and query.node_id_of(store, query.producer_execution(store, raw[0].id)) == p.EXAMPLE_GEN
+    assert query.schema_version_of(store, model.id) == "v1"
     pushed = store.get_artifacts_by_type("PushedModel")[0]
-    assert metadata.schema_version_of(store, pushed.id) == "v1"
+    assert query.schema_version_of(store, pushed.id) == "v1"
 
 
 def test_second_run_is_served_from_the_cache(runs):
@@ -116,19 +114,19 @@ def test_warn_only_run_completes_and_says_what_it_warned_about(runs):
     assert "data gate:    warn: warnings: training: payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES" in proc.stdout
     assert "training: payment_type COMPARATOR_L_INFTY_HIGH (drift" in proc.stdout
     store = runs["store"]
-    run = _runs_in_order(store)[-2]
+    run = query.run_contexts(store)[-2]
     by_node = _by_node(store, run)
     assert [e.last_known_state for e in by_node[p.PUSHER]] == [metadata_store_pb2.Execution.COMPLETE]
     [decision] = _outputs(store, by_node[p.GATE][0], "tfxgate.GateDecision")
-    assert metadata.custom_value(decision, "decision") == "warn"
-    assert metadata.custom_value(decision, "span") == 4
-    verdicts = json.loads(metadata.custom_value(decision, "verdicts"))
+    assert query.custom_value(decision, "decision") == "warn"
+    assert query.custom_value(decision, "span") == 4
+    verdicts = json.loads(query.custom_value(decision, "verdicts"))
     assert {(v["feature"], v["check"], v["severity"]) for v in verdicts} == {
         ("payment_type", "schema", "warn"), ("payment_type", "drift", "warn")}
     # Drift is measured against span 3, the newest earlier span that passed the gate.
     [anomalies] = _outputs(store, by_node[p.TRAIN_VALIDATOR][0], "ExampleAnomalies")
-    assert metadata.custom_value(anomalies, "drift_baseline_span") == 3
-    drift = json.loads(metadata.custom_value(anomalies, "distances"))
+    assert query.custom_value(anomalies, "drift_baseline_span") == 3
+    drift = json.loads(query.custom_value(anomalies, "distances"))
     assert {d["feature"] for d in drift if d["check"] == "drift"} >= {"fare", "tips", "payment_type"}
 
 
@@ -140,10 +138,10 @@ def test_gate_stops_a_corrupted_span_before_training(runs):
     assert "tips SCHEMA_MISSING_COLUMN" in proc.stderr
     assert "Traceback" not in proc.stderr
     store = runs["store"]
-    by_node = _by_node(store, _runs_in_order(store)[-1])
+    by_node = _by_node(store, query.run_contexts(store)[-1])
     [gate] = by_node[p.GATE]
     assert gate.last_known_state == metadata_store_pb2.Execution.FAILED
-    result = json.loads(metadata.custom_value(gate, "__execution_result__"))
+    result = json.loads(query.custom_value(gate, "__execution_result__"))
     assert result["code"] == 3 and "tips SCHEMA_MISSING_COLUMN" in result["resultMessage"]
     assert not _outputs(store, gate, "tfxgate.GateDecision")
     for node in (p.TRANSFORM, p.TRAINER, p.PUSHER):
@@ -161,13 +159,13 @@ def test_schema_propose_drafts_the_next_version_from_the_latest_run(runs, tmp_pa
     assert "`tips` was missing: unchanged" in stub
     proposed = tfdv.load_schema_text(str(schema_dir / "v2" / "schema.pbtxt"))
     assert "Bitcoin" in list(tfdv.get_domain(proposed, "payment_type").value)
-    with pytest.raises(ValueError, match="never overwrites"):
+    with pytest.raises(InputError, match="never overwrites"):
         (schema_dir / "v3").mkdir()
         schema_versions.propose(str(runs["outputs"] / "metadata.sqlite"), str(schema_dir))
 
 
 def _serving_examples(n):
-    schema = tfdv.load_schema_text(config_lib.latest_schema_path())
+    schema = tfdv.load_schema_text(config_lib.default_schema_path())
     types = {f.name: f.type for f in schema.feature}
     examples = []
     with open(DATA_ROOT / "serving" / "data.csv", newline="") as f:
@@ -188,8 +186,8 @@ def _serving_examples(n):
 
 def test_pushed_model_predicts_on_raw_serving_rows(runs):
     store = runs["store"]
-    pushed = [a for a in store.get_artifacts_by_type("PushedModel") if metadata.custom_value(a, "pushed") == 1]
-    destination = metadata.custom_value(pushed[0], "pushed_destination")
+    pushed = [a for a in store.get_artifacts_by_type("PushedModel") if query.custom_value(a, "pushed") == 1]
+    destination = query.custom_value(pushed[0], "pushed_destination")
     assert destination.startswith(str(runs["outputs"] / "serving_model"))
     predict = tf.saved_model.load(destination).signatures["serving_default"]
     batch = _serving_examples(50)

@@ -1,8 +1,10 @@
 import pytest
 
-from components.gate import policy as policy_lib
-from components.validator.findings import Finding
+from core import policy as policy_lib
+from core.findings import Finding
 from pipeline import config as config_lib
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")

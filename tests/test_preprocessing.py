@@ -9,6 +9,8 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from models import features, preprocessing
 from pipeline import config as config_lib
 
+pytestmark = pytest.mark.unit
+
 
 def _row(fare, tips, hour, payment, company, miles=1.0, seconds=600, area=8):
     row = {
@@ -35,7 +37,7 @@ def _row(fare, tips, hour, payment, company, miles=1.0, seconds=600, area=8):
 
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory):
-    schema = tfdv.load_schema_text(config_lib.latest_schema_path())
+    schema = tfdv.load_schema_text(config_lib.default_schema_path())
     spec = schema_utils.schema_as_feature_spec(schema).feature_spec
     spec.pop("pickup_census_tract", None)  # deprecated in the curated schema
     metadata = dataset_metadata.DatasetMetadata.from_feature_spec(spec)

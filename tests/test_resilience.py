@@ -22,7 +22,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 from tests.test_bad_input import windows_export
-from tfxgate import metadata, runlock
+from mlmd import query, runlock
+
+pytestmark = pytest.mark.pipeline
 
 Execution = metadata_store_pb2.Execution
 
@@ -81,18 +83,18 @@ def chain(tmp_path_factory):
     c = _start(outputs, root, logs / "c.out", "--train-steps", "60")
     _wait_for(logs / "c.out", "Trainer                  started", c)
     time.sleep(6)  # well inside Trainer: its model folders exist, nothing is published
-    store = metadata.sqlite_store(str(outputs / "metadata.sqlite"))
+    store = query.sqlite_store(str(outputs / "metadata.sqlite"))
     trainer_dirs = sorted((outputs / "pipeline" / "Trainer").glob("*/*"))
     os.killpg(c.pid, signal.SIGKILL)
     c.wait()
-    result["killed_states"] = {metadata.node_id_of(store, e.id): e.last_known_state for e in store.get_executions()}
+    result["killed_states"] = {query.node_id_of(store, e.id): e.last_known_state for e in store.get_executions()}
     result["killed_trainer_dirs"] = trainer_dirs
     result["c_out"] = (logs / "c.out").read_text()
 
     d = subprocess.run(_command(outputs, root, "--train-steps", "60"), capture_output=True, text=True,
                        cwd=PROJECT_ROOT, timeout=900)
     result["d"] = d
-    result["store"] = metadata.sqlite_store(str(outputs / "metadata.sqlite"))
+    result["store"] = query.sqlite_store(str(outputs / "metadata.sqlite"))
     return result
 
 
@@ -129,7 +131,7 @@ def test_windows_export_with_a_one_mb_field_trains_and_pushes(chain):
     name is a warn-level unexpected value, and the model is pushed."""
     assert "data gate:    warn" in chain["a_out"] + chain["b_out"]
     store = chain["store"]
-    anomalies = [a for a in store.get_artifacts_by_type("ExampleAnomalies") if metadata.custom_value(a, "environment") == "TRAINING"]
+    anomalies = [a for a in store.get_artifacts_by_type("ExampleAnomalies") if query.custom_value(a, "environment") == "TRAINING"]
     findings = []
     for split in ("train", "eval"):
         with open(os.path.join(anomalies[0].uri, f"Split-{split}", "findings.json")) as f:
@@ -138,7 +140,7 @@ def test_windows_export_with_a_one_mb_field_trains_and_pushes(chain):
     assert ("company", "ENUM_TYPE_UNEXPECTED_STRING_VALUES") in kinds
     assert not any(feature.startswith("\ufeff") for feature, _ in kinds)
     assert {f for f, t in kinds if t == "SCHEMA_MISSING_COLUMN"} == set(), kinds
-    assert metadata.latest_pushed_destination(store)
+    assert query.latest_pushed_destination(store)
 
 
 def test_the_killed_run_was_inside_trainer(chain):
@@ -158,11 +160,11 @@ def test_the_rerun_completes_and_takes_finished_work_from_the_cache(chain):
 
 def test_mlmd_tells_the_truth_about_the_killed_execution(chain):
     store, d = chain["store"], chain["d"]
-    trainers = [e for e in store.get_executions() if metadata.node_id_of(store, e.id) == "Trainer"]
+    trainers = [e for e in store.get_executions() if query.node_id_of(store, e.id) == "Trainer"]
     killed = [e for e in trainers if e.last_known_state == Execution.FAILED]
     assert len(killed) == 1
     [killed] = killed
-    assert "ended while this execution was running" in metadata.custom_value(killed, runlock.INTERRUPTED_KEY)
+    assert "ended while this execution was running" in query.custom_value(killed, runlock.INTERRUPTED_KEY)
     assert f"execution {killed.id} of Trainer was left running by a killed run: marked FAILED" in d.stdout
     # no artifact came out of it, and its half-written folders are gone
     events = store.get_events_by_execution_ids([killed.id])
@@ -171,7 +173,7 @@ def test_mlmd_tells_the_truth_about_the_killed_execution(chain):
     assert not list((chain["outputs"] / "pipeline" / "Trainer").glob(f".system/*/{killed.id}"))
     # the model now pushed was written by the rerun's Trainer, not the killed one
     newest_model = max(store.get_artifacts_by_type("Model"), key=lambda a: a.id)
-    producer = metadata.producer_execution(store, newest_model.id)
+    producer = query.producer_execution(store, newest_model.id)
     assert producer != killed.id and producer in {e.id for e in trainers if e.last_known_state == Execution.COMPLETE}
     assert newest_model.state == metadata_store_pb2.Artifact.LIVE
 

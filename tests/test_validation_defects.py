@@ -2,17 +2,18 @@
 
 import pytest
 
-from components.validator import validation
+from core import batch_stats, findings, validation
 from pipeline import config as config_lib
 from tests import defects
-from tfxgate import csv_stats
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")
 def schema():
     import tensorflow_data_validation as tfdv
 
-    return tfdv.load_schema_text(config_lib.latest_schema_path())
+    return tfdv.load_schema_text(config_lib.default_schema_path())
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def stats_of(tmp_path_factory):
 
     def stats(name):
         if name not in cache:
-            cache[name] = csv_stats.statistics(str(defects.write(folder, name)))[0]
+            cache[name] = batch_stats.statistics(str(defects.write(folder, name)))[0]
         return cache[name]
 
     return stats
@@ -72,7 +73,7 @@ def test_defect_is_found_by_type_and_feature(stats_of, schema, defect, environme
 def test_scale_shift_names_the_factor(stats_of, schema):
     report = _validate(stats_of, schema, "miles_in_km_serving", "SERVING", "skew")
     [finding] = _found(report, "trip_miles", "CUSTOM_VALIDATION", "skew")
-    assert finding.rule == validation.SCALE_SHIFT
+    assert finding.rule == findings.SCALE_SHIFT
     assert finding.value == pytest.approx(1.609, rel=0.02)
 
 
@@ -103,13 +104,13 @@ def test_every_comparator_distance_is_recorded_also_under_threshold(stats_of, sc
             assert (feature.name, "L_INFTY") in measured
         if feature.drift_comparator.HasField("jensen_shannon_divergence"):
             assert (feature.name, "JENSEN_SHANNON_DIVERGENCE") in measured
-            assert (feature.name, validation.SCALE_SHIFT) in measured
+            assert (feature.name, findings.SCALE_SHIFT) in measured
     assert all(m["value"] < m["threshold"] for m in report.distances)
 
 
 def test_real_serving_batch_and_spans_are_clean(schema):
-    serving = csv_stats.statistics(str(defects.DATA_ROOT / "serving"))[0]
-    span2 = csv_stats.statistics(str(defects.DATA_ROOT / "train" / "span-2"))[0]
-    span3 = csv_stats.statistics(str(defects.DATA_ROOT / "train" / "span-3"))[0]
+    serving = batch_stats.statistics(str(defects.DATA_ROOT / "serving"))[0]
+    span2 = batch_stats.statistics(str(defects.DATA_ROOT / "train" / "span-2"))[0]
+    span3 = batch_stats.statistics(str(defects.DATA_ROOT / "train" / "span-3"))[0]
     assert validation.validate(span3, schema, "TRAINING", previous_statistics=span2).findings == []
     assert validation.validate(serving, schema, "SERVING", training_statistics=span3).findings == []

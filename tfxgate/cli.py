@@ -13,34 +13,28 @@ Every command that reads MLMD takes --metadata FILE (SQLite) or MySQL settings: 
 (the password only from a file or TFXGATE_MYSQL_PASSWORD, never a flag).
 
 Exit status of validate: 0 no blocking anomaly, 1 at least one, 2 unreadable input or bad
-arguments (one line on stderr, no traceback).
+arguments (one line on stderr, no traceback). Every command: 2 for anything the user can fix
+(one line), 1 with one line for an internal error (a bug: its traceback goes to a log file).
 """
 
 import argparse
 import contextlib
+import datetime
 import json
 import os
 import sys
+import tempfile
+import traceback
 import warnings
 from typing import Iterator, List, Optional
 
 import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
+from core.errors import UserError
+from mlmd import store as store_lib
 from pipeline import config as config_lib
-from tfxgate import store as store_lib
+from tfxgate.args import EXIT_USAGE, OneLineParser, add_store_arguments, store_settings
 
-EXIT_USAGE = 2
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Argument errors as one line on stderr, exit 2; no abbreviated flags (`--mysql-pass` must
-    not silently mean `--mysql-password-file`)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+EXIT_BUG = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
     validate.add_argument("--policy", default=str(config_lib.POLICY_PATH))
     validate.add_argument("--baseline", default="auto", help="auto (latest accepted run in MLMD), none, or a path")
-    store_lib.add_arguments(validate, str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite"))
+    _add_store(validate)
     validate.add_argument("--format", default="text", choices=["text", "json"])
     validate.add_argument("--out", help="write the result here (whole or not at all) instead of to stdout")
 
@@ -63,27 +57,32 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old")
     diff.add_argument("new")
     propose = schema_commands.add_parser("propose", help="draft the next schema version from the latest run")
-    store_lib.add_arguments(propose, str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite"))
+    _add_store(propose)
     propose.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR))
 
-    metadata_default = str(config_lib.DEFAULT_OUTPUTS / "metadata.sqlite")
     report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run")
-    store_lib.add_arguments(report, metadata_default)
+    _add_store(report)
     report.add_argument("--run", default="latest", help="latest, or a run id (see `tfxgate history`)")
     report.add_argument("--out", required=True)
 
     lineage = commands.add_parser("lineage", help="what a model came from; models of a span; blocked runs")
-    store_lib.add_arguments(lineage, metadata_default)
+    _add_store(lineage)
     lineage.add_argument("--model", default="latest", help="latest, or a Model or PushedModel artifact id")
     lineage.add_argument("--span", type=int, help="instead: the models trained on span N")
     lineage.add_argument("--blocked-feature", help="instead: the runs with a blocking anomaly on this feature")
     lineage.add_argument("--format", default="text", choices=["text", "json"])
 
     history = commands.add_parser("history", help="skew and drift distances per feature over runs")
-    store_lib.add_arguments(history, metadata_default)
+    _add_store(history)
     history.add_argument("--feature")
     history.add_argument("--format", default="text", choices=["text", "json"])
     return parser
+
+
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    add_store_arguments(parser, str(config_lib.DEFAULT_METADATA))
+    parser.add_argument("--pipeline-name", help="only this pipeline's runs, where a store holds several "
+                        "(default: every pipeline in the store)")
 
 
 @contextlib.contextmanager
@@ -121,37 +120,60 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _dispatch(args) -> int:
     try:
-        if hasattr(args, "metadata"):
-            args.metadata = store_lib.from_arguments(args)  # a SQLite file or a MySQL database
-        if args.command == "validate":
-            return _validate(args)
-        if args.command in ("report", "lineage", "history"):
-            return _from_metadata(args)
-        if args.schema_command == "diff":
-            from tfxgate import schema_versions
-
-            print(schema_versions.diff_files(args.old, args.new))
-            return 0
-        from tfxgate import schema_versions
-
-        print(schema_versions.propose(args.metadata, args.schema_dir))
-        return 0
+        return _command(args)
     except BrokenPipeError:  # output piped into `head`: not an error
         return 0
-    except (ValueError, OSError, LookupError) as e:  # InputError, ConfigError, RunNotFound: the user's to fix
+    except UserError as e:  # a file, an argument, a setting: the user's to fix, in one line
         print(f"tfxgate {args.command}: error: {store_lib.redact(str(e))}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as e:  # a bug: one line here, the traceback in a log
+        path = _bug_log(args.command)
+        print(f"tfxgate {args.command}: internal error (a bug in tfxgate, not in your input): "
+              f"{type(e).__name__}: {store_lib.redact(str(e).strip().splitlines()[0] if str(e).strip() else '')} "
+              f"(traceback in {path})", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _bug_log(command: str) -> str:
+    """Writes the current exception's traceback, secrets redacted, to a log file; returns its path."""
+    folder = config_lib.DEFAULT_OUTPUTS / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = tempfile.gettempdir()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    path = os.path.join(str(folder), f"tfxgate-{command}-{stamp}-{os.getpid()}.log")
+    with open(path, "w") as f:
+        f.write(store_lib.redact(traceback.format_exc()))
+    return path
+
+
+def _command(args) -> int:
+    if hasattr(args, "metadata"):
+        args.metadata = store_settings(args)  # a SQLite file or a MySQL database
+    if args.command == "validate":
+        return _validate(args)
+    if args.command in ("report", "lineage", "history"):
+        return _from_metadata(args)
+    from tfxgate import schema_versions
+
+    if args.schema_command == "diff":
+        print(schema_versions.diff_files(args.old, args.new))
+        return 0
+    print(schema_versions.propose(args.metadata, args.schema_dir))
+    return 0
 
 
 def _from_metadata(args) -> int:
-    from tfxgate import lineage, report, runs
+    from mlmd import lineage, runs
+    from tfxgate import report
 
     if args.command == "report":
-        print(f"wrote {report.write_report(args.metadata, args.run, args.out)}")
+        print(f"wrote {report.write_report(args.metadata, args.run, args.out, args.pipeline_name)}")
         return 0
     store = runs.open_store(args.metadata)
     if args.command == "history":
-        rows = lineage.history(store, args.feature)
+        rows = lineage.history(store, args.feature, args.pipeline_name)
         print(json.dumps(rows, indent=1) if args.format == "json" else lineage.format_history(rows))
         return 0
     if args.span is not None:
@@ -163,7 +185,7 @@ def _from_metadata(args) -> int:
         text = "\n".join(f"run {r['run_id']} (spans {r['spans']}): {', '.join(r['anomalies'])}" for r in data)
         text = text or f"no run had a blocking anomaly on {args.blocked_feature}"
     else:
-        data = lineage.model_lineage(store, args.model)
+        data = lineage.model_lineage(store, args.model, args.pipeline_name)
         text = lineage.format_lineage(data)
     print(json.dumps(data, indent=1) if args.format == "json" else text)
     return 0
@@ -175,10 +197,11 @@ def _validate(args) -> int:
     outcome = validate.run(
         data=args.data,
         environment=args.environment,
-        schema_path=args.schema or config_lib.latest_schema_path(),
+        schema_path=args.schema or config_lib.default_schema_path(),
         policy_path=args.policy,
         baseline=args.baseline,
         metadata_path=args.metadata,
+        pipeline=args.pipeline_name,
     )
     text = json.dumps(outcome.to_json(), indent=1) if args.format == "json" else outcome.to_text()
     if args.out:

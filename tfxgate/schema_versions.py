@@ -4,30 +4,22 @@ A proposal never edits an existing version: it writes schema/v<N+1>/schema.pbtxt
 stub beside it, for a person to review, edit and commit.
 """
 
-import json
 import os
 from typing import Dict, List, Optional, Tuple
 
 from google.protobuf import text_format
 
-from tfxgate import store as store_lib
-from tfxgate.csv_stats import InputError
+from core import layout, names, schema_files
+from core.errors import InputError
+from core.findings import FILL_RATE, SCHEMA
+from mlmd import store as store_lib
 
-_SCHEMA_CHECKS = ("schema", "fill_rate")
+_SCHEMA_CHECKS = (SCHEMA, FILL_RATE)
 
 
 def load(path: str):
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such schema file")
-    schema = schema_pb2.Schema()
-    try:
-        with open(path) as f:
-            text_format.Parse(f.read(), schema)
-    except (text_format.ParseError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a schema in text format ({str(e).splitlines()[0]})") from None
-    return schema
+    """A schema file named on the command line."""
+    return schema_files.load(path, "schema")
 
 
 def _string_domains(schema) -> Dict[str, List[str]]:
@@ -102,55 +94,61 @@ def _label(path: str) -> str:
     return folder or path
 
 
-def _versions(schema_dir: str) -> List[Tuple[int, str]]:
-    result = []
-    for name in os.listdir(schema_dir) if os.path.isdir(schema_dir) else []:
-        if name.startswith("v") and name[1:].isdigit() and os.path.isfile(os.path.join(schema_dir, name, "schema.pbtxt")):
-            result.append((int(name[1:]), os.path.join(schema_dir, name, "schema.pbtxt")))
-    return sorted(result)
-
-
 def _latest_run_evidence(metadata_path: str) -> Tuple[dict, Optional[str]]:
     """The newest TrainValidator findings (train split) and the inferred schema's uri."""
-    from tfxgate import metadata
+    from mlmd import query
 
     settings = store_lib.as_settings(metadata_path)
     metadata_path = settings.describe()
     store = settings.open()
     validated = [
-        a for a in store.get_artifacts_by_type("ExampleAnomalies")
-        if metadata.custom_value(a, "environment") == "TRAINING"
+        a for a in store.get_artifacts_by_type(names.ANOMALIES_TYPE)
+        if query.custom_value(a, names.ENVIRONMENT) == names.TRAINING
     ]
     if not validated:
         raise InputError(f"{metadata_path}: no validated training span yet (run the pipeline first)")
     anomalies = max(validated, key=lambda a: a.id)
-    with open(os.path.join(anomalies.uri, "Split-train", "findings.json")) as f:
-        findings = json.load(f)
-    findings["statistics_uri"] = metadata.custom_value(anomalies, "statistics_uri")
-    findings["span"] = anomalies.properties["span"].int_value if "span" in anomalies.properties else None
+    findings = layout.read_findings(anomalies.uri, [names.BASELINE_SPLIT])[names.BASELINE_SPLIT]
+    findings["statistics_uri"] = query.custom_value(anomalies, names.STATISTICS_URI)
+    findings["span"] = query.span_of(anomalies)
     inferred = [
-        a for a in store.get_artifacts_by_type("Schema")
-        if metadata.node_id_of(store, metadata.producer_execution(store, a.id)) == "InferredSchemaGen"
+        a for a in store.get_artifacts_by_type(names.SCHEMA_TYPE)
+        if query.node_id_of(store, query.producer_execution(store, a.id)) == names.INFERRED_SCHEMA
     ]
     inferred_uri = max(inferred, key=lambda a: a.id).uri if inferred else None
     return findings, inferred_uri
 
 
-def propose(metadata_path: str, schema_dir: str) -> str:
+def propose(metadata_path, schema_dir: str) -> str:
     """Writes schema/v<N+1>/schema.pbtxt and CHANGELOG.stub.md from the latest run's evidence."""
     import tensorflow_data_validation as tfdv
 
-    versions = _versions(schema_dir)
+    versions = schema_files.versions(schema_dir)
     if not versions:
         raise InputError(f"{schema_dir}: no curated schema version to start from")
     number, current_path = versions[-1]
     current = load(current_path)
     evidence, inferred_uri = _latest_run_evidence(metadata_path)
-    statistics = tfdv.load_stats_binary(os.path.join(evidence["statistics_uri"], "Split-train", "FeatureStats.pb"))
-    relaxed = tfdv.update_schema(current, statistics)
+    statistics = layout.read_statistics(evidence["statistics_uri"], names.BASELINE_SPLIT)
+    proposed, notes = _relax(current, tfdv.update_schema(current, statistics), evidence, inferred_uri)
+    folder = os.path.join(schema_dir, f"v{number + 1}")
+    if os.path.exists(folder):
+        raise InputError(f"{folder} exists already: a proposal never overwrites a version")
+    os.makedirs(folder)
+    schema_path = os.path.join(folder, names.SCHEMA_FILE)
+    tfdv.write_schema_text(proposed, schema_path)
+    changes = diff(current, proposed, f"v{number}", f"v{number + 1}")
+    stub_path = os.path.join(folder, "CHANGELOG.stub.md")
+    with open(stub_path, "w") as f:
+        f.write(_changelog_stub(number + 1, evidence, notes, changes, store_lib.as_settings(metadata_path).describe()))
+    return f"wrote {schema_path} and {stub_path}\n" + "\n".join(changes)
+
+
+def _relax(current, relaxed, evidence: dict, inferred_uri: Optional[str]):
+    """(the proposed schema, notes for the reviewer): `current` relaxed where the latest span's
+    schema findings ask for it; other findings are left to thresholds and the policy."""
     proposed = type(current)()
     proposed.CopyFrom(current)
-
     notes, relaxed_domains = [], set()
     relaxed_features = {f.name: f for f in relaxed.feature}
     for finding in evidence["findings"]:
@@ -163,7 +161,7 @@ def propose(metadata_path: str, schema_dir: str) -> str:
             notes.append(f"- `{name}` was missing: unchanged. If the source dropped it for good, deprecate it.")
             continue
         if "SCHEMA_NEW_COLUMN" in types and inferred_uri:
-            inferred = load(os.path.join(inferred_uri, "schema.pbtxt"))
+            inferred = schema_files.load(layout.schema_path(inferred_uri), "inferred schema")
             new = next((f for f in inferred.feature if f.name == name), None)
             if new is not None:
                 proposed.feature.add().CopyFrom(new)
@@ -172,7 +170,7 @@ def propose(metadata_path: str, schema_dir: str) -> str:
         target = next((f for f in proposed.feature if f.name == name), None)
         if target is None or name not in relaxed_features:
             continue
-        if finding["check"] == "fill_rate" and finding.get("value") is not None:
+        if finding["check"] == FILL_RATE and finding.get("value") is not None:
             target.presence.min_fraction = max(0.0, round(float(finding["value"]) - 0.05, 2))
             notes.append(f"- `{name}` was filled in {finding['value']:.1%} of rows: min_fraction lowered to "
                          f"{target.presence.min_fraction}. Is the drop real, or an upstream bug?")
@@ -186,32 +184,22 @@ def propose(metadata_path: str, schema_dir: str) -> str:
     for existing in proposed.string_domain:
         if existing.name in new_domains:
             existing.CopyFrom(new_domains[existing.name])
+    return proposed, notes
 
-    folder = os.path.join(schema_dir, f"v{number + 1}")
-    if os.path.exists(folder):
-        raise InputError(f"{folder} exists already: a proposal never overwrites a version")
-    os.makedirs(folder)
-    schema_path = os.path.join(folder, "schema.pbtxt")
-    tfdv.write_schema_text(proposed, schema_path)
-    changes = diff(current, proposed, f"v{number}", f"v{number + 1}")
-    stub = "\n".join(
-        [
-            f"## v{number + 1} — PROPOSED by `tfxgate schema propose`, not yet reviewed",
-            "",
-            f"Drafted from the latest validated training span ({evidence.get('span')}) in "
-            f"{store_lib.as_settings(metadata_path).describe()}.",
-            "Review every line, edit the schema, then move this entry into schema/CHANGELOG.md.",
-            "",
-            "Evidence and what was done:",
-            *(notes or ["- the latest run met no anomaly: this version equals the previous one"]),
-            "",
-            "Semantic diff:",
-            "```",
-            *changes,
-            "```",
-            "",
-        ]
-    )
-    with open(os.path.join(folder, "CHANGELOG.stub.md"), "w") as f:
-        f.write(stub)
-    return f"wrote {schema_path} and {os.path.join(folder, 'CHANGELOG.stub.md')}\n" + "\n".join(changes)
+
+def _changelog_stub(version: int, evidence: dict, notes: List[str], changes: List[str], store: str) -> str:
+    return "\n".join([
+        f"## v{version} — PROPOSED by `tfxgate schema propose`, not yet reviewed",
+        "",
+        f"Drafted from the latest validated training span ({evidence.get('span')}) in {store}.",
+        "Review every line, edit the schema, then move this entry into schema/CHANGELOG.md.",
+        "",
+        "Evidence and what was done:",
+        *(notes or ["- the latest run met no anomaly: this version equals the previous one"]),
+        "",
+        "Semantic diff:",
+        "```",
+        *changes,
+        "```",
+        "",
+    ])

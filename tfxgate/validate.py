@@ -6,17 +6,13 @@ DataGate decides.
 """
 
 import dataclasses
-import json
 import os
-from typing import List
+from typing import List, Optional
 
-from components.gate import policy as policy_lib
-from components.validator import validation
-from tfxgate import csv_stats
-from tfxgate.csv_stats import InputError
+from core import batch_stats, layout, names, policy as policy_lib, schema_files
+from core.errors import InputError
 
 EXIT_OK, EXIT_BLOCKING, EXIT_INPUT = 0, 1, 2
-_BASELINE_SPLIT = "train"
 
 
 @dataclasses.dataclass
@@ -32,8 +28,7 @@ class Outcome:
 
     @property
     def result(self) -> str:
-        severities = {v.severity for v in self.verdicts}
-        return policy_lib.BLOCK if policy_lib.BLOCK in severities else ("warn" if severities else "pass")
+        return policy_lib.decision(self.verdicts)
 
     @property
     def exit_code(self) -> int:
@@ -77,42 +72,30 @@ class Outcome:
         return "\n".join(lines)
 
 
-def load_schema(path: str):
-    import tensorflow_data_validation as tfdv
-    from google.protobuf import text_format
-
-    if not os.path.isfile(path):
-        raise InputError(f"--schema {path}: no such file")
-    try:
-        return tfdv.load_schema_text(path)
-    except (text_format.ParseError, UnicodeDecodeError) as e:
-        raise InputError(f"--schema {path}: not a schema in text format ({str(e).splitlines()[0]})") from None
-
-
-def load_baseline(baseline: str, metadata_path: str):
-    """(statistics or None, a JSON description) for --baseline auto|none|PATH."""
+def load_baseline(baseline: str, metadata_path, pipeline: Optional[str] = None):
+    """(statistics or None, a JSON description) for --baseline auto|none|PATH; `auto` takes the
+    training statistics the gate accepted last (in `pipeline`'s runs, when given)."""
     if baseline == "none":
         return None, {"kind": "none", "description": "none (--baseline none): no skew or drift check"}
     if baseline == "auto":
-        return _baseline_from_mlmd(metadata_path)
+        return _baseline_from_mlmd(metadata_path, pipeline)
     return _baseline_from_path(baseline), {"kind": "path", "path": baseline, "description": f"statistics of {baseline}"}
 
 
-def _baseline_from_mlmd(metadata_path: str):
-    from tfxgate import metadata, store as store_lib
+def _baseline_from_mlmd(metadata_path, pipeline: Optional[str] = None):
+    from mlmd import query, store as store_lib
 
     settings = store_lib.as_settings(metadata_path)
     metadata_path = settings.describe()
     if not settings.exists():
         note = f"none: no MLMD store at {metadata_path} yet, so no skew or drift check"
         return None, {"kind": "none", "description": note}
-    accepted = metadata.latest_accepted_training_statistics(settings.open())
+    accepted = query.latest_accepted_training_statistics(settings.open(), pipeline)
     if accepted is None:
-        note = f"none: no run in {metadata_path} has pushed a model yet, so no skew or drift check"
+        note = f"none: the data gate in {metadata_path} has accepted no training span yet, so no skew or drift check"
         return None, {"kind": "none", "description": note}
-    splits = json.loads(accepted["splits"] or "[]") or [_BASELINE_SPLIT]
-    split = _BASELINE_SPLIT if _BASELINE_SPLIT in splits else splits[0]
-    statistics = _read_statistics_file(os.path.join(accepted["uri"], f"Split-{split}", "FeatureStats.pb"))
+    split = layout.baseline_split(layout.decode_splits(accepted["splits"]) or [names.BASELINE_SPLIT])
+    statistics = _read_statistics_file(layout.statistics_path(accepted["uri"], split))
     description = (
         f"training statistics of span {accepted['span']} accepted by the data gate in run "
         f"{accepted['run']} ({metadata_path})"
@@ -123,12 +106,12 @@ def _baseline_from_mlmd(metadata_path: str):
 
 def _baseline_from_path(path: str):
     """A statistics file (.pb binary or .pbtxt), a StatisticsGen artifact folder, or CSV data."""
-    artifact_file = os.path.join(path, "Split-train", "FeatureStats.pb")
+    artifact_file = layout.statistics_path(path, names.BASELINE_SPLIT)
     if os.path.isdir(path) and os.path.isfile(artifact_file):
         return _read_statistics_file(artifact_file)
     if os.path.isfile(path) and not path.endswith(".csv"):
         return _read_statistics_file(path)
-    return csv_stats.statistics(path)[0]
+    return batch_stats.statistics(path)[0]
 
 
 def _read_statistics_file(path: str):
@@ -166,22 +149,20 @@ def run(
     schema_path: str,
     policy_path: str,
     baseline: str,
-    metadata_path: str,
+    metadata_path,
+    pipeline: Optional[str] = None,
 ) -> Outcome:
-    """Validates the CSV data at `data`; raises InputError for anything unreadable."""
-    from pipeline.config import ConfigError, schema_version_of
+    """Validates the CSV data at `data`; raises a UserError for anything unreadable or wrong."""
+    from core import validation
 
-    schema = load_schema(schema_path)
-    try:
-        policy = policy_lib.load(policy_path)
-        version = schema_version_of(schema_path)
-    except (policy_lib.PolicyError, ConfigError) as e:
-        raise InputError(str(e)) from None
-    statistics, rows = csv_stats.statistics(data)
-    baseline_stats, baseline_info = load_baseline(baseline, metadata_path)
+    schema = schema_files.load(schema_path)
+    policy = policy_lib.load(policy_path)
+    version = schema_files.version_of(schema_path)
+    statistics, rows = batch_stats.statistics(data)
+    baseline_stats, baseline_info = load_baseline(baseline, metadata_path, pipeline)
     kwargs = {}
     if baseline_stats is not None:
-        key = "training_statistics" if environment == validation.SERVING else "previous_statistics"
+        key = "training_statistics" if environment == names.SERVING else "previous_statistics"
         kwargs[key] = baseline_stats
     report = validation.validate(statistics, schema, environment, **kwargs)
     verdicts = policy_lib.judge_all(environment.lower(), report.findings, policy)

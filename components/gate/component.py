@@ -6,7 +6,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.gate import executor
-from components.gate.artifacts import GateDecision
+from components.artifacts import GateDecision
 
 
 class DataGateSpec(types.ComponentSpec):

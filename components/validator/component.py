@@ -5,7 +5,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from components.gate.artifacts import GateDecision
+from components.artifacts import GateDecision
 from components.validator import executor
 
 

@@ -12,13 +12,14 @@ ends up in shell histories. It is kept out of `repr`, and `redact` takes it out 
 (TFX's LocalDagRunner logs its whole connection config at INFO).
 """
 
-import argparse
 import dataclasses
 import logging
 import os
 import re
 import time
 from typing import Mapping, Optional, Set
+
+from core.errors import ConfigError
 
 ENV_PREFIX = "TFXGATE_MYSQL_"
 DEFAULT_MYSQL_PORT = 3306
@@ -31,7 +32,7 @@ _SECRETS: Set[str] = set()
 _PASSWORD_FIELD = re.compile(r"""(password["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;}]+)""", re.IGNORECASE)
 
 
-class StoreError(ValueError):
+class StoreError(ConfigError):
     """MLMD settings that cannot work; the message says which, in one line, without a secret."""
 
 
@@ -110,53 +111,32 @@ def as_settings(target) -> StoreSettings:
     return target if isinstance(target, StoreSettings) else StoreSettings(sqlite_path=str(target))
 
 
-def add_arguments(parser: argparse.ArgumentParser, sqlite_default: str) -> None:
-    """--metadata (SQLite) and the MySQL connection flags; no flag takes a password."""
-    parser.add_argument("--metadata", default=sqlite_default, help="SQLite MLMD file (when no MySQL host is set)")
-    add_mysql_arguments(parser)
+def settings(sqlite_path: Optional[str] = None, host: Optional[str] = None, port=None,
+             database: Optional[str] = None, user: Optional[str] = None, password_file: Optional[str] = None,
+             env: Mapping[str, str] = os.environ) -> StoreSettings:
+    """The store the given values name, each MySQL value falling back to its TFXGATE_MYSQL_*
+    variable: MySQL when a host is set, else the SQLite file."""
 
-
-def add_mysql_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("MLMD on MySQL/MariaDB (or TFXGATE_MYSQL_* in the environment)")
-    group.add_argument("--mysql-host")
-    group.add_argument("--mysql-port", type=int)
-    group.add_argument("--mysql-database")
-    group.add_argument("--mysql-user")
-    group.add_argument("--mysql-password-file", help="a file holding the password (or set TFXGATE_MYSQL_PASSWORD)")
-    group.add_argument("--mysql-password", help=argparse.SUPPRESS, action=_RefusePassword, nargs="?")
-
-
-class _RefusePassword(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"{option_string} is not accepted: a password on a command line is visible to every "
-                     f"user of the machine; use --mysql-password-file or {ENV_PREFIX}PASSWORD")
-
-
-def from_arguments(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> StoreSettings:
-    """Settings from parsed flags, each falling back to its TFXGATE_MYSQL_* variable."""
-
-    def pick(flag: str, name: str) -> Optional[str]:
-        value = getattr(args, flag, None)
+    def pick(value, name: str) -> Optional[str]:
         return str(value) if value not in (None, "") else env.get(ENV_PREFIX + name) or None
 
-    host = pick("mysql_host", "HOST")
+    host = pick(host, "HOST")
     if not host:
-        sqlite_path = getattr(args, "metadata", None)
         return StoreSettings(sqlite_path=os.path.abspath(sqlite_path) if sqlite_path else None)
-    port_text = pick("mysql_port", "PORT") or str(DEFAULT_MYSQL_PORT)
+    port_text = pick(port, "PORT") or str(DEFAULT_MYSQL_PORT)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise StoreError(f"MySQL port {port_text!r}: not a port number")
-    database, user = pick("mysql_database", "DATABASE"), pick("mysql_user", "USER")
+    database, user = pick(database, "DATABASE"), pick(user, "USER")
     if not database or not user:
         raise StoreError("MySQL needs a database and a user (--mysql-database, --mysql-user or "
                          f"{ENV_PREFIX}DATABASE, {ENV_PREFIX}USER)")
-    password = _password(pick("mysql_password_file", "PASSWORD_FILE"), env)
+    password = _password(pick(password_file, "PASSWORD_FILE"), env)
     return StoreSettings(mysql=MySQLSettings(host, int(port_text), database, user, password))
 
 
 def from_environment(sqlite_path: str, env: Mapping[str, str] = os.environ) -> StoreSettings:
     """Settings from TFXGATE_MYSQL_* alone (a notebook has no flags), else the SQLite file."""
-    return from_arguments(argparse.Namespace(metadata=sqlite_path), env)
+    return settings(sqlite_path=sqlite_path, env=env)
 
 
 def _password(path: Optional[str], env: Mapping[str, str]) -> str:

@@ -1,4 +1,5 @@
-"""The structural check of a CSV input, shared by ExampleGen's executor and runner_local.py.
+"""The structural check of a CSV input, shared by ExampleGen's executor, runner_local.py's
+pre-check and `tfxgate validate`: one set of rules for file lists, headers and rows.
 
 CsvExampleGen fails on broken CSV deep inside a Beam worker, with a message that names neither
 the file nor the line (`Invalid CSV line: [b'...']`), or not at all: a byte-order mark becomes
@@ -17,11 +18,13 @@ import glob
 import os
 from typing import BinaryIO, Callable, Iterator, List, Sequence
 
+from core.errors import InputError
+
 FIELD_LIMIT = 64 << 20  # bytes in one field; the csv module's own default is 128 KiB
 _BOM = b"\xef\xbb\xbf"
 
 
-class CsvInputError(ValueError):
+class CsvInputError(InputError):
     """An input file is not usable CSV; the message names the file and the problem, in one line."""
 
 
@@ -111,9 +114,43 @@ def check_files(paths: Sequence[str], opener: Callable[[str], BinaryIO] = None) 
     return names
 
 
-def check_folder(folder: str) -> List[str]:
-    """check_files over the *.csv files directly inside `folder` (a local path)."""
+def folder_files(folder: str) -> List[str]:
+    """The *.csv files directly inside `folder` (a local path; glob characters in it are literal)."""
     files = sorted(glob.glob(os.path.join(glob.escape(folder), "*.csv")))
     if not files:
         raise CsvInputError(f"{folder}: no .csv file in this folder")
-    return check_files(files)
+    return files
+
+
+def csv_files(path: str) -> List[str]:
+    """`path` itself if it is a file, else the *.csv files directly inside it, sorted."""
+    if os.path.isfile(path):
+        return [path]
+    if os.path.isdir(path):
+        return folder_files(path)
+    raise CsvInputError(f"{path}: no such file or directory")
+
+
+def read_header(path: str) -> List[str]:
+    """The checked column names of a CSV file's first line, without reading the rest."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            names = next(csv.reader(f), None)
+    except UnicodeDecodeError as e:
+        raise CsvInputError(f"{path}: not UTF-8 text (byte {e.start} of the header)") from None
+    return check_header(path, names)
+
+
+def files_and_header(path: str):
+    """(files, shared column names) of a CSV file or folder; files of one batch must agree."""
+    files = csv_files(path)
+    names = read_header(files[0])
+    for f in files[1:]:
+        if read_header(f) != names:
+            raise CsvInputError(f"{f}: its header differs from {files[0]}'s")
+    return files, names
+
+
+def check_folder(folder: str) -> List[str]:
+    """check_files over the *.csv files directly inside `folder` (a local path)."""
+    return check_files(folder_files(folder))

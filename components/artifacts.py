@@ -1,6 +1,8 @@
-"""The artifact type the gate writes."""
+"""tfxgate's own artifact type: the gate's decision (read by the drift Resolver and the validator)."""
 
 from tfx import types
+
+from core import names
 
 
 class GateDecision(types.Artifact):
@@ -13,4 +15,4 @@ class GateDecision(types.Artifact):
     """
 
     # Also the class path Kubeflow's container entrypoint imports: tfxgate exposes it lazily.
-    TYPE_NAME = "tfxgate.GateDecision"
+    TYPE_NAME = names.GATE_DECISION_TYPE

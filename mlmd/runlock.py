@@ -94,9 +94,9 @@ def reconcile(store, pipeline_name: str, pipeline_root: str, whole_store: bool) 
     """
     from ml_metadata.proto import metadata_store_pb2
 
-    from tfxgate import metadata
+    from mlmd import query
 
-    context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    context = query.pipeline_context(store, pipeline_name)
     if context is None:
         return []
     unfinished = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
@@ -105,7 +105,7 @@ def reconcile(store, pipeline_name: str, pipeline_root: str, whole_store: bool) 
     for execution in store.get_executions_by_context(context.id):
         if execution.last_known_state not in unfinished:
             continue
-        node = metadata.node_id_of(store, execution.id) or "?"
+        node = query.node_id_of(store, execution.id) or "?"
         dirs = _execution_dirs(pipeline_root, node, execution.id)
         if not whole_store and not dirs:
             continue

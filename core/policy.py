@@ -2,19 +2,17 @@
 
 import dataclasses
 import json
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import yaml
 
-from components.validator.findings import Finding
+from core import names
+from core.errors import PolicyError
+from core.findings import Finding
 
-BLOCK, WARN = "block", "warn"
+BLOCK, WARN = names.BLOCK, names.WARN
 _ACTIONS = (BLOCK, WARN)
 _MATCH_KEYS = ("feature", "anomaly", "check", "rule", "below_fraction")
-
-
-class PolicyError(ValueError):
-    """The policy file is not valid; the message says where, in one line."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +111,35 @@ def judge_all(dataset: str, findings: List[Finding], policy: Policy) -> List[Ver
         rule = policy.judge(finding)
         verdicts.append(Verdict(dataset, finding, rule.action, rule.why))
     return verdicts
+
+
+def judge_documents(documents: Dict[str, dict], policy: Policy) -> List[Verdict]:
+    """Verdicts on the findings of a DataValidator output ({split: findings.json document}).
+
+    The dataset of each verdict is `<environment>[<split>]`, e.g. `serving[serving]`."""
+    verdicts = []
+    for split, document in documents.items():
+        dataset = f"{document['environment'].lower()}[{split}]"
+        findings = [Finding.from_json(f) for f in document.get("findings", [])]
+        verdicts += judge_all(dataset, findings, policy)
+    return verdicts
+
+
+def unique(verdicts: List[Verdict]) -> List[Verdict]:
+    """One verdict per environment, feature, check and types: splits of one dataset agree."""
+    seen, result = set(), []
+    for v in verdicts:
+        key = (v.dataset.split("[")[0], v.finding.feature, v.finding.check, tuple(v.finding.types))
+        if key not in seen:
+            seen.add(key)
+            result.append(v)
+    return result
+
+
+def decision(verdicts: List[Verdict]) -> str:
+    """block, warn or pass: the gate's decision on these verdicts."""
+    severities = {v.severity for v in verdicts}
+    return BLOCK if BLOCK in severities else (WARN if WARN in severities else names.PASS)
 
 
 def summary(verdicts: List[Verdict]) -> str:

@@ -6,68 +6,60 @@ read them; pipeline_run contexts group a run's executions.
 
 from typing import Dict, List, Optional
 
-from ml_metadata.proto import metadata_store_pb2
-
-from tfxgate import metadata, runs
-from tfxgate.runs import RunNotFound
+from core import names
+from mlmd import query, runs
+from mlmd.runs import RunNotFound
 
 
 def _type(store, artifact) -> str:
-    return metadata.type_name(store, artifact)
+    return query.type_name(store, artifact)
 
 
-def _resolve_model(store, which: str):
-    """The PushedModel (or Model) artifact named by 'latest' or an artifact id."""
+def _resolve_model(store, which: str, pipeline: Optional[str] = None):
+    """The PushedModel (or Model) artifact named by 'latest' (of `pipeline`, when given) or an id."""
     if which == "latest":
-        pushed = [a for a in store.get_artifacts_by_type("PushedModel") if metadata.custom_value(a, "pushed") == 1]
+        pushed = [a for a in query.artifacts_of_type(store, names.PUSHED_MODEL_TYPE, pipeline)
+                  if query.custom_value(a, names.PUSHED) == 1]
         if not pushed:
-            raise RunNotFound("no pushed model in this MLMD store yet")
+            where = f" of pipeline {pipeline!r}" if pipeline else ""
+            raise RunNotFound(f"no pushed model{where} in this MLMD store yet")
         return max(pushed, key=lambda a: a.id)
     if not which.isdigit():
         raise RunNotFound(f"--model {which!r}: expected 'latest' or an artifact id")
     found = store.get_artifacts_by_id([int(which)])
-    if not found or _type(store, found[0]) not in ("PushedModel", "Model"):
+    if not found or _type(store, found[0]) not in (names.PUSHED_MODEL_TYPE, names.MODEL_TYPE):
         raise RunNotFound(f"--model {which}: no Model or PushedModel artifact with that id")
     return found[0]
-
-
-def _consumers(store, artifact_id: int, node: str) -> List[int]:
-    """Executions of `node` that read the artifact."""
-    events = store.get_events_by_artifact_ids([artifact_id])
-    ids = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.INPUT]
-    return [i for i in ids if metadata.node_id_of(store, i) == node]
 
 
 def _execution_json(store, execution_id: Optional[int]) -> Optional[dict]:
     if execution_id is None:
         return None
     [e] = store.get_executions_by_id([execution_id])
-    return {"id": e.id, "node": metadata.node_id_of(store, e.id),
-            "state": metadata_store_pb2.Execution.State.Name(e.last_known_state)}
+    return {"id": e.id, "node": query.node_id_of(store, e.id), "state": query.state_name(e.last_known_state)}
 
 
-def model_lineage(store, which: str = "latest") -> dict:
+def model_lineage(store, which: str = "latest", pipeline: Optional[str] = None) -> dict:
     """From a model back to everything it came from, and the verdict on that data."""
-    target = _resolve_model(store, which)
-    upstream = metadata.upstream_artifacts(store, target.id)
+    target = _resolve_model(store, which, pipeline)
+    upstream = query.upstream_artifacts(store, target.id)
     by_type: Dict[str, list] = {}
     for artifact in [target] + upstream:
         by_type.setdefault(_type(store, artifact), []).append(artifact)
-    model = next(iter(by_type.get("Model", [])), None)
-    trainer = metadata.producer_execution(store, model.id) if model else None
-    graph = next(iter(by_type.get("TransformGraph", [])), None)
-    transform = metadata.producer_execution(store, graph.id) if graph else None
-    examples = [a for a in by_type.get("Examples", []) if metadata.custom_value(a, "span") is not None]
+    model = next(iter(by_type.get(names.MODEL_TYPE, [])), None)
+    trainer = query.producer_execution(store, model.id) if model else None
+    graph = next(iter(by_type.get(names.TRANSFORM_GRAPH_TYPE, [])), None)
+    transform = query.producer_execution(store, graph.id) if graph else None
+    examples = [a for a in by_type.get(names.EXAMPLES_TYPE, []) if query.custom_value(a, names.SPAN) is not None]
     statistics = []
     for example in examples:
-        for execution_id in _consumers(store, example.id, "TrainStatisticsGen"):
-            for artifact in runs._outputs(store, execution_id):
+        for execution_id in query.consumers(store, example.id, names.STATISTICS_GEN):
+            for artifact in query.outputs(store, execution_id):
                 statistics.append({"artifact_id": artifact.id, "uri": artifact.uri})
     # The run whose Trainer wrote the model: its validators and gate judged this data.
     run_json = None
     if trainer is not None:
-        context = next((c for c in store.get_contexts_by_execution(trainer)
-                        if store.get_context_types_by_id([c.type_id])[0].name == "pipeline_run"), None)
+        context = query.context_of(store, trainer, names.RUN_CONTEXT)
         if context is not None:
             run = runs.load_run(store, context)
             run_json = {
@@ -81,36 +73,36 @@ def model_lineage(store, which: str = "latest") -> dict:
             }
     return {
         "model": {"artifact_id": target.id, "type": _type(store, target), "uri": target.uri,
-                  "pushed_destination": metadata.custom_value(target, "pushed_destination")},
+                  "pushed_destination": query.custom_value(target, names.PUSHED_DESTINATION)},
         "trainer": _execution_json(store, trainer),
         "transform": _execution_json(store, transform),
-        "examples": [{"artifact_id": a.id, "uri": a.uri, "span": metadata.custom_value(a, "span"),
-                      "version": metadata.custom_value(a, "version"),
-                      "fingerprint": metadata.custom_value(a, "input_fingerprint")} for a in examples],
+        "examples": [{"artifact_id": a.id, "uri": a.uri, "span": query.custom_value(a, names.SPAN),
+                      "version": query.custom_value(a, names.VERSION),
+                      "fingerprint": query.custom_value(a, names.FINGERPRINT)} for a in examples],
         "statistics": statistics,
-        "schema_version": metadata.schema_version_of(store, target.id),
+        "schema_version": query.schema_version_of(store, target.id),
         "run": run_json,
     }
 
 
 def models_trained_on_span(store, span: int) -> List[dict]:
     result = []
-    for model in store.get_artifacts_by_type("Model"):
-        spans = {metadata.custom_value(a, "span") for a in metadata.upstream_artifacts(store, model.id)
-                 if _type(store, a) == "Examples"}
+    for model in store.get_artifacts_by_type(names.MODEL_TYPE):
+        spans = {query.custom_value(a, names.SPAN) for a in query.upstream_artifacts(store, model.id)
+                 if _type(store, a) == names.EXAMPLES_TYPE}
         if span in spans:
             result.append({"artifact_id": model.id, "uri": model.uri,
-                           "schema_version": metadata.schema_version_of(store, model.id)})
+                           "schema_version": query.schema_version_of(store, model.id)})
     return result
 
 
 def runs_blocked_on_feature(store, feature: str) -> List[dict]:
     result = []
     for run in runs.all_runs(store):
-        if run.gate.get("decision") != "block":
+        if run.gate.get("decision") != names.BLOCK:
             continue
         hits = [v for val in run.validations for v in val.verdicts
-                if v.finding.feature == feature and v.severity == "block"]
+                if v.finding.feature == feature and v.severity == names.BLOCK]
         if hits:
             result.append({"run_id": run.run_id, "spans": [e["span"] for e in run.examples],
                            "anomalies": sorted({t for v in hits for t in v.finding.types}),
@@ -118,10 +110,10 @@ def runs_blocked_on_feature(store, feature: str) -> List[dict]:
     return result
 
 
-def history(store, feature: Optional[str] = None) -> List[dict]:
+def history(store, feature: Optional[str] = None, pipeline: Optional[str] = None) -> List[dict]:
     """Every recorded skew and drift measurement, oldest run first, each validation once."""
     rows, seen = [], set()
-    for run in runs.all_runs(store):
+    for run in runs.all_runs(store, pipeline):
         for validation in run.validations:
             if validation.artifact_id in seen:
                 continue  # a cached validator re-uses the artifact of an earlier run

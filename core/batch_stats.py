@@ -5,46 +5,15 @@ cell as a feature with no values, and leaves a column that is empty throughout m
 same here keeps `tfxgate validate` consistent with the pipeline's StatisticsGen.
 """
 
-import csv
-import glob
-import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
-
-class InputError(ValueError):
-    """The input cannot be read; the message names the file and the problem, in one line."""
-
-
-def csv_files(path: str) -> List[str]:
-    """`path` itself if it is a file, else the *.csv files directly inside it, sorted."""
-    if os.path.isfile(path):
-        return [path]
-    if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "*.csv")))
-        if not files:
-            raise InputError(f"{path}: no .csv file in this directory")
-        return files
-    raise InputError(f"{path}: no such file or directory")
-
-
-def header(path: str) -> List[str]:
-    """The column names of a CSV file (a UTF-8 byte-order mark is allowed)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            names = next(csv.reader(f), None)
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text (byte {e.start} of the header)") from None
-    from components import csv_input
-
-    try:
-        return csv_input.check_header(path, names)
-    except csv_input.CsvInputError as e:
-        raise InputError(str(e)) from None
+from core import csv_input
+from core.errors import InputError
 
 
 _BLOCK_BYTES = 4 << 20  # rows are read in blocks of this size: memory does not grow with the file
@@ -82,21 +51,7 @@ def _locate(path: str) -> None:
     """Raises InputError with csv_input's precise message (file, line, problem) if it finds one.
 
     Run only once pyarrow has refused the file: pyarrow says what is wrong but not where."""
-    from components import csv_input
-
-    try:
-        csv_input.check_file(path)
-    except csv_input.CsvInputError as e:
-        raise InputError(str(e)) from None
-
-
-def _files_and_header(path: str) -> Tuple[List[str], List[str]]:
-    files = csv_files(path)
-    names = header(files[0])
-    for f in files[1:]:
-        if header(f) != names:
-            raise InputError(f"{f}: its header differs from {files[0]}'s")
-    return files, names
+    csv_input.check_file(path)
 
 
 _INT, _FLOAT, _BYTES = "int", "float", "bytes"
@@ -123,7 +78,7 @@ def _narrowest(values: pa.Array, current: Optional[str]) -> Optional[str]:
 
 def column_kinds(path: str) -> Dict[str, Optional[str]]:
     """A first pass over the data: each column's type over all its rows (None: empty throughout)."""
-    files, names = _files_and_header(path)
+    files, names = csv_input.files_and_header(path)
     kinds: Dict[str, Optional[str]] = {n: None for n in names}
     for f in files:
         for batch in _batches(f, names):
@@ -170,7 +125,7 @@ def statistics(path: str):
     """
     from tensorflow_data_validation.statistics import stats_impl, stats_options
 
-    files, names = _files_and_header(path)
+    files, names = csv_input.files_and_header(path)
     kinds = column_kinds(path)
     options = stats_options.StatsOptions()
     generators = stats_impl.get_generators(options, in_memory=True)

@@ -1,0 +1,84 @@
+"""One place for every name tfxgate's layers share: node ids, splits, environments, artifact
+files, MLMD types and properties, gate decisions. No imports: anything may import this.
+
+A name typed twice is a rename waiting to break lineage, history or reports silently.
+"""
+
+# ---- pipeline nodes (stable ids: MLMD, the console and the Kubeflow UI name nodes by these) ----
+EXAMPLE_GEN = "TrainExampleGen"
+STATISTICS_GEN = "TrainStatisticsGen"
+SERVING_EXAMPLE_GEN = "ServingExampleGen"
+SERVING_STATISTICS_GEN = "ServingStatisticsGen"
+INFERRED_SCHEMA = "InferredSchemaGen"
+CURATED_SCHEMA = "CuratedSchemaImporter"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+PREVIOUS_DECISIONS = "PreviousGateDecisions"
+TRAIN_VALIDATOR = "TrainValidator"
+SERVING_VALIDATOR = "ServingValidator"
+GATE = "DataGate"
+TRANSFORM = "Transform"
+TRAINER = "Trainer"
+PUSHER = "Pusher"
+VALIDATORS = (TRAIN_VALIDATOR, SERVING_VALIDATOR)
+EXAMPLE_GENS = (EXAMPLE_GEN, SERVING_EXAMPLE_GEN)
+
+# ---- schema environments ----
+TRAINING = "TRAINING"
+SERVING = "SERVING"
+ENVIRONMENTS = (TRAINING, SERVING)
+
+# ---- data layout and splits ----
+TRAIN_FOLDER = "train"  # <data root>/train/span-N/*.csv
+SERVING_FOLDER = "serving"  # <data root>/serving/*.csv
+SPAN_FOLDER_PATTERN = r"span-(\d+)"
+SPAN_PATTERN = "span-{SPAN}/*.csv"  # CsvExampleGen's input pattern under train/
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+SERVING_SPLIT = "serving"
+BASELINE_SPLIT = TRAIN_SPLIT  # the split of training statistics that skew and drift compare with
+
+# ---- files inside artifacts ----
+FEATURE_STATS_FILE = "FeatureStats.pb"  # StatisticsGen's, per split
+ANOMALIES_FILE = "SchemaDiff.pb"  # ExampleValidator's name, so TFDV's readers work on ours
+FINDINGS_FILE = "findings.json"  # DataValidator's, per split
+DECISION_FILE = "decision.json"  # DataGate's
+SCHEMA_FILE = "schema.pbtxt"  # a curated schema version, SchemaGen's output, ImportSchemaGen's
+
+# ---- MLMD types, contexts and properties ----
+GATE_DECISION_TYPE = "tfxgate.GateDecision"  # also a class path: `tfxgate.GateDecision`
+EXAMPLES_TYPE = "Examples"
+STATISTICS_TYPE = "ExampleStatistics"
+ANOMALIES_TYPE = "ExampleAnomalies"
+SCHEMA_TYPE = "Schema"
+MODEL_TYPE = "Model"
+PUSHED_MODEL_TYPE = "PushedModel"
+TRANSFORM_GRAPH_TYPE = "TransformGraph"
+PIPELINE_CONTEXT = "pipeline"
+RUN_CONTEXT = "pipeline_run"
+NODE_CONTEXT = "node"
+
+SPAN = "span"
+VERSION = "version"
+FINGERPRINT = "input_fingerprint"
+ENVIRONMENT = "environment"
+SCHEMA_VERSION = "schema_version"
+STATISTICS_URI = "statistics_uri"
+STATISTICS_SPLITS = "statistics_splits"
+DISTANCES = "distances"
+DRIFT_BASELINE_SPAN = "drift_baseline_span"
+DRIFT_BASELINE_URI = "drift_baseline_uri"
+SKEW_BASELINE_URI = "skew_baseline_uri"
+TRAINING_STATISTICS_URI = "training_statistics_uri"
+TRAINING_STATISTICS_SPLITS = "training_statistics_splits"
+DECISION = "decision"
+SUMMARY = "summary"
+VERDICTS = "verdicts"
+POLICY = "policy"  # the gate's execution parameter: the policy as canonical JSON
+SCHEMA_FILE_PROPERTY = "schema_file"  # ImportSchemaGen's execution property
+PUSHED = "pushed"
+PUSHED_DESTINATION = "pushed_destination"
+EXECUTION_RESULT = "__execution_result__"  # where TFX's launcher records a failed execution's message
+
+# ---- gate decisions ----
+PASS, WARN, BLOCK = "pass", "warn", "block"
+NOT_REACHED = "not reached"

@@ -1,0 +1,73 @@
+"""Curated schema versions on disk: `schema/v<N>/schema.pbtxt`, never edited in place.
+
+The one place that knows how a version is named, which version is the newest, and how a schema
+file is loaded with a one-line error.
+"""
+
+import os
+import pathlib
+import re
+from typing import List, Tuple
+
+from core import names
+from core.errors import ConfigError, InputError
+
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+
+
+def version_of(schema_path: str) -> str:
+    """'v3' for '.../schema/v3/schema.pbtxt'; the folder name is the version."""
+    folder = pathlib.PurePath(schema_path).parent.name
+    if not _VERSION_DIR.match(folder):
+        raise ConfigError(f"schema {schema_path}: its folder must be named v<N> (the schema version)")
+    return folder
+
+
+def version_label(schema_path: str) -> str:
+    """The folder name of a schema path, unchecked: how a recorded path names its version."""
+    return pathlib.PurePath(schema_path).parent.name
+
+
+def versions(schema_dir) -> List[Tuple[int, str]]:
+    """(N, path) of every schema/v<N>/schema.pbtxt, oldest first."""
+    schema_dir = pathlib.Path(schema_dir)
+    found = []
+    for child in schema_dir.iterdir() if schema_dir.is_dir() else ():
+        match = _VERSION_DIR.match(child.name)
+        if match and (child / names.SCHEMA_FILE).is_file():
+            found.append((int(match.group(1)), str(child / names.SCHEMA_FILE)))
+    return sorted(found)
+
+
+def latest_path(schema_dir) -> str:
+    """The newest curated schema: schema/v<N>/schema.pbtxt with the largest N."""
+    found = versions(schema_dir)
+    if not found:
+        raise ConfigError(f"{schema_dir}: no curated schema (expected v<N>/{names.SCHEMA_FILE})")
+    return found[-1][1]
+
+
+def load(path: str, what: str = "--schema"):
+    """The Schema proto in a text-format file; InputError in one line when it is not one."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    if not os.path.isfile(path):
+        raise InputError(f"{what} {path}: no such file")
+    schema = schema_pb2.Schema()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text_format.Parse(f.read(), schema)
+    except (text_format.ParseError, UnicodeDecodeError) as e:
+        raise InputError(f"{what} {path}: not a schema in text format ({str(e).splitlines()[0]})") from None
+    return schema
+
+
+def features_in(schema, environment: str) -> set:
+    """The names of the schema's features that belong to `environment`."""
+    result = set()
+    for feature in schema.feature:
+        envs = set(feature.in_environment) or set(schema.default_environment)
+        if environment in envs and environment not in feature.not_in_environment:
+            result.add(feature.name)
+    return result

@@ -1,0 +1,118 @@
+"""Validation of statistics against a curated schema: pure functions over protos, no TFX, no I/O.
+
+TFDV does the checks it has (types, domains, presence, value counts, comparators); tfxgate adds
+what it lacks for this pipeline (core/custom_checks.py), and environments for skew: TFDV computes
+skew with the *training* side as the main statistics, so validating a serving batch takes two
+calls, merged here. Every comparator's measured distance is kept, also those under threshold,
+for history.
+"""
+
+import dataclasses
+from typing import List, Optional
+
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+
+from core import custom_checks, findings as findings_lib, stats_view
+from core.findings import DRIFT, SCHEMA, SKEW, Finding
+from core.names import ENVIRONMENTS, SERVING, TRAINING
+from core.schema_files import features_in
+
+_COMPARATOR_TYPES = {
+    anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
+    anomalies_pb2.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH,
+    anomalies_pb2.AnomalyInfo.COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH,
+    anomalies_pb2.AnomalyInfo.COMPARATOR_CONTROL_DATA_MISSING,
+    anomalies_pb2.AnomalyInfo.COMPARATOR_TREATMENT_DATA_MISSING,
+}
+
+
+@dataclasses.dataclass
+class Report:
+    """The result of validating one dataset (one split) in one environment."""
+
+    anomalies: anomalies_pb2.Anomalies  # TFDV's proto, with tfxgate's additions merged in
+    findings: List[Finding]
+    distances: List[dict]  # every measurement: {check, feature, type, value, threshold}
+    num_examples: int
+
+
+def validate(
+    statistics: statistics_pb2.DatasetFeatureStatisticsList,
+    schema: schema_pb2.Schema,
+    environment: str,
+    previous_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
+    training_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
+    serving_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
+) -> Report:
+    """Validates `statistics` in `environment`.
+
+    Args:
+      statistics: the dataset to judge (one split).
+      schema: the curated schema.
+      environment: TRAINING or SERVING.
+      previous_statistics: an earlier span of the same kind, for drift (drift comparators).
+      training_statistics: when `statistics` is a serving batch, the training side of skew.
+      serving_statistics: when `statistics` is training data, the serving side of skew.
+
+    Returns:
+      A Report: TFDV's Anomalies with tfxgate's additions, findings and every distance.
+
+    Raises:
+      ValueError: an unknown environment.
+    """
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
+    anomalies = tfdv.validate_statistics(
+        statistics, schema, environment=environment, previous_statistics=previous_statistics
+    )
+    checks: custom_checks.Checks = {}
+    for name, info in anomalies.anomaly_info.items():
+        for reason in info.reason:
+            checks.setdefault(name, {})[reason.type] = DRIFT if reason.type in _COMPARATOR_TYPES else SCHEMA
+    hidden_new_values = custom_checks.oversized_values(anomalies, statistics, schema, environment, checks)
+    scale: List[dict] = []
+    if previous_statistics is not None:
+        scale += custom_checks.scale_shifts(anomalies, previous_statistics, statistics, schema, DRIFT, environment, checks)
+    if training_statistics is not None or serving_statistics is not None:
+        scale += _skew(anomalies, statistics, schema, environment, training_statistics, serving_statistics, checks)
+    fill_rates = custom_checks.fill_rates(anomalies, statistics, schema, environment, checks)
+    new_values = custom_checks.unexpected_value_fractions(anomalies, statistics, schema)
+    for name, share in hidden_new_values.items():
+        new_values[name] = new_values.get(name, 0.0) + share
+    distances = findings_lib.distances(anomalies) + scale
+    found = findings_lib.from_anomalies(anomalies, checks, new_values, fill_rates, distances)
+    return Report(anomalies, found, distances, stats_view.num_examples(statistics))
+
+
+def _skew(anomalies, statistics, schema, environment, training_statistics, serving_statistics, checks) -> List[dict]:
+    """Skew between training and serving statistics, whichever side `statistics` is: TFDV's
+    comparators (merged into `anomalies`) and the scale check. Returns the scale measurements."""
+    if training_statistics is not None:
+        baseline, current = training_statistics, statistics
+        skew = tfdv.validate_statistics(training_statistics, schema, environment=TRAINING, serving_statistics=statistics)
+    else:
+        baseline, current = statistics, serving_statistics
+        skew = tfdv.validate_statistics(statistics, schema, environment=environment, serving_statistics=serving_statistics)
+    scale = custom_checks.scale_shifts(anomalies, baseline, current, schema, SKEW, SERVING, checks)
+    _merge_skew(anomalies, skew, features_in(schema, SERVING), checks)
+    return scale
+
+
+def _merge_skew(anomalies, skew, serving_features: set, checks) -> None:
+    """Adds the comparator anomalies and skew measurements of a skew-only TFDV call."""
+    for name, info in skew.anomaly_info.items():
+        if name not in serving_features:
+            continue  # e.g. the label: absent when serving by design, so no skew to measure
+        for reason in info.reason:
+            if reason.type not in _COMPARATOR_TYPES:
+                continue  # the training side's own anomalies belong to its own validation
+            target = anomalies.anomaly_info[name]
+            if not target.HasField("path"):
+                target.path.CopyFrom(info.path)
+                target.severity = info.severity
+            target.reason.add().CopyFrom(reason)
+            checks.setdefault(name, {})[reason.type] = SKEW
+    for info in skew.drift_skew_info:
+        if info.skew_measurements and info.path.step[-1] in serving_features:
+            anomalies.drift_skew_info.add(path=info.path, skew_measurements=info.skew_measurements)

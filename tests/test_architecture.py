@@ -1,0 +1,149 @@
+"""The layers of docs/ARCHITECTURE.md, checked on the code itself: every import points down, and
+no two packages import each other (imports are read with `ast`, so a new one fails here)."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
+
+# Lower layers first; a module may import its own package and any package of a lower layer.
+LAYERS = [
+    {"core", "models"},
+    {"mlmd", "components"},
+    {"pipeline"},
+    {"tfxgate"},
+    {"runner_local", "runner_kubeflow"},
+]
+OURS = set().union(*LAYERS)
+COMMAND_LINE = "tfxgate"
+
+
+def _layer(unit: str) -> int:
+    top = unit.split(".")[0]
+    return next(i for i, layer in enumerate(LAYERS) if top in layer)
+
+
+def _unit(module: str) -> str:
+    """The package a module counts for: `components.gate` and `components.validator` are units of
+    their own (they must not import each other); every other package is one unit."""
+    parts = module.split(".")
+    if parts[0] == "components" and len(parts) > 1 and (PROJECT_ROOT / "components" / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def _module_name(path: pathlib.Path) -> str:
+    relative = path.relative_to(PROJECT_ROOT).with_suffix("")
+    parts = list(relative.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _source_files():
+    for top in sorted(OURS):
+        path = PROJECT_ROOT / top
+        if path.is_dir():
+            yield from sorted(path.rglob("*.py"))
+        else:
+            yield path.with_suffix(".py")
+
+
+def imports_of(path: pathlib.Path, package: str):
+    """Every module of ours that the file imports, at any depth (function-level imports too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the file's package
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                names = [".".join(base + ([node.module] if node.module else []))]
+            else:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name and name.split(".")[0] in OURS:
+                yield node.lineno, name
+
+
+def _graph():
+    """{unit: {imported unit: first place it is imported}} over the project's own modules."""
+    edges = {}
+    for path in _source_files():
+        module = _module_name(path)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0] if "." in module else module
+        for line, imported in imports_of(path, package):
+            source, target = _unit(module), _unit(imported)
+            if source != target:
+                edges.setdefault(source, {}).setdefault(target, f"{path.relative_to(PROJECT_ROOT)}:{line}")
+    return edges
+
+
+def test_every_import_points_down():
+    wrong = [f"{where}: {source} imports {target}"
+             for source, targets in _graph().items() for target, where in targets.items()
+             if _layer(target) > _layer(source)
+             or (_layer(target) == _layer(source) and source.split(".")[0] != target.split(".")[0])]
+    assert wrong == []
+
+
+def test_no_component_or_pipeline_module_imports_the_command_line():
+    offenders = [f"{path.relative_to(PROJECT_ROOT)}:{line}: {name}"
+                 for top in ("core", "mlmd", "components", "pipeline")
+                 for path in sorted((PROJECT_ROOT / top).rglob("*.py"))
+                 for line, name in imports_of(path, _module_name(path))
+                 if name.split(".")[0] == COMMAND_LINE]
+    assert offenders == []
+
+
+def test_runners_do_not_import_the_command_line_module():
+    for runner in ("runner_local.py", "runner_kubeflow.py"):
+        imported = {name for _, name in imports_of(PROJECT_ROOT / runner, "")}
+        assert not any(name.startswith("tfxgate.cli") for name in imported), (runner, imported)
+
+
+def _cycles(edges):
+    state, found = {}, []
+
+    def visit(node, path):
+        if state.get(node) == "done":
+            return
+        if state.get(node) == "visiting":
+            found.append(" -> ".join(path[path.index(node):] + [node]))
+            return
+        state[node] = "visiting"
+        for target in edges.get(node, {}):
+            visit(target, path + [node])
+        state[node] = "done"
+
+    for node in list(edges):
+        visit(node, [])
+    return found
+
+
+def test_no_package_import_cycle():
+    assert _cycles(_graph()) == []
+
+
+def test_the_check_sees_a_cycle_and_an_upward_import(tmp_path):
+    """The walk itself: a function-level upward import and a cycle are found."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from tfxgate import cli\n    from .sibling import x\n")
+    assert [name for _, name in imports_of(probe, "components.gate")] == [
+        "tfxgate", "tfxgate.cli", "components.gate.sibling"]
+    assert _cycles({"a": {"b": ""}, "b": {"a": ""}}) == ["a -> b -> a"]
+
+
+def test_the_command_line_module_loads_without_tensorflow():
+    code = ("import sys, tfxgate.cli, runner_local, runner_kubeflow; "
+            "heavy = [m for m in ('tensorflow', 'tfx', 'apache_beam', 'tensorflow_data_validation', 'ml_metadata') "
+            "if m in sys.modules]; print(heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

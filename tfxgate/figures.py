@@ -1,0 +1,128 @@
+"""The figures of a run's anomaly report, drawn with matplotlib's object API (no pyplot, no
+global backend): shared by the HTML report and the notebook."""
+
+import base64
+import io
+from typing import Dict, List, Tuple
+
+from core import names
+from core.findings import SCALE_SHIFT
+from tfxgate.tables import feature_statistics
+
+
+def _distribution(feature) -> Tuple[List[str], List[float]]:
+    """Labels and shares: equal-width histogram for numbers, top values for strings."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    if feature.HasField("num_stats"):
+        for h in feature.num_stats.histograms:
+            if h.type == statistics_pb2.Histogram.QUANTILES:
+                total = sum(b.sample_count for b in h.buckets) or 1
+                return [f"{b.low_value:.3g}-{b.high_value:.3g}" for b in h.buckets], [b.sample_count / total for b in h.buckets]
+    if feature.HasField("string_stats"):
+        values = feature.string_stats.top_values[:10]
+        total = feature.string_stats.common_stats.num_non_missing or 1
+        return [v.value for v in values], [v.frequency / total for v in values]
+    return [], []
+
+
+def distribution_figure(training, serving, name: str):
+    """Training versus serving distribution of one feature, from statistics."""
+    fig, ax = _figure(6, 2.6)
+    train_f, serve_f = feature_statistics(training, name), feature_statistics(serving, name)
+    if train_f is not None and train_f.HasField("num_stats") and serve_f is not None:
+        # Serving mass in the training deciles: the same boundaries for both sides.
+        labels, train_share = _distribution(train_f)
+        serve_share = _share_in_training_deciles(train_f, serve_f)
+    else:
+        labels, train_share = _distribution(train_f) if train_f is not None else ([], [])
+        serve_counts = dict(zip(*_distribution(serve_f))) if serve_f is not None else {}
+        serve_share = [serve_counts.get(label, 0.0) for label in labels]
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], train_share, width=0.4, label="training")
+    ax.bar([x + 0.2 for x in xs], serve_share, width=0.4, label="serving")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("share of rows")
+    ax.set_title(name, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _share_in_training_deciles(train_f, serve_f) -> List[float]:
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    def quantile_buckets(f):
+        for h in f.num_stats.histograms:
+            if h.type == statistics_pb2.Histogram.QUANTILES:
+                return h.buckets
+        return []
+
+    train_b, serve_b = quantile_buckets(train_f), quantile_buckets(serve_f)
+    total = sum(b.sample_count for b in serve_b) or 1
+    shares = []
+    for tb in train_b:
+        mass = 0.0
+        for sb in serve_b:
+            width = sb.high_value - sb.low_value
+            overlap = min(tb.high_value, sb.high_value) - max(tb.low_value, sb.low_value)
+            if width <= 0:
+                mass += sb.sample_count if tb.low_value <= sb.low_value <= tb.high_value else 0.0
+            elif overlap > 0:
+                mass += sb.sample_count * overlap / width
+        shares.append(mass / total)
+    return shares
+
+
+def distances_figure(rows: List[dict]):
+    rows = [r for r in rows if r["type"] != SCALE_SHIFT][:16]
+    fig, ax = _figure(6.5, 0.32 * max(len(rows), 3) + 0.8)
+    labels = [f"{r['check']} {r['feature']}" for r in rows]
+    ax.barh(labels, [r["value"] for r in rows], color=["#c0392b" if r["ratio"] >= 1 else "#2e86c1" for r in rows])
+    ax.scatter([r["threshold"] for r in rows], labels, marker="|", s=200, color="black", label="threshold")
+    ax.invert_yaxis()
+    ax.set_xlabel("distance (L-infinity or Jensen-Shannon)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def history_figure(rows: List[dict]):
+    fig, ax = _figure(6.5, 2.8)
+    series: Dict[Tuple[str, str], List[Tuple[int, float]]] = {}
+    runs_seen = []
+    for r in rows:
+        if r["type"] == SCALE_SHIFT or r["split"] not in (names.BASELINE_SPLIT, names.SERVING_SPLIT):
+            continue
+        if r["run_id"] not in runs_seen:
+            runs_seen.append(r["run_id"])
+        series.setdefault((r["check"], r["feature"]), []).append((runs_seen.index(r["run_id"]), r["value"] / r["threshold"]))
+    for (check, feature), points in sorted(series.items()):
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{check} {feature}")
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+    ax.set_xlabel("run (oldest first)")
+    ax.set_ylabel("distance / threshold")
+    if series:
+        ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _figure(width: float, height: float):
+    """A figure from matplotlib's object API: no pyplot, no global backend, nothing to close."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
+
+
+def png_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+def data_url(fig) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode("ascii")
+

@@ -1,0 +1,113 @@
+"""The tables of a run's anomaly report, from MLMD and statistics (never raw rows): shared by
+the HTML report and the notebook."""
+
+import os
+from typing import Dict, List
+
+from core import layout, names, schema_files
+from core.findings import SKEW
+from mlmd import runs
+from tfxgate import schema_versions
+
+MAX_MOVED = 4
+
+
+def schema_rows(schema) -> List[dict]:
+    """One row per feature: type, domain, presence, environments, comparators."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    domains = {d.name: list(d.value) for d in schema.string_domain}
+    rows = []
+    for f in schema.feature:
+        kind = f.WhichOneof("domain_info")
+        if kind == "int_domain":
+            domain = f"{f.int_domain.min} to {f.int_domain.max}" + (" (categorical)" if f.int_domain.is_categorical else "")
+        elif kind == "float_domain":
+            lo = f"{f.float_domain.min:.6g}" if f.float_domain.HasField("min") else "-inf"
+            hi = f"{f.float_domain.max:.6g}" if f.float_domain.HasField("max") else "inf"
+            domain = f"{lo} to {hi}"
+        elif kind in ("domain", "string_domain"):
+            values = domains.get(f.domain, []) if kind == "domain" else list(f.string_domain.value)
+            domain = f"{len(values)} values: " + ", ".join(values[:6]) + (" ..." if len(values) > 6 else "")
+        else:
+            domain = ""
+        comparators = []
+        for label, comparator in (("skew", f.skew_comparator), ("drift", f.drift_comparator)):
+            if comparator.HasField("infinity_norm"):
+                comparators.append(f"{label}: L-inf {comparator.infinity_norm.threshold:g}")
+            if comparator.HasField("jensen_shannon_divergence"):
+                comparators.append(f"{label}: JSD {comparator.jensen_shannon_divergence.threshold:g}")
+        envs = list(f.in_environment) or list(schema.default_environment)
+        envs = [e for e in envs if e not in f.not_in_environment]
+        rows.append({
+            "feature": f.name,
+            "type": schema_pb2.FeatureType.Name(f.type),
+            "domain": domain,
+            "min fill": f.presence.min_fraction if f.HasField("presence") else "",
+            "environments": ", ".join(envs),
+            "comparators": "; ".join(comparators),
+            "lifecycle": "deprecated" if f.lifecycle_stage == schema_pb2.DEPRECATED else "",
+        })
+    return rows
+
+
+def anomaly_rows(run: runs.Run) -> List[dict]:
+    rows = []
+    for validation in run.validations:
+        for v in validation.verdicts:
+            f = v.finding
+            rows.append({"dataset": v.dataset, "feature": f.feature, "types": ", ".join(f.types),
+                         "check": f.rule or f.check, "severity": v.severity, "description": f.description})
+    return rows
+
+
+def distance_rows(run: runs.Run) -> List[dict]:
+    rows = []
+    for validation in run.validations:
+        for d in validation.distances:
+            if d["split"] not in (names.BASELINE_SPLIT, names.SERVING_SPLIT):
+                continue  # one split per dataset keeps the table readable; eval is in MLMD
+            rows.append({"environment": validation.environment, **d,
+                         "ratio": d["value"] / d["threshold"] if d["threshold"] else 0.0})
+    return sorted(rows, key=lambda r: -r["ratio"])
+
+
+def moved_most(run: runs.Run, n: int = MAX_MOVED) -> List[str]:
+    seen, result = set(), []
+    for row in distance_rows(run):
+        if row["check"] == SKEW and row["feature"] not in seen:
+            seen.add(row["feature"])
+            result.append(row["feature"])
+    return result[:n]
+
+
+def schema_differences(run: runs.Run) -> List[str]:
+    """What the curated schema says that the schema inferred from this span does not."""
+    if not run.schema_file or not run.inferred_schema_uri:
+        return []
+    if not os.path.isfile(run.schema_file):
+        return [f"(curated schema file {run.schema_file} is not on this machine)"]
+    inferred = layout.schema_path(run.inferred_schema_uri)
+    return schema_versions.diff(schema_files.load(run.schema_file, "curated schema"),
+                                schema_files.load(inferred, "inferred schema"),
+                                f"curated {run.schema_version}", "inferred")[1:]
+
+
+def run_statistics(run: runs.Run) -> Dict[str, object]:
+    """{'TRAINING': stats of the train split, 'SERVING': stats of the serving batch}."""
+    result = {}
+    for validation in run.validations:
+        split = names.SERVING_SPLIT if validation.environment == names.SERVING else names.BASELINE_SPLIT
+        path = layout.statistics_path(validation.statistics_uri or "", split)
+        if os.path.isfile(path):
+            result[validation.environment] = layout.read_statistics(validation.statistics_uri, split)
+    return result
+
+
+def feature_statistics(stats, name: str):
+    """One feature's statistics in a statistics list, or None."""
+    for f in stats.datasets[0].features:
+        if (f.path.step and f.path.step[-1] == name) or f.name == name:
+            return f
+    return None
+
