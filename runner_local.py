@@ -19,7 +19,7 @@ import sys
 import time
 
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
-from core import csv_input, names
+from core import csv_input, names, reading, schema_files
 from core.errors import UserError
 from mlmd import runlock, store as store_lib
 from pipeline import config as config_lib
@@ -38,6 +38,8 @@ def parse_args(argv):
     parser.add_argument("--schema", help="curated schema file (default: the newest schema/v<N>)")
     parser.add_argument("--policy", help="gate policy file (default: schema/policy.yaml)")
     parser.add_argument("--span", type=int, help="training span to ingest (default: the latest)")
+    parser.add_argument("--delimiter", help="the input files' field delimiter (default: the data root's "
+                        "tfxgate-input.yaml `delimiter`, else ',')")
     parser.add_argument("--train-steps", type=int, default=1000, help="training budget in steps")
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable, e.g. --beam-arg=--direct_num_workers=2")
     parser.add_argument("--no-cache", action="store_true", help="run every component again")
@@ -62,10 +64,13 @@ def _config(args) -> config_lib.PipelineConfig:
         train_steps=args.train_steps,
         enable_cache=not args.no_cache,
         pipeline_name=args.pipeline_name,
+        delimiter=config_lib.check_delimiter(args.delimiter or csv_input.folder_delimiter(args.data_root) or ","),
     )
     if not args.skip_input_check:  # every CSV file the run will read, before anything runs
+        features = reading.schema_kinds(schema_files.load(config.schema_path))
         for folder in config_lib.input_folders(config):
-            csv_input.check_folder(folder)
+            columns = csv_input.check_folder(folder, config.delimiter)
+            csv_input.check_columns(folder, columns, list(features))
     return config
 
 

@@ -133,12 +133,16 @@ def bench_throughput(sizes: List[int], repeats: int) -> dict:
         csv = bench_data.make_csv(WORK / "data" / f"train-{rows}.csv", rows)
         entry = {"file_mib": csv.stat().st_size / 2**20}
         entry["ours"] = probe("ours", csv, repeats)
+        entry["ours_inferred_types"] = probe("inferred", csv, repeats)
         entry["pyarrow_floor"] = probe("pyarrow", csv, repeats)
         for mode in ("in_memory", "multi_processing"):
             entry[f"tfdv_beam_{mode}"] = probe("beam", csv, 1 if rows > 200_000 else repeats, "--mode", mode)
         if "seconds" in entry["ours"]:
             entry["ours_rows_per_second"] = rows / entry["ours"]["seconds"]["median"]
             entry["ours_over_floor"] = entry["ours"]["seconds"]["median"] / entry["pyarrow_floor"]["seconds"]["median"]
+        if "seconds" in entry["ours"] and "seconds" in entry["ours_inferred_types"]:
+            entry["typed_over_inferred"] = (entry["ours"]["seconds"]["median"]
+                                            / entry["ours_inferred_types"]["seconds"]["median"])
         result[str(rows)] = entry
     return result
 

@@ -1,61 +1,287 @@
-"""CsvExampleGen's executor with the input checked first: one-line errors, BOM, large fields.
+"""CsvExampleGen's executor, with the input checked first and every cell read as the curated
+schema's type.
 
 TFX's CsvExampleGen reads the header with `line.split(',')` (a byte-order mark stays in the first
 column's name; a quoted name is cut at its comma), fails inside Beam on a ragged row with a
-message naming neither file nor line, and stops at the csv module's 128 KiB field limit. This
-executor runs `csv_input.check_files` over the split's files before building the Beam graph, so
-a broken file fails the execution with `<file>: line N: <problem>` before anything is written,
-then builds CsvExampleGen's own graph with the checked header. Its Examples are CsvExampleGen's.
+message naming neither file nor line, stops at the csv module's 128 KiB field limit, and types
+every column from the batch's own text: a pandas export writes an integer column with a missing
+value as `8.0`, so the whole column becomes FLOAT and every validator blocks it.
+
+This executor:
+- runs `core.csv_input.check_files` over the split's files before building the Beam graph, so a
+  broken file fails the execution with `<file>: line N: <problem>` before anything is written;
+- reads the records with the same reader (Python's csv module, line numbers kept);
+- reads each column the curated schema knows by `core.cells.read_column`, the function
+  `tfxgate validate` calls too; a column the schema does not know is inferred as CsvExampleGen
+  infers it;
+- leaves out every row with a cell its schema type cannot hold: it is written, with its file,
+  line and reasons, to the quarantine (`Quarantine/<input split>.csv` inside the Examples), never
+  to a split, so Transform and Trainer never see it;
+- counts those cells per feature and reason (`core.reading.ReadingReport`, with file and line
+  examples) and records the report on the Examples in MLMD (`typed_reading`, with the count of
+  rows quarantined) and in `typed_reading.json`; the validators turn it into findings, and the
+  gate's policy decides whether a run with quarantined rows goes on.
+
+The schema comes in `custom_config` (a Struct holding its text), so a schema change changes the
+execution's properties and re-runs ExampleGen: the cache stays truthful.
 """
 
+import csv
+import json
+import os
+from typing import Any, Dict, Iterable, List, Optional
+
 import apache_beam as beam
-from tfx.components.example_gen.csv_example_gen import component as csv_component
+import numpy as np
+import pyarrow as pa
+import tensorflow as tf
+from google.protobuf import struct_pb2, text_format
+from tfx.components.example_gen import component as example_gen_component
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
-from core import csv_input
+from core import cells, csv_input, names, reading
+
+SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
+DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
+READING_FILE = "typed_reading.json"  # the merged ReadingReport, beside Split-*/
+_READING_PARTS = ".typed_reading"  # one report per input split, merged by the executor
+_READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
+QUARANTINE_FOLDER = names.QUARANTINE_FOLDER  # inside the Examples: the rows left out, per input split
+QUARANTINED_ROWS = names.QUARANTINED_ROWS  # the Examples' MLMD property: how many rows were left out
+_BATCH = dict(min_batch_size=64, max_batch_size=4096)
 
 
-class _ReadCsvRecords(csv_executor._ReadCsvRecordsFromTextFile):
-    """TFX's record reader, in a worker whose csv module accepts fields up to FIELD_LIMIT."""
+def custom_config(schema_text: str, delimiter: str = csv_input.DELIMITER) -> example_gen_pb2.CustomConfig:
+    """ExampleGen's custom_config carrying the curated schema's text and the delimiter."""
+    struct = struct_pb2.Struct()
+    struct.update({SCHEMA_KEY: schema_text, DELIMITER_KEY: delimiter})
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(struct)
+    return config
+
+
+def _settings(exec_properties: Dict[str, Any]) -> Dict[str, str]:
+    """The Struct in the execution's custom_config, as a dict; {} without one."""
+    raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if not raw:
+        return {}
+    config = example_gen_pb2.CustomConfig()
+    if isinstance(raw, str):
+        proto_utils.json_to_proto(raw, config)
+    else:
+        config.CopyFrom(raw)
+    struct = struct_pb2.Struct()
+    return dict(struct.items()) if config.custom_config.Unpack(struct) else {}
+
+
+def schema_kinds(exec_properties: Dict[str, Any]) -> Dict[str, str]:
+    """{feature: kind} of the schema in the execution's custom_config; {} without one."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    text = _settings(exec_properties).get(SCHEMA_KEY)
+    return reading.schema_kinds(text_format.Parse(text, schema_pb2.Schema())) if text else {}
+
+
+class _ReadRows(beam.DoFn):
+    """A CSV file's data records as (file, line, fields), read by core.csv_input's reader in a
+    worker whose csv module accepts fields up to FIELD_LIMIT."""
+
+    def __init__(self, delimiter: str):
+        self._delimiter = delimiter
 
     def setup(self):
         csv_input.allow_large_fields()
 
+    def process(self, path: str) -> Iterable[tuple]:
+        with fileio.open(path, "rb") as raw:
+            stream = csv_input.records(raw, path, self._delimiter)
+            next(stream)  # the header, checked before the graph was built
+            for line, fields in stream:
+                yield path, line, fields
 
-class _CheckedCsvToExample(csv_executor._CsvToExample):
+
+_INFERRED = {csv_decoder.ColumnType.INT: cells.INT, csv_decoder.ColumnType.FLOAT: cells.FLOAT,
+             csv_decoder.ColumnType.STRING: cells.BYTES}
+_FEATURE = {
+    cells.INT: lambda v: tf.train.Feature(int64_list=tf.train.Int64List(value=v)),
+    cells.FLOAT: lambda v: tf.train.Feature(float_list=tf.train.FloatList(value=v)),
+    cells.BYTES: lambda v: tf.train.Feature(bytes_list=tf.train.BytesList(value=v)),
+}
+
+
+class _RowsToExamples(beam.DoFn):
+    """A batch of records to tf.Examples, column by column through core.cells. A row with a cell
+    its schema type cannot hold is left out; the report of what could not be read goes to the
+    `reading` output."""
+
+    def __init__(self, names: List[str], kinds: Dict[str, str]):
+        self._names, self._kinds = names, kinds
+
+    def process(self, batch: List[tuple], inferred: Optional[List[Any]]):
+        report = reading.ReadingReport(rows=len(batch))
+        columns, bad, read = [], np.zeros(len(batch), dtype=bool), {}
+        for j, name in enumerate(self._names):
+            kind = self._kinds.get(name) or (_INFERRED.get(inferred[j].type) if inferred else None)
+            if kind is None:  # a column the schema does not know, empty throughout
+                columns.append(None)
+                continue
+            texts = [row[2][j] for row in batch]
+            column = cells.read_column(pa.array(texts, pa.string()), kind)
+            if name in self._kinds and column.bad.any():
+                report.add_column(name, column, texts, lambda i: (batch[i][0], batch[i][1]))
+                bad |= column.bad
+                read[name] = column
+            columns.append((kind, column.values.to_pylist(), column.present, column.offsets()))
+        report.dropped = int(bad.sum())
+        if bad.any():
+            for i, reasons in reading.bad_row_reasons(read).items():
+                yield beam.pvalue.TaggedOutput("quarantine", reading.quarantine_row(batch[i][0], batch[i][1], reasons, batch[i][2]))
+        for i in range(len(batch)):
+            if bad[i]:
+                continue
+            feature = {}
+            for name, column in zip(self._names, columns):
+                if column is None:
+                    feature[name] = tf.train.Feature()
+                    continue
+                kind, values, present, offsets = column
+                feature[name] = _FEATURE[kind]([values[offsets[i]]] if present[i] else [])
+            yield tf.train.Example(features=tf.train.Features(feature=feature))
+        yield beam.pvalue.TaggedOutput("reading", report)
+
+
+class _MergeReports(beam.CombineFn):
+    def create_accumulator(self):
+        return reading.ReadingReport()
+
+    def add_input(self, accumulator, report):
+        return accumulator.merge(report)
+
+    def merge_accumulators(self, accumulators):
+        return reading.merge_all(accumulators)
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+def _part_name(split_pattern: str) -> str:
+    """A file name for an input split's reading report, from its pattern."""
+    return "".join(c if c.isalnum() else "_" for c in split_pattern)
+
+
+def _write_quarantine(rows: List[List[str]], path: str, names: List[str]) -> None:
+    """The quarantined rows of one input split, in file and line order."""
+    fileio.makedirs(os.path.dirname(path))
+    with fileio.open(path, "w") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(reading.QUARANTINE_HEADER + list(names))
+        writer.writerows(sorted(rows, key=lambda row: (row[0], int(row[1] or 0))))
+
+
+def _write_report(report: reading.ReadingReport, folder: str, name: str) -> None:
+    fileio.makedirs(folder)
+    with fileio.open(os.path.join(folder, f"{name}.json"), "w") as f:
+        f.write(json.dumps(report.to_json(), sort_keys=True))
+
+
+class _TypedCsvToExample(beam.PTransform):
+    """The split's CSV files, checked, as tf.Examples typed by the curated schema."""
+
+    def __init__(self, exec_properties: Dict[str, Any], split_pattern: str):
+        self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
+        self._kinds = schema_kinds(exec_properties)
+        self._delimiter = _settings(exec_properties).get(DELIMITER_KEY) or csv_input.DELIMITER
+        self._reading_uri = exec_properties.get(_READING_URI)
+        self._part = _part_name(split_pattern)
+
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
-        files = sorted(fileio.glob(self._csv_pattern))
+        files = sorted(fileio.glob(self._pattern))
         if not files:
-            raise csv_input.CsvInputError(f"{self._csv_pattern}: no CSV file matches")
-        column_names = csv_input.check_files(files, opener=lambda path: fileio.open(path, "rb"))
-        parsed_csv_lines = (
-            pipeline
-            | "CreateFilenames" >> beam.Create(files)
-            | "ReadFromText" >> beam.ParDo(_ReadCsvRecords())
-            | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
-            | "ExtractParsedCSVLines" >> beam.Keys()
-        )
-        column_infos = beam.pvalue.AsSingleton(
-            parsed_csv_lines
-            | "InferColumnTypes" >> beam.CombineGlobally(
-                csv_decoder.ColumnTypeInferrer(column_names, skip_blank_lines=True)
+            raise csv_input.CsvInputError(f"{self._pattern}: no CSV file matches")
+        names = csv_input.check_files(files, opener=lambda path: fileio.open(path, "rb"), delimiter=self._delimiter)
+        csv_input.check_columns(files[0], names, list(self._kinds))
+        rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(_ReadRows(self._delimiter))
+        if any(n not in self._kinds for n in names):  # infer the columns the schema does not know
+            inferred = (
+                rows
+                | "AsCells" >> beam.Map(lambda row: [field.encode("utf-8") for field in row[2]])
+                | "InferColumnTypes" >> beam.CombineGlobally(csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True))
             )
+        else:
+            inferred = pipeline | "NothingToInfer" >> beam.Create([None])
+        converted = (
+            rows
+            | "Batch" >> beam.BatchElements(**_BATCH)
+            | "ToTFExample" >> beam.ParDo(_RowsToExamples(names, self._kinds), beam.pvalue.AsSingleton(inferred))
+            .with_outputs("reading", "quarantine", main="examples")
         )
-        return parsed_csv_lines | "ToTFExample" >> beam.ParDo(csv_executor._ParsedCsvToTfExample(), column_infos)
+        if self._reading_uri:
+            _ = (
+                converted.quarantine
+                | "CollectQuarantine" >> beam.combiners.ToList()  # the rows left out: few, and sorted for people
+                | "WriteQuarantine" >> beam.Map(
+                    _write_quarantine, os.path.join(self._reading_uri, QUARANTINE_FOLDER, f"{self._part}.csv"), names)
+            )
+            _ = (
+                converted.reading
+                | "MergeReadingReports" >> beam.CombineGlobally(_MergeReports())
+                | "WriteReadingReport" >> beam.Map(_write_report, os.path.join(self._reading_uri, _READING_PARTS), self._part)
+            )
+        return converted.examples
 
 
 class Executor(csv_executor.Executor):
     """CsvExampleGen's executor; see the module docstring for what it adds."""
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _CheckedCsvToExample
+        return _TypedCsvToExample
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        super().Do(input_dict, output_dict, dict(exec_properties, **{_READING_URI: examples.uri}))
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        record_reading(examples, {_part_name(split.pattern): split.name for split in input_config.splits})
 
 
-class CheckedCsvExampleGen(csv_component.CsvExampleGen):
-    """TFX's CsvExampleGen (driver, span resolution, caching on the input fingerprint) with the
-    checked executor above."""
+def record_reading(examples, split_of_part: Dict[str, str]) -> reading.ReadingReport:
+    """Merges the input splits' reading reports into typed_reading.json and the Examples' MLMD
+    property `typed_reading` (the whole input, and each input split by name: with several input
+    splits, each is an output split of the same name); returns the merged report."""
+    parts = os.path.join(examples.uri, _READING_PARTS)
+    by_split = {}
+    for path in sorted(fileio.glob(os.path.join(parts, "*.json"))) if fileio.exists(parts) else []:
+        with fileio.open(path, "r") as f:
+            report = reading.ReadingReport.from_json(json.loads(f.read()))
+        by_split[split_of_part.get(os.path.basename(path)[: -len(".json")], "")] = report
+    merged = reading.merge_all(by_split.values())
+    document = merged.to_json()
+    if len(by_split) > 1:
+        document["splits"] = {name: report.to_json() for name, report in sorted(by_split.items())}
+    text = json.dumps(document, sort_keys=True)
+    with fileio.open(os.path.join(examples.uri, READING_FILE), "w") as f:
+        f.write(text)
+    if fileio.exists(parts):
+        fileio.rmtree(parts)
+    examples.set_string_custom_property(reading.TYPED_READING, text)
+    examples.set_int_custom_property(QUARANTINED_ROWS, merged.dropped)
+    return merged
+
+
+class CheckedCsvExampleGen(example_gen_component.FileBasedExampleGen):
+    """TFX's CsvExampleGen (its driver: span resolution, caching on the input fingerprint) with
+    the checked, schema-typed executor above; `custom_config=custom_config(schema_text)` gives it
+    the curated schema (without one, every column is inferred as CsvExampleGen infers it)."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+    def __init__(self, input_base: str, input_config=None, output_config=None, range_config=None,
+                 custom_config: Optional[example_gen_pb2.CustomConfig] = None):
+        super().__init__(input_base=input_base, input_config=input_config, output_config=output_config,
+                         range_config=range_config, custom_config=custom_config)

@@ -72,12 +72,13 @@ class SpanCsvExampleGen(base_component.BaseComponent):
     SPEC_CLASS = standard_component_specs.FileBasedExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-    def __init__(self, input_base: str, input_config, output_config, range_config=None):
+    def __init__(self, input_base: str, input_config, output_config, range_config=None, custom_config=None):
         spec = standard_component_specs.FileBasedExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
             output_config=output_config,
             range_config=range_config,
+            custom_config=custom_config,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             examples=types.Channel(type=standard_artifacts.Examples),

@@ -1,10 +1,15 @@
-"""CSV to TFDV statistics in memory, typed the way CsvExampleGen types it, without Beam.
+"""CSV to TFDV statistics in memory, typed by the curated schema as the pipeline's ExampleGen
+types it, without Beam.
 
-CsvExampleGen infers each column as INT, FLOAT or BYTES from its non-empty cells, writes an empty
-cell as a feature with no values, and leaves a column that is empty throughout missing. Doing the
-same here keeps `tfxgate validate` consistent with the pipeline's StatisticsGen.
+A column the schema knows is read as the schema's type by core/cells.py (the same function the
+pipeline's ExampleGen calls); a cell that is not representable counts as missing and goes into
+the ReadingReport. A column the schema does not know is inferred as CsvExampleGen infers it: the
+narrowest of INT, FLOAT, BYTES over all its non-empty cells (a first pass, only when there is
+such a column). An empty cell is a feature with no values; a column empty throughout is missing.
 """
 
+import csv
+import dataclasses
 from typing import Dict, Iterator, List, Optional
 
 import numpy as np
@@ -12,14 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
-from core import csv_input
+from core import cells, csv_input
 from core.errors import InputError
+from core import reading as reading_lib
+from core.reading import ReadingReport
 
 
 _BLOCK_BYTES = 4 << 20  # rows are read in blocks of this size: memory does not grow with the file
 
 
-def _batches(path: str, names: List[str]) -> Iterator[pa.RecordBatch]:
+def _batches(path: str, names: List[str], delimiter: str = csv_input.DELIMITER) -> Iterator[pa.RecordBatch]:
     """The file's rows as record batches of text, empty cells as empty strings.
 
     pyarrow's streaming reader is used rather than `read_csv`: on Python 3.10 the latter scans
@@ -30,7 +37,7 @@ def _batches(path: str, names: List[str]) -> Iterator[pa.RecordBatch]:
         reader = pa_csv.open_csv(
             path,
             read_options=pa_csv.ReadOptions(block_size=_BLOCK_BYTES),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, delimiter=delimiter),
             convert_options=pa_csv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=False,
@@ -40,21 +47,21 @@ def _batches(path: str, names: List[str]) -> Iterator[pa.RecordBatch]:
         for batch in reader:
             yield batch
     except pa.ArrowInvalid as e:
-        _locate(path)  # the pipeline's own check names the line and the problem, where it can
+        _locate(path, delimiter)  # the pipeline's own check names the line and the problem, where it can
         message = _first_line(e)
         if "UTF8" in message:
             raise InputError(f"{path}: not UTF-8 text ({message})") from None
         raise InputError(f"{path}: malformed CSV: {message}") from None
 
 
-def _locate(path: str) -> None:
+def _locate(path: str, delimiter: str) -> None:
     """Raises InputError with csv_input's precise message (file, line, problem) if it finds one.
 
     Run only once pyarrow has refused the file: pyarrow says what is wrong but not where."""
-    csv_input.check_file(path)
+    csv_input.check_file(path, delimiter=delimiter)
 
 
-_INT, _FLOAT, _BYTES = "int", "float", "bytes"
+_INT, _FLOAT, _BYTES = cells.INT, cells.FLOAT, cells.BYTES
 
 
 def _narrowest(values: pa.Array, current: Optional[str]) -> Optional[str]:
@@ -76,36 +83,66 @@ def _narrowest(values: pa.Array, current: Optional[str]) -> Optional[str]:
     return _BYTES
 
 
-def column_kinds(path: str) -> Dict[str, Optional[str]]:
-    """A first pass over the data: each column's type over all its rows (None: empty throughout)."""
-    files, names = csv_input.files_and_header(path)
-    kinds: Dict[str, Optional[str]] = {n: None for n in names}
+def column_kinds(path: str, known: Optional[Dict[str, str]] = None,
+                 delimiter: str = csv_input.DELIMITER) -> Dict[str, Optional[str]]:
+    """Each column's kind: the schema's (`known`) where it has one, else inferred over all rows
+    (a first pass, made only when some column is unknown; None: empty throughout)."""
+    known = known or {}
+    files, names = csv_input.files_and_header(path, delimiter)
+    kinds: Dict[str, Optional[str]] = {n: known.get(n) for n in names}
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return kinds
     for f in files:
-        for batch in _batches(f, names):
-            for name, column in zip(batch.schema.names, batch.columns):
+        for batch in _batches(f, names, delimiter):
+            for name in unknown:
                 if kinds[name] != _BYTES:
-                    kinds[name] = _narrowest(column, kinds[name])
+                    kinds[name] = _narrowest(batch.column(name), kinds[name])
     return kinds
 
 
-def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]]) -> pa.RecordBatch:
-    """Columns as CsvExampleGen encodes them: lists of int64, float32 or bytes; a column empty
-    throughout is missing (null). `kinds` (from `column_kinds`) fixes the types across batches."""
+def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], known=(),
+                    report: Optional[ReadingReport] = None, where=None, left_out=None) -> pa.RecordBatch:
+    """Columns as ExampleGen encodes them: lists of int64, float32 or bytes; a column empty
+    throughout is missing (null). Columns named in `known` are read by core/cells.py; a row with
+    a cell they cannot read is left out, counted in `report` (`where(i)`: file and row of row i
+    of `batch`) and passed to `left_out(i, {feature: reason}, fields)`."""
+    known_columns = [n for n in batch.schema.names if n in known and kinds[n] is not None]
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    read = {}
+    for name in known_columns:
+        column = cells.read_column(batch.column(name), kinds[name])
+        if column.bad.any():
+            if report is not None:
+                report.add_column(name, column, batch.column(name).to_pylist(), where)
+            bad |= column.bad
+            read[name] = column
+    if bad.any():
+        if report is not None:
+            report.dropped += int(bad.sum())
+        if left_out is not None:
+            for i, reasons in sorted(reading_lib.bad_row_reasons(read).items()):
+                left_out(i, reasons, [str(v) for v in batch.slice(i, 1).to_pylist()[0].values()])
+        batch = batch.filter(pa.array(~bad))
     columns = []
     for name, text in zip(batch.schema.names, batch.columns):
         kind = kinds[name]
         if kind is None:
             columns.append(pa.nulls(len(text), pa.list_(pa.binary())))
             continue
-        present = pc.not_equal(text, "")
-        values = text.filter(present)
-        if kind == _BYTES:
-            typed = pc.cast(values, pa.binary())
+        if name in known:
+            column = cells.read_column(text, kind)
+            offsets, typed = column.offsets(), column.values
         else:
-            stripped = pc.utf8_trim_whitespace(values)
-            typed = pc.cast(stripped, pa.int64()) if kind == _INT else pc.cast(pc.cast(stripped, pa.float64()), pa.float32())
-        offsets = pa.array(_offsets(present), pa.int32())
-        columns.append(pa.ListArray.from_arrays(offsets, typed))
+            present = pc.not_equal(text, "")
+            values = text.filter(present)
+            if kind == _BYTES:
+                typed = pc.cast(values, pa.binary())
+            else:
+                stripped = pc.utf8_trim_whitespace(values)
+                typed = pc.cast(stripped, pa.int64()) if kind == _INT else pc.cast(pc.cast(stripped, pa.float64()), pa.float32())
+            offsets = _offsets(present)
+        columns.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), typed))
     return pa.RecordBatch.from_arrays(columns, batch.schema.names)
 
 
@@ -116,31 +153,90 @@ def _offsets(present: pa.Array) -> np.ndarray:
     return offsets
 
 
-def statistics(path: str):
-    """(TFDV statistics, row count) of the CSV data at `path`, without a Beam pipeline.
+@dataclasses.dataclass
+class Batch:
+    """A CSV batch read: TFDV statistics, the row count and what could not be read."""
 
-    Two streamed passes, each a block at a time: the first settles every column's type (as
-    CsvExampleGen would over the whole file), the second feeds TFDV's combiners block by block.
-    Memory holds one block and the accumulators, whatever the number of rows.
+    statistics: object  # DatasetFeatureStatisticsList, of the rows not left out
+    rows: int  # rows read, those left out (report.dropped) included
+    report: ReadingReport
+
+
+def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_input.DELIMITER,
+         rows_out=None) -> Batch:
+    """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
+    core.reading.schema_kinds of the curated schema; None: every column inferred).
+
+    Streamed a block at a time: memory holds one block and TFDV's accumulators, whatever the
+    number of rows. Line numbers of unreadable cells are looked up afterwards, for the few
+    examples kept.
+
+    rows_out: an open text file: the rows left out are written to it as CSV (core.reading's
+    quarantine format), with their line numbers, file by file as each is read.
     """
     from tensorflow_data_validation.statistics import stats_impl, stats_options
 
-    files, names = csv_input.files_and_header(path)
-    kinds = column_kinds(path)
-    options = stats_options.StatsOptions()
-    generators = stats_impl.get_generators(options, in_memory=True)
+    known = kinds or {}
+    files, names = csv_input.files_and_header(path, delimiter)
+    if not _has_data_row(files[0]):
+        raise InputError(f"{files[0]}: no data rows, only a header")
+    csv_input.check_columns(files[0], names, list(known))
+    column_types = column_kinds(path, known, delimiter)
+    generators = stats_impl.get_generators(stats_options.StatsOptions(), in_memory=True)
     accumulators = [g.create_accumulator() for g in generators]
-    rows = 0
+    report, rows = ReadingReport(), 0
+    writer = csv.writer(rows_out, lineterminator="\n") if rows_out is not None else None
+    if writer is not None:
+        writer.writerow(reading_lib.QUARANTINE_HEADER + names)
     for f in files:
-        for batch in _batches(f, names):
+        file_report, file_rows, left_out = ReadingReport(), 0, []
+        for batch in _batches(f, names, delimiter):
             if batch.num_rows == 0:
                 continue
-            record_batch = to_record_batch(batch, kinds)
-            rows += record_batch.num_rows
-            accumulators = [g.add_input(a, record_batch) for g, a in zip(generators, accumulators)]
+            start = file_rows
+            record_batch = to_record_batch(
+                batch, column_types, known, file_report, where=lambda i, start=start, f=f: (f, start + i),
+                left_out=(lambda i, reasons, fields, start=start: left_out.append((start + i, reasons, fields)))
+                if writer is not None else None)
+            file_rows += batch.num_rows
+            if record_batch.num_rows:
+                accumulators = [g.add_input(a, record_batch) for g, a in zip(generators, accumulators)]
+        file_report.rows = file_rows
+        report = report.merge(_with_lines(file_report, f, delimiter))
+        if left_out:  # held for one file at a time: the rows left out, not the file's rows
+            lines = csv_input.record_lines(f, [i for i, _, _ in left_out], delimiter)
+            writer.writerows(reading_lib.quarantine_row(f, lines.get(i), reasons, fields)
+                             for i, reasons, fields in left_out)
+        rows += file_rows
     if rows == 0:
         raise InputError(f"{path}: no data rows, only a header")
-    return stats_impl.extract_statistics_output(accumulators, generators), rows
+    return Batch(stats_impl.extract_statistics_output(accumulators, generators), rows, report)
+
+
+def _has_data_row(path: str) -> bool:
+    """Whether anything but blank lines follows the header (a look at the first block only)."""
+    with open(path, "rb") as f:
+        head = f.read(csv_input.HEAD_BYTES)
+    lines = head.split(b"\n")
+    return any(line.strip() for line in lines[1:]) or len(head) == csv_input.HEAD_BYTES
+
+
+def _with_lines(report: ReadingReport, path: str, delimiter: str) -> ReadingReport:
+    """The report with each example's row index replaced by the line its record starts on."""
+    indices = [e["line"] for reasons in report.problems.values() for entry in reasons.values()
+               for e in entry["examples"]]
+    lines = csv_input.record_lines(path, indices, delimiter) if indices else {}
+    for reasons in report.problems.values():
+        for entry in reasons.values():
+            for example in entry["examples"]:
+                example["line"] = lines.get(example["line"])
+    return report
+
+
+def statistics(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_input.DELIMITER):
+    """(TFDV statistics, row count) of the CSV data at `path`; see `read`."""
+    batch = read(path, kinds, delimiter)
+    return batch.statistics, batch.rows
 
 
 def _first_line(error: Exception) -> str:

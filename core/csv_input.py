@@ -8,20 +8,41 @@ part of the first column's name, and a field over 128 KiB hits the csv module's 
 column names or raises CsvInputError naming the file, the line and the problem.
 
 Accepted: a UTF-8 byte-order mark, CRLF or LF line ends, quoted fields spanning lines, blank
-lines (CsvExampleGen skips them), fields up to FIELD_LIMIT bytes.
+lines (CsvExampleGen skips them), fields up to FIELD_LIMIT bytes, another delimiter where the
+user names it.
 Refused: no header, empty or duplicate column names, no data row, a row whose number of fields
 differs from the header's, a quoted field never closed, bytes that are not UTF-8, NUL bytes.
+
+Before any of that, the first block of the file says what it is (`diagnose`): a compressed file
+(gzip, bzip2, zip, xz, zstd: by content, whatever its name), UTF-16 or UTF-32 text, or a header
+that is one column holding another delimiter, is refused in one line that says so.
 """
 
 import csv
 import glob
 import os
-from typing import BinaryIO, Callable, Iterator, List, Sequence
+from typing import BinaryIO, Callable, Dict, Iterator, List, Sequence, Tuple
 
 from core.errors import InputError
 
 FIELD_LIMIT = 64 << 20  # bytes in one field; the csv module's own default is 128 KiB
+DELIMITER = ","
+HEAD_BYTES = 64 << 10  # what `diagnose` looks at
 _BOM = b"\xef\xbb\xbf"
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip-compressed", "gunzip"),
+    (b"BZh", "bzip2-compressed", "bunzip2"),
+    (b"PK\x03\x04", "a zip archive", "unzip"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"),
+)
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+)
+_OTHER_DELIMITERS = ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"))
 
 
 class CsvInputError(InputError):
@@ -48,30 +69,108 @@ def _text_lines(raw: BinaryIO, path: str, position: List[int]) -> Iterator[str]:
             ) from None
 
 
-def check_file(path: str, opener: Callable[[str], BinaryIO] = None) -> List[str]:
-    """The column names of the CSV file at `path`, after checking every row; CsvInputError if not usable."""
+SETTINGS_FILE = "tfxgate-input.yaml"  # beside the data: `delimiter: ";"` for every file under it
+
+
+def folder_delimiter(folder: str):
+    """The delimiter a data folder declares in its SETTINGS_FILE, or None."""
+    import yaml
+
+    path = os.path.join(folder, SETTINGS_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            settings = yaml.safe_load(f) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise CsvInputError(f"{path}: cannot read it ({str(e).splitlines()[0]})") from None
+    unknown = set(settings) - {"delimiter"} if isinstance(settings, dict) else {"(not a mapping)"}
+    if unknown:
+        raise CsvInputError(f"{path}: unknown settings {sorted(unknown)} (only `delimiter`)")
+    return settings.get("delimiter")
+
+
+def diagnose(path: str, head: bytes, delimiter: str = DELIMITER) -> None:
+    """Refuses, in one line, a file whose first block shows it is not delimited UTF-8 text."""
+    for magic, what, tool in _COMPRESSED:
+        if head.startswith(magic):
+            raise CsvInputError(f"{path}: {what} (by its content, whatever its name): decompress it first "
+                                f"(e.g. `{tool}`); tfxgate reads plain CSV text")
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            raise CsvInputError(f"{path}: {encoding} text (byte-order mark): save it as UTF-8")
+    sample = head[:4096]
+    if sample.count(b"\x00") > len(sample) // 4:
+        raise CsvInputError(f"{path}: looks like UTF-16 or UTF-32 text (every other byte is zero): save it as UTF-8")
+    first = head.split(b"\n", 1)[0].lstrip(_BOM).decode("utf-8", "replace")
+    if any(ord(c) < 32 and c not in "\t\r" for c in first) or "\ufffd" in first:
+        return  # not a header of text at all: the record check names what is wrong and where
+    if delimiter not in first:
+        for other, name in _OTHER_DELIMITERS:
+            if other != delimiter and first.count(other) >= 1:
+                shown = "\\t" if other == "\t" else other
+                raise CsvInputError(f"{path}: the header is one column containing {shown!r}: a {name}-delimited "
+                                    f"file? pass --delimiter '{shown}'")
+
+
+def records(raw: BinaryIO, path: str, delimiter: str = DELIMITER) -> Iterator[Tuple[int, List[str]]]:
+    """(line number where the record starts, its fields) of every data record of an open binary
+    CSV file, after its header; blank lines skipped. Raises CsvInputError naming the line.
+
+    The first item yielded is (0, the checked header)."""
     allow_large_fields()
-    opener = opener or (lambda p: open(p, "rb"))
+    head = raw.read(HEAD_BYTES)
+    raw.seek(0)
+    diagnose(path, head, delimiter)
     position, record_start = [0], 1
     try:
-        with opener(path) as raw:
-            reader = csv.reader(_text_lines(raw, path, position), strict=True)
-            names = check_header(path, next(reader, None))
-            rows, record_start = 0, position[0] + 1
-            for row in reader:
-                if row and len(row) != len(names):
+        reader = csv.reader(_text_lines(raw, path, position), strict=True, delimiter=delimiter)
+        names = check_header(path, next(reader, None))
+        yield 0, names
+        record_start = position[0] + 1
+        for row in reader:
+            if row:
+                if len(row) != len(names):
                     raise CsvInputError(
                         f"{path}: line {record_start}: {_fields(len(row))} where the header has {len(names)}"
                     )
-                rows += bool(row)
-                record_start = position[0] + 1
+                yield record_start, row
+            record_start = position[0] + 1
     except csv.Error as e:
         raise CsvInputError(f"{path}: line {record_start}: {_csv_problem(e)}") from None
+
+
+def check_file(path: str, opener: Callable[[str], BinaryIO] = None, delimiter: str = DELIMITER) -> List[str]:
+    """The column names of the CSV file at `path`, after checking every row; CsvInputError if not usable."""
+    opener = opener or (lambda p: open(p, "rb"))
+    try:
+        with opener(path) as raw:
+            stream = records(raw, path, delimiter)
+            _, names = next(stream)
+            rows = sum(1 for _ in stream)
     except OSError as e:
         raise CsvInputError(f"{path}: cannot read it ({e.strerror or e})") from None
     if rows == 0:
         raise CsvInputError(f"{path}: no data rows, only a header")
     return names
+
+
+def record_lines(path: str, indices, delimiter: str = DELIMITER) -> Dict[int, int]:
+    """{row index: the line its record starts on} for the given 0-based data-row indices of a
+    local file; reads only as far as the largest index."""
+    wanted = set(indices)
+    if not wanted:
+        return {}
+    found, last = {}, max(wanted)
+    with open(path, "rb") as raw:
+        stream = records(raw, path, delimiter)
+        next(stream)
+        for index, (line, _) in enumerate(stream):
+            if index in wanted:
+                found[index] = line
+            if index >= last:
+                break
+    return found
 
 
 def _fields(n: int) -> str:
@@ -103,13 +202,14 @@ def _csv_problem(error: csv.Error) -> str:
     return text
 
 
-def check_files(paths: Sequence[str], opener: Callable[[str], BinaryIO] = None) -> List[str]:
+def check_files(paths: Sequence[str], opener: Callable[[str], BinaryIO] = None,
+                delimiter: str = DELIMITER) -> List[str]:
     """The shared column names of `paths`, each checked; files of one split must agree."""
     if not paths:
         raise CsvInputError("no CSV file to read")
-    names = check_file(paths[0], opener)
+    names = check_file(paths[0], opener, delimiter)
     for path in paths[1:]:
-        if check_file(path, opener) != names:
+        if check_file(path, opener, delimiter) != names:
             raise CsvInputError(f"{path}: its header differs from {paths[0]}'s")
     return names
 
@@ -131,26 +231,40 @@ def csv_files(path: str) -> List[str]:
     raise CsvInputError(f"{path}: no such file or directory")
 
 
-def read_header(path: str) -> List[str]:
-    """The checked column names of a CSV file's first line, without reading the rest."""
+def read_header(path: str, delimiter: str = DELIMITER) -> List[str]:
+    """The checked column names of a CSV file's first line, without reading the rest (the first
+    block is diagnosed first)."""
     try:
+        with open(path, "rb") as raw:
+            diagnose(path, raw.read(HEAD_BYTES), delimiter)
         with open(path, newline="", encoding="utf-8-sig") as f:
-            names = next(csv.reader(f), None)
+            names = next(csv.reader(f, delimiter=delimiter), None)
     except UnicodeDecodeError as e:
         raise CsvInputError(f"{path}: not UTF-8 text (byte {e.start} of the header)") from None
+    except OSError as e:
+        raise CsvInputError(f"{path}: cannot read it ({e.strerror or e})") from None
     return check_header(path, names)
 
 
-def files_and_header(path: str):
+def files_and_header(path: str, delimiter: str = DELIMITER):
     """(files, shared column names) of a CSV file or folder; files of one batch must agree."""
     files = csv_files(path)
-    names = read_header(files[0])
+    names = read_header(files[0], delimiter)
     for f in files[1:]:
-        if read_header(f) != names:
+        if read_header(f, delimiter) != names:
             raise CsvInputError(f"{f}: its header differs from {files[0]}'s")
     return files, names
 
 
-def check_folder(folder: str) -> List[str]:
+def check_folder(folder: str, delimiter: str = DELIMITER) -> List[str]:
     """check_files over the *.csv files directly inside `folder` (a local path)."""
-    return check_files(folder_files(folder))
+    return check_files(folder_files(folder), delimiter=delimiter)
+
+
+def check_columns(path: str, columns: Sequence[str], known: Sequence[str]) -> None:
+    """Refuses a file that shares no column name with the schema: it is not this data at all (or
+    not read with the right delimiter), which is one error, not one per missing column."""
+    if known and not set(columns) & set(known):
+        shown = ", ".join(repr(c) for c in list(columns)[:3]) + (" ..." if len(columns) > 3 else "")
+        raise CsvInputError(f"{path}: none of its {len(columns)} column(s) ({shown}) is a feature of the schema: "
+                            "the wrong file, or a header missing?")

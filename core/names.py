@@ -77,6 +77,9 @@ POLICY = "policy"  # the gate's execution parameter: the policy as canonical JSO
 SCHEMA_FILE_PROPERTY = "schema_file"  # ImportSchemaGen's execution property
 PUSHED = "pushed"
 PUSHED_DESTINATION = "pushed_destination"
+TYPED_READING = "typed_reading"  # Examples: what ExampleGen could not read as the schema's types
+QUARANTINED_ROWS = "quarantined_rows"  # Examples: rows left out of the splits
+QUARANTINE_FOLDER = "Quarantine"  # inside Examples: the rows left out, one CSV per input split
 EXECUTION_RESULT = "__execution_result__"  # where TFX's launcher records a failed execution's message
 
 # ---- gate decisions ----

@@ -13,7 +13,7 @@ from typing import List, Optional
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from core import custom_checks, findings as findings_lib, stats_view
+from core import custom_checks, findings as findings_lib, reading as reading_lib, stats_view
 from core.findings import DRIFT, SCHEMA, SKEW, Finding
 from core.names import ENVIRONMENTS, SERVING, TRAINING
 from core.schema_files import features_in
@@ -44,6 +44,7 @@ def validate(
     previous_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
     training_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
     serving_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
+    reading: Optional[reading_lib.ReadingReport] = None,
 ) -> Report:
     """Validates `statistics` in `environment`.
 
@@ -54,6 +55,8 @@ def validate(
       previous_statistics: an earlier span of the same kind, for drift (drift comparators).
       training_statistics: when `statistics` is a serving batch, the training side of skew.
       serving_statistics: when `statistics` is training data, the serving side of skew.
+      reading: what reading the batch typed by the schema could not read (core/reading.py):
+        a finding per feature and reason, for the features of `environment`.
 
     Returns:
       A Report: TFDV's Anomalies with tfxgate's additions, findings and every distance.
@@ -82,6 +85,8 @@ def validate(
         new_values[name] = new_values.get(name, 0.0) + share
     distances = findings_lib.distances(anomalies) + scale
     found = findings_lib.from_anomalies(anomalies, checks, new_values, fill_rates, distances)
+    if reading is not None:
+        found += reading_lib.findings(reading, features_in(schema, environment))
     return Report(anomalies, found, distances, stats_view.num_examples(statistics))
 
 

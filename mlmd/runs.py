@@ -54,7 +54,7 @@ class Run:
     pipeline: str
     created_ms: int
     states: Dict[str, str]  # node -> last execution state
-    examples: List[dict]  # {artifact_id, span, version, fingerprint, uri}
+    examples: List[dict]  # {artifact_id, span, version, fingerprint, uri, quarantined_rows, typed_reading}
     schema_version: Optional[str]
     schema_file: Optional[str]
     inferred_schema_uri: Optional[str]
@@ -97,6 +97,8 @@ def _examples(store, execution) -> List[dict]:
         "artifact_id": a.id, "uri": a.uri, "span": query.custom_value(a, names.SPAN),
         "version": query.custom_value(a, names.VERSION),
         "fingerprint": query.custom_value(a, names.FINGERPRINT),
+        "quarantined_rows": query.custom_value(a, names.QUARANTINED_ROWS) or 0,
+        "typed_reading": json.loads(query.custom_value(a, names.TYPED_READING) or "{}"),
     } for a in query.outputs(store, execution.id)]
 
 

@@ -44,6 +44,10 @@ class PipelineConfig:
     enable_cache: bool = True
     # The gate policy's content (canonical JSON of schema/policy.yaml): an edit re-runs the gate.
     policy_json: str = ""
+    # The curated schema's text: ExampleGen reads every cell as its type, and an edit re-runs it.
+    schema_text: str = ""
+    # The input files' field delimiter.
+    delimiter: str = ","
     # Validate data_root/serving in SERVING, with skew against the training statistics.
     validate_serving: bool = True
     # Drift against earlier spans needs a Resolver node, which Kubeflow's backend cannot run.
@@ -87,6 +91,20 @@ def read_policy(path: str = str(POLICY_PATH)) -> str:
             return policy_lib.to_json_text(f.read())
     except OSError as e:
         raise ConfigError(f"--policy {path}: cannot read it ({e.strerror})") from None
+
+
+def check_delimiter(delimiter: str) -> str:
+    """One character that can separate CSV fields (a quote or a line end cannot)."""
+    if len(delimiter) != 1 or delimiter in "\"\r\n":
+        raise ConfigError(f"--delimiter {delimiter!r}: one character other than a quote or a line end")
+    return delimiter
+
+
+def read_schema_text(path: str) -> str:
+    """The curated schema file's text, checked to be a schema (a one-line error if not)."""
+    schema_files.load(path)
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def input_folders(config: PipelineConfig) -> List[str]:
@@ -133,6 +151,7 @@ def local_config(
         store=store,
         beam_pipeline_args=beam_args_for(beam_args),
         policy_json=read_policy(policy_path or str(POLICY_PATH)),
+        schema_text=read_schema_text(schema_path),
         validate_serving=os.path.isdir(os.path.join(data_root, names.SERVING_FOLDER)),  # serving/ with no CSV: an error
         **overrides,
     )

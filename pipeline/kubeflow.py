@@ -36,7 +36,8 @@ def kubeflow_config(
     train_steps: int = config_lib.PipelineConfig.train_steps,
 ) -> config_lib.PipelineConfig:
     """The Kubeflow variant's config; `project_root` is where the image has the project."""
-    version = schema_files.version_of(config_lib.default_schema_path())
+    local_schema = config_lib.default_schema_path()
+    version = schema_files.version_of(local_schema)
     return config_lib.PipelineConfig(
         pipeline_root=pipeline_root,
         data_root=data_root,
@@ -46,6 +47,7 @@ def kubeflow_config(
         store=None,  # Kubeflow's own metadata service records the runs
         installed_functions=True,  # the image has the project installed: no wheel to stage
         policy_json=config_lib.read_policy(),
+        schema_text=config_lib.read_schema_text(local_schema),  # the same file as in the image
         drift_against_previous_span=False,
         example_gen_without_driver=True,
         beam_pipeline_args=config_lib.beam_args_for(tuple(beam_args)),

@@ -7,7 +7,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.artifacts import GateDecision
-from components.csv_example_gen import CheckedCsvExampleGen
+from components.csv_example_gen import CheckedCsvExampleGen, custom_config
 from components.gate.component import DataGate
 from components.span_example_gen import SpanCsvExampleGen
 from components.span_resolver import PreviousAcceptedSpanStrategy
@@ -44,7 +44,13 @@ def _train_example_gen(config: PipelineConfig):
         input_config=input_config,
         output_config=output_config,
         range_config=range_config,
+        custom_config=_typed_by_schema(config),
     ).with_id(EXAMPLE_GEN)
+
+
+def _typed_by_schema(config: PipelineConfig):
+    """ExampleGen reads every cell as the curated schema's type (None: inferred, as TFX does)."""
+    return custom_config(config.schema_text, config.delimiter) if config.schema_text else None
 
 
 def _csv_example_gen(config: PipelineConfig):
@@ -64,6 +70,7 @@ def _serving_example_gen(config: PipelineConfig):
                 splits=[example_gen_pb2.SplitConfig.Split(name=SERVING_SPLIT, hash_buckets=1)]
             )
         ),
+        custom_config=_typed_by_schema(config),
     ).with_id(SERVING_EXAMPLE_GEN)
 
 

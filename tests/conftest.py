@@ -53,15 +53,27 @@ def _drifted_payment_mix(rows, credit_share):
     return [dict(r, payment_type="Credit Card") if i in chosen else r for i, r in enumerate(rows)]
 
 
+QUARANTINED_IN_SPAN_4 = 3  # rows whose fare is "N/A": under 0.1 % of the span, quarantined with a warning
+BAD_SECONDS_SHARE_IN_SPAN_5 = 0.02  # rows whose trip_seconds is a fraction: enough to block
+
+
 def _extra_spans(root):
-    """A data root with span 3 as shipped, a drifted warn-only span 4 and a corrupted span 5."""
+    """A data root with span 3 as shipped; span 4, drifted (warn only), a new payment type in
+    0.4 % of rows and a handful of fares that are not numbers (quarantined); span 5, corrupted:
+    a new payment type in 10 % of rows, no label, and fractional trip_seconds in 2 % of rows."""
     shutil.copytree(DATA_ROOT / "serving", root / "serving")
     shutil.copytree(DATA_ROOT / "train" / "span-3", root / "train" / "span-3")
     span3 = defects.base_rows(n=10**6)
     drifted = _drifted_payment_mix(span3, 0.565)
     rare = [dict(r, payment_type="Bitcoin") if i % 250 == 0 else r for i, r in enumerate(drifted)]
-    defects.write_rows(root / "train" / "span-4" / "data.csv", rare)
+    step = len(rare) // QUARANTINED_IN_SPAN_4
+    unreadable = [dict(r, fare="N/A") if i % step == step // 2 and i // step < QUARANTINED_IN_SPAN_4 else r
+                  for i, r in enumerate(rare)]
+    defects.write_rows(root / "train" / "span-4" / "data.csv", unreadable)
     corrupt = [dict(r, payment_type="Bitcoin") if i % 10 == 0 else r for i, r in enumerate(span3)]
+    every = round(1 / BAD_SECONDS_SHARE_IN_SPAN_5)
+    corrupt = [dict(r, trip_seconds=f"{r['trip_seconds']}.5") if i % every == 1 and r["trip_seconds"] else r
+               for i, r in enumerate(corrupt)]
     defects.write_rows(root / "train" / "span-5" / "data.csv", corrupt, defects.SERVING_COLUMNS)
 
 
@@ -76,6 +88,7 @@ def runs(tmp_path_factory):
     result["first_runs"] = query.run_contexts(result["store"])
     extra = tmp_path_factory.mktemp("data")
     _extra_spans(extra)
+    result["extra_data"] = extra
     result["warn"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "4")
     result["blocked"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "5")
     return result

@@ -142,7 +142,7 @@ def small_pipeline(tmp_path_factory):
     DataValidator, run by LocalDagRunner with MLMD on SQLite."""
     from tfx import v1 as tfx
 
-    from components.csv_example_gen import CheckedCsvExampleGen
+    from components.csv_example_gen import CheckedCsvExampleGen, custom_config
     from components.validator.component import DataValidator
     from mlmd import query
 
@@ -150,7 +150,9 @@ def small_pipeline(tmp_path_factory):
     data = root / "serving"
     rows, _ = defects.DEFECTS["new_payment_type"]()
     defects.write_rows(data / "new_payment_type.csv", rows, defects.SERVING_COLUMNS)
-    example_gen = CheckedCsvExampleGen(input_base=str(data)).with_id(names.SERVING_EXAMPLE_GEN)
+    schema_text = config_lib.read_schema_text(config_lib.default_schema_path())
+    example_gen = CheckedCsvExampleGen(input_base=str(data), custom_config=custom_config(schema_text)).with_id(
+        names.SERVING_EXAMPLE_GEN)
     statistics = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(
         names.SERVING_STATISTICS_GEN)
     schema = tfx.components.ImportSchemaGen(schema_file=config_lib.default_schema_path()).with_id(names.CURATED_SCHEMA)

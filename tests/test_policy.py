@@ -30,6 +30,9 @@ def _finding(**kw):
         (_finding(types=["COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"], check="drift"), "warn"),
         (_finding(types=["CUSTOM_VALIDATION"], check="drift", rule="scale_shift"), "block"),
         (_finding(types=["FEATURE_TYPE_LOW_FRACTION_PRESENT"], check="fill_rate"), "block"),
+        (_finding(types=["FLOAT_TYPE_STRING_NOT_FLOAT"], rule="typed_reading", fraction=0.0005), "warn"),
+        (_finding(types=["FLOAT_TYPE_HAS_INF"], rule="typed_reading", fraction=0.0005), "warn"),
+        (_finding(types=["INT_TYPE_NOT_INT_STRING"], rule="typed_reading", fraction=0.02), "block"),
     ],
 )
 def test_shipped_policy_defaults(policy, finding, severity):

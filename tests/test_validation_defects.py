@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import batch_stats, findings, validation
+from core import batch_stats, findings, reading, validation
 from pipeline import config as config_lib
 from tests import defects
 
@@ -17,25 +17,27 @@ def schema():
 
 
 @pytest.fixture(scope="module")
-def stats_of(tmp_path_factory):
+def stats_of(tmp_path_factory, schema):
+    """The batch of a defect, read typed by the curated schema as both paths read it."""
     folder = tmp_path_factory.mktemp("defects")
     cache = {}
 
-    def stats(name):
+    def batch(name):
         if name not in cache:
-            cache[name] = batch_stats.statistics(str(defects.write(folder, name)))[0]
+            cache[name] = batch_stats.read(str(defects.write(folder, name)), reading.schema_kinds(schema))
         return cache[name]
 
-    return stats
+    return batch
 
 
 def _validate(stats_of, schema, name, environment, baseline=None):
     kwargs = {}
     if baseline == "skew":
-        kwargs["training_statistics"] = stats_of("clean_training")
+        kwargs["training_statistics"] = stats_of("clean_training").statistics
     elif baseline == "drift":
-        kwargs["previous_statistics"] = stats_of("clean_training")
-    return validation.validate(stats_of(name), schema, environment, **kwargs)
+        kwargs["previous_statistics"] = stats_of("clean_training").statistics
+    batch = stats_of(name)
+    return validation.validate(batch.statistics, schema, environment, reading=batch.report, **kwargs)
 
 
 def _found(report, feature, anomaly_type, check):
@@ -77,6 +79,17 @@ def test_scale_shift_names_the_factor(stats_of, schema):
     assert finding.value == pytest.approx(1.609, rel=0.02)
 
 
+def test_a_value_not_of_the_schemas_type_is_named_with_its_lines(stats_of, schema):
+    report = _validate(stats_of, schema, "string_in_fare", "TRAINING")
+    [finding] = _found(report, "fare", "FLOAT_TYPE_STRING_NOT_FLOAT", "schema")
+    assert finding.rule == reading.TYPED_READING
+    assert finding.fraction == pytest.approx(0.01, abs=0.002)
+    rows, _ = defects.DEFECTS["string_in_fare"]()
+    lines = [i + 2 for i, row in enumerate(rows) if row["fare"] == "n/a"]  # one line per record, after the header
+    for line in lines[:2]:
+        assert f"'n/a' (string_in_fare.csv line {line})" in finding.description
+
+
 def test_new_category_reports_the_share_of_rows(stats_of, schema):
     report = _validate(stats_of, schema, "new_payment_type", "TRAINING")
     [finding] = _found(report, "payment_type", "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "schema")
@@ -109,8 +122,9 @@ def test_every_comparator_distance_is_recorded_also_under_threshold(stats_of, sc
 
 
 def test_real_serving_batch_and_spans_are_clean(schema):
-    serving = batch_stats.statistics(str(defects.DATA_ROOT / "serving"))[0]
-    span2 = batch_stats.statistics(str(defects.DATA_ROOT / "train" / "span-2"))[0]
-    span3 = batch_stats.statistics(str(defects.DATA_ROOT / "train" / "span-3"))[0]
+    kinds = reading.schema_kinds(schema)
+    serving = batch_stats.statistics(str(defects.DATA_ROOT / "serving"), kinds)[0]
+    span2 = batch_stats.statistics(str(defects.DATA_ROOT / "train" / "span-2"), kinds)[0]
+    span3 = batch_stats.statistics(str(defects.DATA_ROOT / "train" / "span-3"), kinds)[0]
     assert validation.validate(span3, schema, "TRAINING", previous_statistics=span2).findings == []
     assert validation.validate(serving, schema, "SERVING", training_statistics=span3).findings == []

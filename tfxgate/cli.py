@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
     validate.add_argument("--policy", default=str(config_lib.POLICY_PATH))
     validate.add_argument("--baseline", default="auto", help="auto (latest accepted run in MLMD), none, or a path")
+    validate.add_argument("--delimiter", help="the field delimiter (default: `delimiter` in a tfxgate-input.yaml "
+                          "beside the data, else ',')")
+    validate.add_argument("--rows", help="write the rows left out (a value their schema type cannot hold) here, "
+                          "as CSV with their file, line and reasons")
     _add_store(validate)
     validate.add_argument("--format", default="text", choices=["text", "json"])
     validate.add_argument("--out", help="write the result here (whole or not at all) instead of to stdout")
@@ -191,6 +195,13 @@ def _from_metadata(args) -> int:
     return 0
 
 
+def _declared_delimiter(data: str):
+    """The delimiter declared beside the data: in its folder (a folder of CSV files, or a file's)."""
+    from core import csv_input
+
+    return csv_input.folder_delimiter(data if os.path.isdir(data) else os.path.dirname(os.path.abspath(data)))
+
+
 def _validate(args) -> int:
     from tfxgate import validate
 
@@ -202,6 +213,8 @@ def _validate(args) -> int:
         baseline=args.baseline,
         metadata_path=args.metadata,
         pipeline=args.pipeline_name,
+        delimiter=config_lib.check_delimiter(args.delimiter or _declared_delimiter(args.data) or ","),
+        rows_path=args.rows,
     )
     text = json.dumps(outcome.to_json(), indent=1) if args.format == "json" else outcome.to_text()
     if args.out:

@@ -72,6 +72,13 @@ def render_html(store, run: runs.Run, metadata_path) -> str:
     parts.append("<h3>What the curated schema says that the schema inferred from this span does not</h3>")
     parts.append("<pre>" + _e("\n".join(differences) or "(no difference)") + "</pre>")
 
+    quarantined = sum(e.get("quarantined_rows") or 0 for e in run.examples)
+    parts.append(f"<h2>Rows left out: {quarantined:,} quarantined by ExampleGen</h2>")
+    parts.append("<p>A row with a value its schema type cannot hold is never written to the splits; "
+                 "it is in the quarantine (<code>Quarantine/</code> inside the Examples), with its file, "
+                 "line and reasons.</p>")
+    parts.append(_table(tables.quarantine_rows(run)))
+
     parts.append("<h2>Anomalies, with the policy's verdict</h2>")
     parts.append(_table(tables.anomaly_rows(run), ["dataset", "feature", "types", "check", "severity", "description"]))
 

@@ -61,6 +61,22 @@ def anomaly_rows(run: runs.Run) -> List[dict]:
     return rows
 
 
+def quarantine_rows(run: runs.Run) -> List[dict]:
+    """Per span, feature and reason: the rows ExampleGen left out (a value its type cannot hold),
+    with the first examples by file and line."""
+    rows = []
+    for examples in run.examples:
+        problems = (examples.get("typed_reading") or {}).get("problems", {})
+        for feature, reasons in sorted(problems.items()):
+            for reason, entry in sorted(reasons.items()):
+                rows.append({
+                    "span": examples.get("span"), "feature": feature, "reason": reason, "rows": entry["rows"],
+                    "examples": "; ".join(f"{e['value']!r} at {os.path.basename(e['file'])} line {e['line']}"
+                                          for e in entry["examples"]),
+                })
+    return rows
+
+
 def distance_rows(run: runs.Run) -> List[dict]:
     rows = []
     for validation in run.validations:

@@ -9,8 +9,9 @@ import dataclasses
 import os
 from typing import List, Optional
 
-from core import batch_stats, layout, names, policy as policy_lib, schema_files
+from core import batch_stats, layout, names, policy as policy_lib, reading, schema_files
 from core.errors import InputError
+from tfxgate import files
 
 EXIT_OK, EXIT_BLOCKING, EXIT_INPUT = 0, 1, 2
 
@@ -25,6 +26,7 @@ class Outcome:
     baseline: dict
     verdicts: List[policy_lib.Verdict]
     distances: List[dict]
+    left_out: dict = dataclasses.field(default_factory=dict)  # {"rows", "by_reason", "file"?}
 
     @property
     def result(self) -> str:
@@ -56,6 +58,7 @@ class Outcome:
                 for v in self.verdicts
             ],
             "distances": self.distances,
+            "left_out": self.left_out,
         }
 
     def to_text(self) -> str:
@@ -64,6 +67,9 @@ class Outcome:
             f"schema {self.schema_version}",
             f"baseline: {self.baseline['description']}",
         ]
+        if self.left_out.get("rows"):
+            where = f"; written to {self.left_out['file']}" if self.left_out.get("file") else " (--rows FILE writes them)"
+            lines.append(f"left out: {self.left_out['rows']} rows with a value their schema type cannot hold{where}")
         for v in self.verdicts:
             lines.append(f"{v.severity.upper():<6} {v.line().split(': ', 1)[1]}")
             lines.append(f"       {v.finding.description}")
@@ -72,14 +78,14 @@ class Outcome:
         return "\n".join(lines)
 
 
-def load_baseline(baseline: str, metadata_path, pipeline: Optional[str] = None):
+def load_baseline(baseline: str, metadata_path, pipeline: Optional[str] = None, kinds=None):
     """(statistics or None, a JSON description) for --baseline auto|none|PATH; `auto` takes the
     training statistics the gate accepted last (in `pipeline`'s runs, when given)."""
     if baseline == "none":
         return None, {"kind": "none", "description": "none (--baseline none): no skew or drift check"}
     if baseline == "auto":
         return _baseline_from_mlmd(metadata_path, pipeline)
-    return _baseline_from_path(baseline), {"kind": "path", "path": baseline, "description": f"statistics of {baseline}"}
+    return _baseline_from_path(baseline, kinds), {"kind": "path", "path": baseline, "description": f"statistics of {baseline}"}
 
 
 def _baseline_from_mlmd(metadata_path, pipeline: Optional[str] = None):
@@ -104,14 +110,14 @@ def _baseline_from_mlmd(metadata_path, pipeline: Optional[str] = None):
                         "statistics_uri": accepted["uri"], "split": split, "description": description}
 
 
-def _baseline_from_path(path: str):
+def _baseline_from_path(path: str, kinds=None):
     """A statistics file (.pb binary or .pbtxt), a StatisticsGen artifact folder, or CSV data."""
     artifact_file = layout.statistics_path(path, names.BASELINE_SPLIT)
     if os.path.isdir(path) and os.path.isfile(artifact_file):
         return _read_statistics_file(artifact_file)
     if os.path.isfile(path) and not path.endswith(".csv"):
         return _read_statistics_file(path)
-    return batch_stats.statistics(path)[0]
+    return batch_stats.statistics(path, kinds)[0]
 
 
 def _read_statistics_file(path: str):
@@ -151,19 +157,34 @@ def run(
     baseline: str,
     metadata_path,
     pipeline: Optional[str] = None,
+    delimiter: str = ",",
+    rows_path: Optional[str] = None,
 ) -> Outcome:
-    """Validates the CSV data at `data`; raises a UserError for anything unreadable or wrong."""
+    """Validates the CSV data at `data`; raises a UserError for anything unreadable or wrong.
+
+    rows_path: where to write the rows left out (a value their type cannot hold), as CSV with
+    their file, line and reasons; written whole or not at all."""
     from core import validation
 
     schema = schema_files.load(schema_path)
     policy = policy_lib.load(policy_path)
     version = schema_files.version_of(schema_path)
-    statistics, rows = batch_stats.statistics(data)
-    baseline_stats, baseline_info = load_baseline(baseline, metadata_path, pipeline)
+    kinds = reading.schema_kinds(schema)
+    if rows_path is None:
+        batch = batch_stats.read(data, kinds, delimiter)
+    else:
+        with files.atomic_text(rows_path) as rows_out:
+            batch = batch_stats.read(data, kinds, delimiter, rows_out)
+    baseline_stats, baseline_info = load_baseline(baseline, metadata_path, pipeline, kinds)
     kwargs = {}
     if baseline_stats is not None:
         key = "training_statistics" if environment == names.SERVING else "previous_statistics"
         kwargs[key] = baseline_stats
-    report = validation.validate(statistics, schema, environment, **kwargs)
+    report = validation.validate(batch.statistics, schema, environment, reading=batch.report, **kwargs)
     verdicts = policy_lib.judge_all(environment.lower(), report.findings, policy)
-    return Outcome(data, rows, environment, schema_path, version, baseline_info, verdicts, report.distances)
+    left_out = {"rows": batch.report.dropped,
+                "by_reason": {f: {r: e["rows"] for r, e in reasons.items()} for f, reasons in batch.report.problems.items()}}
+    if rows_path is not None:
+        left_out["file"] = rows_path
+    return Outcome(data, batch.rows, environment, schema_path, version, baseline_info, verdicts, report.distances,
+                   left_out)

@@ -8,7 +8,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils, standard_artifacts
 
 from components import span_resolver
-from core import layout, names, validation
+from core import layout, names, reading, validation
 
 
 class Executor(base_executor.BaseExecutor):
@@ -22,7 +22,9 @@ class Executor(base_executor.BaseExecutor):
         schema = layout.read_schema(artifact_utils.get_single_instance(input_dict["schema"]).uri)
         environment = exec_properties["environment"]
         schema_version = exec_properties["schema_version"]
-        current_span = span_resolver.span_of((input_dict.get("examples") or [None])[0])
+        examples = (input_dict.get("examples") or [None])[0]
+        current_span = span_resolver.span_of(examples)
+
         previous = span_resolver.baseline_decision(current_span, input_dict.get("previous_decisions") or [])
         training = (input_dict.get("training_statistics") or [None])[0]
         previous_stats = baseline_statistics(accepted_statistics(previous)) if previous is not None else None
@@ -38,6 +40,7 @@ class Executor(base_executor.BaseExecutor):
                 environment,
                 previous_statistics=previous_stats,
                 training_statistics=training_stats,
+                reading=reading_of(examples, split),
             )
             layout.write_findings(output.uri, split, findings_document(reports[split], environment, schema_version, split),
                                   reports[split].anomalies.SerializeToString())
@@ -76,6 +79,15 @@ def annotate(output: types.Artifact, reports: Dict[str, validation.Report], envi
     output.set_string_custom_property(names.DISTANCES, json.dumps(distances, sort_keys=True))
     output.set_string_custom_property(names.STATISTICS_URI, statistics.uri)
     output.set_string_custom_property(names.STATISTICS_SPLITS, statistics.split_names)
+
+
+def reading_of(examples: Optional[types.Artifact], split: str) -> Optional[reading.ReadingReport]:
+    """What ExampleGen could not read as the schema's types in the input behind `split` (None:
+    no report recorded)."""
+    if examples is None or not examples.has_custom_property(reading.TYPED_READING):
+        return None
+    document = json.loads(examples.get_string_custom_property(reading.TYPED_READING))
+    return reading.ReadingReport.from_json(document, split)
 
 
 def accepted_statistics(decision: types.Artifact) -> types.Artifact:

@@ -1,0 +1,145 @@
+"""Reading a batch typed by the curated schema: which kind each column is read as, what was not
+representable, and the findings that follow. Shared by ExampleGen (the pipeline) and
+`tfxgate validate`, so that both judge the same file the same way.
+
+A `ReadingReport` counts, per feature and reason (core/cells.py's REASONS), the rows whose cell
+could not be read as the schema's type, with the first few examples (file, line, value). Such a
+row is left out whole (`dropped`): not written to the Examples, not in the statistics, so one
+bad cell is one finding, not also a fill-rate and a value-count anomaly, and nothing downstream
+trains on a half-read row. The report is a plain JSON document: ExampleGen records it on its
+Examples in MLMD, the validators turn it into findings, `tfxgate validate` prints the same.
+"""
+
+import dataclasses
+from typing import Dict, Iterable, List, Optional
+
+from core import cells, names
+from core.findings import SCHEMA, Finding
+
+EXAMPLES_KEPT = 5  # per feature and reason
+TYPED_READING = names.TYPED_READING  # the findings' rule, and the Examples' MLMD property
+REASON_TYPES = {
+    cells.NOT_INT: "INT_TYPE_NOT_INT_STRING",
+    cells.NOT_FLOAT: "FLOAT_TYPE_STRING_NOT_FLOAT",
+    cells.NAN: "FLOAT_TYPE_HAS_NAN",
+    cells.INF: "FLOAT_TYPE_HAS_INF",
+}
+_REASON_TEXT = {
+    cells.NOT_INT: "a value that is not a whole number within 64 bits, where the schema's type is INT",
+    cells.NOT_FLOAT: "text that is not a number, where the schema's type is FLOAT",
+    cells.NAN: "NaN (not a number)",
+    cells.INF: "an infinite value",
+}
+
+
+def schema_kinds(schema) -> Dict[str, str]:
+    """{feature: the kind its cells are read as}, from the curated schema's types."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    kinds = {schema_pb2.INT: cells.INT, schema_pb2.FLOAT: cells.FLOAT, schema_pb2.BYTES: cells.BYTES}
+    return {f.name: kinds[f.type] for f in schema.feature if f.type in kinds}
+
+
+@dataclasses.dataclass
+class ReadingReport:
+    """What reading a batch found: rows read, and per feature and reason the rows not read."""
+
+    rows: int = 0  # rows read, those left out included
+    problems: Dict[str, Dict[str, dict]] = dataclasses.field(default_factory=dict)
+    dropped: int = 0  # rows left out: at least one cell not representable
+    # problems[feature][reason] = {"rows": n, "examples": [{"file", "line", "value"}, ...]}
+
+    def add_column(self, feature: str, column: cells.Column, values: List[str], where) -> None:
+        """Counts the bad cells of a column read by `cells.read_column`; `where(i)` gives the
+        (file, line) of row i for the examples kept; `values[i]` its text."""
+        import numpy as np
+
+        for i in np.flatnonzero(column.bad):
+            reason = column.reason[i]
+            entry = self.problems.setdefault(feature, {}).setdefault(reason, {"rows": 0, "examples": []})
+            entry["rows"] += 1
+            if len(entry["examples"]) < EXAMPLES_KEPT:
+                file, line = where(int(i))
+                entry["examples"].append({"file": file, "line": line, "value": values[int(i)]})
+
+    def merge(self, other: "ReadingReport") -> "ReadingReport":
+        merged = ReadingReport(self.rows + other.rows, {}, self.dropped + other.dropped)
+        for report in (self, other):
+            for feature, reasons in report.problems.items():
+                for reason, entry in reasons.items():
+                    target = merged.problems.setdefault(feature, {}).setdefault(reason, {"rows": 0, "examples": []})
+                    target["rows"] += entry["rows"]
+                    target["examples"] = sorted(target["examples"] + entry["examples"],
+                                                key=lambda e: (e["file"], e["line"] or 0))[:EXAMPLES_KEPT]
+        return merged
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "problems": self.problems, "dropped": self.dropped}
+
+    @classmethod
+    def from_json(cls, data: Optional[dict], split: Optional[str] = None) -> "ReadingReport":
+        """The report in a JSON document; with `split`, that input split's own report where the
+        document has one per split (ExampleGen with several input splits), else the whole."""
+        data = data or {}
+        if split is not None and split in data.get("splits", {}):
+            data = data["splits"][split]
+        return cls(int(data.get("rows", 0)), data.get("problems", {}), int(data.get("dropped", 0)))
+
+
+QUARANTINE_HEADER = ["file", "line", "reasons"]  # then the data's own columns
+
+
+def quarantine_row(file: str, line, reasons: Dict[str, str], fields: List[str]) -> List[str]:
+    """A left-out row as written to a rows file (`tfxgate validate --rows`) and to ExampleGen's
+    quarantine: where it was, why (`feature: reason; ...`), then its fields as read."""
+    why = "; ".join(f"{feature}: {reason}" for feature, reason in sorted(reasons.items()))
+    return [file, "" if line is None else str(line), why, *fields]
+
+
+def bad_row_reasons(columns: Dict[str, "cells.Column"]) -> Dict[int, Dict[str, str]]:
+    """{row: {feature: reason}} of the rows with a cell not representable, over read columns."""
+    import numpy as np
+
+    result: Dict[int, Dict[str, str]] = {}
+    for feature, column in columns.items():
+        for i in np.flatnonzero(column.bad):
+            result.setdefault(int(i), {})[feature] = column.reason[i]
+    return result
+
+
+def merge_all(reports: Iterable[ReadingReport]) -> ReadingReport:
+    result = ReadingReport()
+    for report in reports:
+        result = result.merge(report)
+    return result
+
+
+def _where(example: dict) -> str:
+    file = example["file"].rsplit("/", 1)[-1]
+    return f"{example['value']!r} ({file} line {example['line']})" if example.get("line") else repr(example["value"])
+
+
+def findings(report: ReadingReport, features: Optional[Iterable[str]] = None) -> List[Finding]:
+    """One finding per feature and reason: the schema's type could not be read in some rows.
+
+    features: only these (the schema's features in the environment); None for all."""
+    wanted = set(features) if features is not None else None
+    result = []
+    for feature in sorted(report.problems):
+        if wanted is not None and feature not in wanted:
+            continue
+        for reason in sorted(report.problems[feature]):
+            entry = report.problems[feature][reason]
+            share = entry["rows"] / report.rows if report.rows else 0.0
+            examples = ", ".join(_where(e) for e in entry["examples"])
+            result.append(Finding(
+                feature=feature,
+                types=[REASON_TYPES[reason]],
+                check=SCHEMA,
+                rule=TYPED_READING,
+                fraction=share,
+                description=(f"{entry['rows']} of {report.rows} rows hold {_REASON_TEXT[reason]}: those rows "
+                             f"were left out. For example {examples}."),
+            ))
+    return result
+

@@ -1,0 +1,121 @@
+"""The input's format diagnosed before it is judged: one line saying what a file looks like,
+through `tfxgate validate` and through the runner, instead of one anomaly per column. Every file
+is made from real sample rows, named for what it is."""
+
+import bz2
+import csv
+import gzip
+import io
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests import defects
+from tests.conftest import DATA_ROOT, PROJECT_ROOT
+from tfxgate import cli
+
+pytestmark = pytest.mark.unit
+
+
+def _csv_text(delimiter=",", rows=None) -> str:
+    rows = rows or defects.base_rows(n=200)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, list(rows[0]), delimiter=delimiter, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _zip(text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("data.csv", text)
+    return buffer.getvalue()
+
+
+# name -> (the file's bytes, words the one-line error must say)
+REFUSED = {
+    "semicolon_delimited": (lambda: _csv_text(";").encode(), ["one column containing ';'", "--delimiter ';'"]),
+    "tab_delimited": (lambda: _csv_text("\t").encode(), ["tab-delimited", "--delimiter"]),
+    "gzip_named_csv": (lambda: gzip.compress(_csv_text().encode()), ["gzip-compressed", "by its content"]),
+    "bzip2_named_csv": (lambda: bz2.compress(_csv_text().encode()), ["bzip2-compressed"]),
+    "zip_named_csv": (lambda: _zip(_csv_text()), ["zip archive"]),
+    "utf16_with_bom": (lambda: _csv_text().encode("utf-16"), ["UTF-16 (little-endian)", "save it as UTF-8"]),
+    "utf16_without_bom": (lambda: _csv_text().encode("utf-16-le"), ["UTF-16", "save it as UTF-8"]),
+    "no_column_of_the_schema": (
+        lambda: _csv_text(rows=[{f"col{i}": v for i, v in enumerate(r.values())} for r in defects.base_rows(n=50)]).encode(),
+        ["none of its", "is a feature of the schema"]),
+}
+
+
+def _write(folder, name) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "data.csv"
+    path.write_bytes(REFUSED[name][0]())
+    return str(path)
+
+
+def _one_line(err: str, words):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_validate_says_what_the_file_looks_like(tmp_path, capfd, name):
+    path = _write(tmp_path / name, name)
+    code = cli.main(["validate", "--data", path, "--baseline", "none"])
+    _, err = capfd.readouterr()
+    assert code == 2
+    _one_line(err, REFUSED[name][1])
+
+
+@pytest.mark.parametrize("name", ["semicolon_delimited", "gzip_named_csv", "utf16_with_bom", "no_column_of_the_schema"])
+def test_runner_says_it_before_anything_runs(tmp_path, name):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(DATA_ROOT / "train" / "span-3", root / "train" / "span-3")
+    _write(root / "serving", name)
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--data-root", str(root),
+                           "--outputs", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    _one_line(proc.stderr, REFUSED[name][1])
+    assert not (tmp_path / "out" / "metadata.sqlite").exists()
+
+
+def test_delimiter_reads_a_semicolon_file_as_the_comma_one(tmp_path, capfd):
+    semicolon = tmp_path / "semi" / "data.csv"
+    semicolon.parent.mkdir()
+    semicolon.write_text(_csv_text(";"))
+    comma = tmp_path / "comma" / "data.csv"
+    comma.parent.mkdir()
+    comma.write_text(_csv_text(","))
+    results = []
+    for path, extra in ((semicolon, ["--delimiter", ";"]), (comma, [])):
+        code = cli.main(["validate", "--data", str(path), "--environment", "TRAINING", "--baseline", "none",
+                         "--format", "json", *extra])
+        out, _ = capfd.readouterr()
+        assert code == 0
+        results.append(out.replace(str(path), "DATA"))
+    assert results[0] == results[1]
+
+
+def test_a_bad_delimiter_is_refused(capfd):
+    assert cli.main(["validate", "--data", str(DATA_ROOT / "serving"), "--delimiter", '"']) == 2
+    _one_line(capfd.readouterr()[1], ["--delimiter"])
+
+
+def test_a_data_folder_can_declare_its_delimiter(tmp_path, capfd):
+    folder = tmp_path / "semi"
+    folder.mkdir()
+    (folder / "data.csv").write_text(_csv_text(";"))
+    (folder / "tfxgate-input.yaml").write_text('delimiter: ";"\n')
+    assert cli.main(["validate", "--data", str(folder), "--environment", "TRAINING", "--baseline", "none"]) == 0
+    assert "result: pass" in capfd.readouterr()[0]
+    (folder / "tfxgate-input.yaml").write_text("separator: x\n")
+    assert cli.main(["validate", "--data", str(folder), "--baseline", "none"]) == 2
+    _one_line(capfd.readouterr()[1], ["unknown settings", "tfxgate-input.yaml"])
