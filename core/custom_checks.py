@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from core import stats_view
+from core import noise, stats_view
 from core.findings import FILL_RATE, SCALE_SHIFT, SCHEMA, SKEW
 from core.schema_files import features_in
 
@@ -67,9 +67,12 @@ def fill_rates(anomalies, statistics, schema, environment: str, checks: Checks) 
             or feature.name not in stats
         ):
             continue
-        filled = stats_view.common(stats[feature.name]).tot_num_values / total
+        filled_rows = int(stats_view.common(stats[feature.name]).tot_num_values)
+        filled = filled_rows / total
         if filled + 1e-9 >= feature.presence.min_fraction:
             continue
+        if not noise.fill_rate_stands(filled_rows, total, feature.presence.min_fraction):
+            continue  # a shortfall this batch's size explains
         existing = anomalies.anomaly_info.get(feature.name)
         if existing is not None and any(r.type == LOW_FRACTION_PRESENT for r in existing.reason):
             continue
@@ -197,10 +200,16 @@ def scale_shifts(anomalies, baseline, current, schema, check: str, environment: 
         if measured is None:
             continue
         ratio, agreement = measured
-        measurements.append(
-            {"check": check, "feature": name, "type": SCALE_SHIFT, "value": ratio, "threshold": SCALE_SHIFT_MAX_RATIO}
-        )
+        measurement = {"check": check, "feature": name, "type": SCALE_SHIFT, "value": ratio,
+                       "threshold": SCALE_SHIFT_MAX_RATIO}
+        measurements.append(measurement)
         if ratio < SCALE_SHIFT_MAX_RATIO or agreement < SCALE_SHIFT_AGREEMENT:
+            continue
+        histogram = stats_view.quantiles(base_stats[name])
+        n = int(stats_view.common(cur_stats[name]).num_non_missing)
+        measurement["noise"] = noise.scale_noise(histogram, n, name) if histogram else None
+        if not noise.ratio_stands(ratio, SCALE_SHIFT_MAX_RATIO, measurement["noise"]):
+            measurement["within_noise"] = True
             continue
         side = "serving and training" if check == SKEW else "current and previous span"
         _info(anomalies, name).reason.add(

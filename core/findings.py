@@ -24,6 +24,7 @@ class Finding:
     fraction: Optional[float] = None  # share of rows affected, where known
     value: Optional[float] = None  # measured distance (skew, drift) or fill rate
     threshold: Optional[float] = None
+    noise: Optional[float] = None  # the distance sampling noise alone gives a batch this size (core/noise.py)
 
     def to_json(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -95,6 +96,7 @@ def from_anomalies(anomalies, checks: Dict[str, Dict[int, str]], new_values: Dic
                     fraction=new_values.get(name) if check == SCHEMA else None,
                     value=found.get("value"),
                     threshold=found.get("threshold"),
+                    noise=found.get("noise"),
                 ))
     for reason in anomalies.dataset_anomaly_info.reason:
         findings.append(Finding(feature=DATASET_FEATURE, types=[type_name(reason.type)], check=SCHEMA,

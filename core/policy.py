@@ -69,6 +69,8 @@ class Verdict:
         elif f.value is not None and f.threshold is not None:
             relation = "<" if f.check == "fill_rate" else ">="
             detail += f" {f.value:.3g} {relation} {f.threshold:.3g}"
+            if f.noise is not None:
+                detail += f", noise {f.noise:.2g}"
         return f"{self.dataset.split('[')[0]}: {f.feature} {'/'.join(f.types)} ({detail})"
 
     def to_json(self) -> dict:

@@ -37,3 +37,12 @@ def deciles(feature_stats) -> Optional[List[float]]:
         if histogram.type == statistics_pb2.Histogram.QUANTILES and histogram.buckets:
             return [b.high_value for b in histogram.buckets[:-1]]
     return None
+
+
+def quantiles(feature_stats) -> Optional[List[tuple]]:
+    """(low, high, count) of a numeric feature's quantiles histogram (what TFDV's Jensen-Shannon
+    divergence compares), or None."""
+    for histogram in feature_stats.num_stats.histograms:
+        if histogram.type == statistics_pb2.Histogram.QUANTILES and histogram.buckets:
+            return [(b.low_value, b.high_value, b.sample_count) for b in histogram.buckets]
+    return None

@@ -13,7 +13,7 @@ from typing import List, Optional
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from core import custom_checks, findings as findings_lib, reading as reading_lib, stats_view
+from core import custom_checks, findings as findings_lib, noise, reading as reading_lib, stats_view
 from core.findings import DRIFT, SCHEMA, SKEW, Finding
 from core.names import ENVIRONMENTS, SERVING, TRAINING
 from core.schema_files import features_in
@@ -84,10 +84,60 @@ def validate(
     for name, share in hidden_new_values.items():
         new_values[name] = new_values.get(name, 0.0) + share
     distances = findings_lib.distances(anomalies) + scale
+    baselines = {DRIFT: (previous_statistics, statistics)}
+    if training_statistics is not None:
+        baselines[SKEW] = (training_statistics, statistics)
+    elif serving_statistics is not None:
+        baselines[SKEW] = (statistics, serving_statistics)
+    _weigh_noise(anomalies, distances, checks, baselines)
     found = findings_lib.from_anomalies(anomalies, checks, new_values, fill_rates, distances)
     if reading is not None:
         found += reading_lib.findings(reading, features_in(schema, environment))
     return Report(anomalies, found, distances, stats_view.num_examples(statistics))
+
+
+_NOISY = {"L_INFTY": anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
+          "JENSEN_SHANNON_DIVERGENCE": anomalies_pb2.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH}
+
+
+def _weigh_noise(anomalies, distances: List[dict], checks, baselines: dict) -> None:
+    """Records, beside every comparator distance over its threshold (where it decides), the
+    distance sampling noise alone would give a batch of this size drawn from the baseline
+    (core/noise.py); withdraws the comparator anomaly when the distance does not clear the noise
+    level by the margin (it stays measured, with its noise and `within_noise`)."""
+    for d in distances:
+        if d["type"] not in _NOISY or baselines.get(d["check"], (None,))[0] is None or d["value"] <= d["threshold"]:
+            continue
+        baseline, current = baselines[d["check"]]
+        d["noise"] = noise_level(d["type"], stats_view.by_name(baseline).get(d["feature"]),
+                                 stats_view.by_name(current).get(d["feature"]), d["feature"])
+        d["within_noise"] = d["value"] > d["threshold"] and not noise.stands(d["value"], d["threshold"], d["noise"])
+        if not d["within_noise"]:
+            continue
+        info = anomalies.anomaly_info.get(d["feature"])
+        if info is None:
+            continue
+        kept = [r for r in info.reason
+                if not (r.type == _NOISY[d["type"]] and checks.get(d["feature"], {}).get(r.type) == d["check"])]
+        if len(kept) == len(info.reason):
+            continue
+        if kept:
+            del info.reason[:]
+            info.reason.extend(kept)
+        else:
+            del anomalies.anomaly_info[d["feature"]]
+        checks.get(d["feature"], {}).pop(_NOISY[d["type"]], None)
+
+
+def noise_level(kind: str, baseline, current, key: str) -> Optional[float]:
+    """The noise level of one comparator for the current batch's size, or None if unknown."""
+    if baseline is None or current is None:
+        return None
+    n = int(stats_view.common(current).num_non_missing)
+    if kind == "L_INFTY":
+        return noise.linf_noise(stats_view.value_counts(baseline), n, key)
+    histogram = stats_view.quantiles(baseline)
+    return noise.jensen_shannon_noise(histogram, n, key) if histogram else None
 
 
 def _skew(anomalies, statistics, schema, environment, training_statistics, serving_statistics, checks) -> List[dict]:

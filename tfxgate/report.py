@@ -10,7 +10,7 @@ import html
 import os
 from typing import List, Optional
 
-from core import names, schema_files
+from core import names, noise, schema_files
 from mlmd import lineage, runs
 from mlmd import store as store_lib
 from tfxgate import figures, files, tables
@@ -84,7 +84,10 @@ def render_html(store, run: runs.Run, metadata_path) -> str:
 
     rows = tables.distance_rows(run)
     parts.append("<h2>Skew and drift: every measured distance against its threshold</h2>")
-    parts.append(_table(rows, ["environment", "check", "feature", "type", "value", "threshold"]))
+    parts.append("<p>Noise: the distance sampling noise alone gives a clean batch of this size drawn from "
+                 f"the baseline ({noise.QUANTILE:.0%} of draws stay below it); a distance counts only beyond "
+                 f"its threshold and {noise.MARGIN:g}&times; its noise.</p>")
+    parts.append(_table(rows, ["environment", "check", "feature", "type", "value", "threshold", "noise"]))
     if rows:
         parts.append(f'<img alt="distances" src="{figures.data_url(figures.distances_figure(rows))}">')
 
