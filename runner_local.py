@@ -128,6 +128,7 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
         print("tfxgate: the data gate stopped the run; nothing was trained or pushed.", file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         print(f"  MLMD store: {config.store.describe()}  log: {log_path}", file=sys.stderr)
+        _next_steps(config, run_id)
         return EXIT_BLOCKED
     if failed_node:
         print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
@@ -135,6 +136,17 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
     print(f"tfxgate: finished in {time.monotonic() - started:.1f} s")
     _summary(config, run_id, log_path, verbose)
     return 0
+
+
+def _next_steps(config, run_id: str) -> None:
+    """What a person can do about a blocked run, one line each."""
+    store = f"--metadata {config.store.sqlite_path}" if not config.store.is_mysql else "(the same --mysql-* flags)"
+    print("next steps:", file=sys.stderr)
+    print(f"  see why, with the evidence:  tfxgate report {store} --run {run_id} --out report.html", file=sys.stderr)
+    print("  the data is wrong:           fix it at its source and run again", file=sys.stderr)
+    print(f"  the change is legitimate:    tfxgate schema propose {store}  (then review and accept the draft)",
+          file=sys.stderr)
+    print(f"  the finding should only warn: edit {config_lib.POLICY_PATH} (a reviewed change)", file=sys.stderr)
 
 
 def _summary(config, run_id: str, log_path: str, verbose: bool) -> None:

@@ -168,6 +168,11 @@ def test_gate_stops_a_corrupted_span_before_training(runs):
     assert re.search(r"payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES \(schema, in 10\.\d% of rows\)", proc.stderr)
     assert "tips SCHEMA_MISSING_COLUMN" in proc.stderr
     assert "trip_seconds INT_TYPE_NOT_INT_STRING (typed_reading, in " in proc.stderr
+    # What to do next: the report of this very run, the schema proposal, the policy.
+    report_line = next(line for line in proc.stderr.splitlines() if "tfxgate report" in line)
+    assert "schema propose" in proc.stderr and "policy.yaml" in proc.stderr
+    run_id = report_line.split("--run ", 1)[1].split()[0]
+    assert query.run_contexts(runs["store"])[-1].name == run_id
     assert "Traceback" not in proc.stderr
     store = runs["store"]
     by_node = _by_node(store, query.run_contexts(store)[-1])

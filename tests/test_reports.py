@@ -159,3 +159,17 @@ def test_history_reads_each_runs_distances_with_thresholds(runs, capfd):
     assert cli.main(["history", "--metadata", _store_path(runs), "--feature", "payment_type", "--format", "json"]) == 0
     printed = json.loads(capfd.readouterr().out)
     assert {r["feature"] for r in printed} == {"payment_type"}
+
+
+@pytest.mark.parametrize("value", ["$x_$", "$\\undefinedcmd{x}$", "Cab $5 to $10"])
+def test_a_value_with_dollar_signs_is_drawn_literally(value):
+    """Matplotlib reads $...$ as math: a category or feature named so must neither break a figure
+    nor be drawn as math."""
+    from tfxgate import figures
+
+    assert figures.literal(value).replace("\\$", "$") == value
+    rows = [{"check": "skew", "feature": value, "type": "L_INFTY", "value": 0.3, "threshold": 0.15, "ratio": 2.0}]
+    assert figures.png_bytes(figures.distances_figure(rows)).startswith(b"\x89PNG")
+    history = [{"run_id": "r", "check": "skew", "feature": value, "type": "L_INFTY", "split": "serving",
+                "value": 0.1, "threshold": 0.15}]
+    assert figures.png_bytes(figures.history_figure(history)).startswith(b"\x89PNG")

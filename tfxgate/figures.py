@@ -10,6 +10,13 @@ from core.findings import SCALE_SHIFT
 from tfxgate.tables import feature_statistics
 
 
+def literal(text) -> str:
+    """A string from data as matplotlib should draw it: as it is. Matplotlib reads `$...$` as
+    math markup (`$x_$` fails to render, `Cab $5 to $10` is drawn as math); an escaped dollar is
+    drawn as a dollar."""
+    return str(text).replace("$", r"\$")
+
+
 def _distribution(feature) -> Tuple[List[str], List[float]]:
     """Labels and shares: equal-width histogram for numbers, top values for strings."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
@@ -42,9 +49,9 @@ def distribution_figure(training, serving, name: str):
     ax.bar([x - 0.2 for x in xs], train_share, width=0.4, label="training")
     ax.bar([x + 0.2 for x in xs], serve_share, width=0.4, label="serving")
     ax.set_xticks(list(xs))
-    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
+    ax.set_xticklabels([literal(label) for label in labels], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("share of rows")
-    ax.set_title(name, fontsize=10)
+    ax.set_title(literal(name), fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -78,7 +85,7 @@ def _share_in_training_deciles(train_f, serve_f) -> List[float]:
 def distances_figure(rows: List[dict]):
     rows = [r for r in rows if r["type"] != SCALE_SHIFT][:16]
     fig, ax = _figure(6.5, 0.32 * max(len(rows), 3) + 0.8)
-    labels = [f"{r['check']} {r['feature']}" for r in rows]
+    labels = [literal(f"{r['check']} {r['feature']}") for r in rows]
     ax.barh(labels, [r["value"] for r in rows], color=["#c0392b" if r["ratio"] >= 1 else "#2e86c1" for r in rows])
     ax.scatter([r["threshold"] for r in rows], labels, marker="|", s=200, color="black", label="threshold")
     ax.invert_yaxis()
@@ -99,7 +106,7 @@ def history_figure(rows: List[dict]):
             runs_seen.append(r["run_id"])
         series.setdefault((r["check"], r["feature"]), []).append((runs_seen.index(r["run_id"]), r["value"] / r["threshold"]))
     for (check, feature), points in sorted(series.items()):
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{check} {feature}")
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=literal(f"{check} {feature}"))
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xlabel("run (oldest first)")
     ax.set_ylabel("distance / threshold")
