@@ -144,7 +144,7 @@ def _next_steps(config, run_id: str) -> None:
     print("next steps:", file=sys.stderr)
     print(f"  see why, with the evidence:  tfxgate report {store} --run {run_id} --out report.html", file=sys.stderr)
     print("  the data is wrong:           fix it at its source and run again", file=sys.stderr)
-    print(f"  the change is legitimate:    tfxgate schema propose {store}  (then review and accept the draft)",
+    print(f"  the change is legitimate:    tfxgate schema propose {store}  (it drafts the next version for review)",
           file=sys.stderr)
     print(f"  the finding should only warn: edit {config_lib.POLICY_PATH} (a reviewed change)", file=sys.stderr)
 
