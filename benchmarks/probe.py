@@ -55,10 +55,18 @@ def _work(args):
     from pipeline import config
 
     schema_path = config.default_schema_path()
-    if args.kind == "inferred":
-        from core import batch_stats
+    if args.kind == "inferred":  # the same work as `ours`, every column's type inferred from the batch
+        from core import batch_stats, policy as policy_lib, schema_files, validation
 
-        return lambda: batch_stats.read(args.csv, None).rows
+        schema, policy = schema_files.load(schema_path), policy_lib.load(str(config.POLICY_PATH))
+
+        def inferred():
+            batch = batch_stats.read(args.csv, None)
+            report = validation.validate(batch.statistics, schema, args.environment)
+            policy_lib.judge_all(args.environment.lower(), report.findings, policy)
+            return batch.rows
+
+        return inferred
     if args.kind == "ours":
         from tfxgate import validate
 

@@ -107,32 +107,32 @@ def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], know
     throughout is missing (null). Columns named in `known` are read by core/cells.py; a row with
     a cell they cannot read is left out, counted in `report` (`where(i)`: file and row of row i
     of `batch`) and passed to `left_out(i, {feature: reason}, fields)`."""
-    known_columns = [n for n in batch.schema.names if n in known and kinds[n] is not None]
+    read = {n: cells.read_column(batch.column(n), kinds[n]) for n in batch.schema.names
+            if n in known and kinds[n] is not None}
     bad = np.zeros(batch.num_rows, dtype=bool)
-    read = {}
-    for name in known_columns:
-        column = cells.read_column(batch.column(name), kinds[name])
+    for name, column in read.items():
         if column.bad.any():
             if report is not None:
                 report.add_column(name, column, batch.column(name).to_pylist(), where)
             bad |= column.bad
-            read[name] = column
     if bad.any():
         if report is not None:
             report.dropped += int(bad.sum())
         if left_out is not None:
-            for i, reasons in sorted(reading_lib.bad_row_reasons(read).items()):
+            unreadable = {n: c for n, c in read.items() if c.bad.any()}
+            for i, reasons in sorted(reading_lib.bad_row_reasons(unreadable).items()):
                 left_out(i, reasons, [str(v) for v in batch.slice(i, 1).to_pylist()[0].values()])
-        batch = batch.filter(pa.array(~bad))
+        keep = ~bad
+        batch = batch.filter(pa.array(keep))
+        read = {n: _without_rows(c, keep) for n, c in read.items()}
     columns = []
     for name, text in zip(batch.schema.names, batch.columns):
         kind = kinds[name]
         if kind is None:
             columns.append(pa.nulls(len(text), pa.list_(pa.binary())))
             continue
-        if name in known:
-            column = cells.read_column(text, kind)
-            offsets, typed = column.offsets(), column.values
+        if name in read:
+            offsets, typed = read[name].offsets(), read[name].values
         else:
             present = pc.not_equal(text, "")
             values = text.filter(present)
@@ -144,6 +144,12 @@ def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], know
             offsets = _offsets(present)
         columns.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), typed))
     return pa.RecordBatch.from_arrays(columns, batch.schema.names)
+
+
+def _without_rows(column: cells.Column, keep: np.ndarray) -> cells.Column:
+    """A read column restricted to the rows kept (its values are those of its present rows)."""
+    values = column.values.filter(pa.array(keep[column.present]))
+    return cells.Column(values, column.present[keep], column.bad[keep], column.reason[keep])
 
 
 def _offsets(present: pa.Array) -> np.ndarray:
