@@ -105,13 +105,6 @@ def jensen_shannon(histogram_1: Histogram, histogram_2: Histogram) -> float:
     return min((kl(p) + kl(q)) / 2, 1.0)
 
 
-def quantiles_histogram(values: np.ndarray, buckets: int = BUCKETS) -> Histogram:
-    """Equal-mass buckets between the values' quantiles, as TFDV's quantiles histogram."""
-    edges = np.quantile(values, np.linspace(0.0, 1.0, buckets + 1), method="lower")
-    count = len(values) / buckets
-    return [(float(edges[i]), float(edges[i + 1]), count) for i in range(buckets)]
-
-
 # ---- noise levels --------------------------------------------------------------------------------
 
 def _rng(key: str) -> np.random.Generator:

@@ -165,12 +165,6 @@ def latest_pushed_destination(store: Store, pipeline: Optional[str] = None) -> O
     return pushed_destination(artifacts_of_type(store, names.PUSHED_MODEL_TYPE, pipeline))
 
 
-def gate_decision_line(decision) -> str:
-    """'pass' or 'warn: <summary>' of a GateDecision artifact."""
-    value = custom_value(decision, names.DECISION)
-    return value if value == names.PASS else f"{value}: {custom_value(decision, names.SUMMARY)}"
-
-
 def latest_accepted_training_statistics(store: Store, pipeline: Optional[str] = None) -> Optional[dict]:
     """The training statistics the data gate accepted most recently (core.baseline's rule).
 
