@@ -45,10 +45,14 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
-from core import cells, csv_input, names, reading
+from core import cells, check_settings, constraints, csv_input, names, profile as profile_lib, reading, rows as rows_lib
 
 SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
 DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
+CONSTRAINTS_KEY = "constraints"  # in custom_config: constraints.yaml beside the schema (rules across columns)
+CHECKS_KEY = "checks"  # in custom_config: checks.yaml beside the schema (the profile's slices)
+PROFILE_FILE = names.PROFILE_FILE  # the batch's profile (core/profile.py), beside Split-*/
+_PROFILE_PARTS = ".profile"  # one profile per input split, merged by the executor
 READING_FILE = "typed_reading.json"  # the merged ReadingReport, beside Split-*/
 _READING_PARTS = ".typed_reading"  # one report per input split, merged by the executor
 _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
@@ -57,10 +61,16 @@ QUARANTINED_ROWS = names.QUARANTINED_ROWS  # the Examples' MLMD property: how ma
 _BATCH = dict(min_batch_size=64, max_batch_size=4096)
 
 
-def custom_config(schema_text: str, delimiter: str = csv_input.DELIMITER) -> example_gen_pb2.CustomConfig:
-    """ExampleGen's custom_config carrying the curated schema's text and the delimiter."""
+def custom_config(schema_text: str, delimiter: str = csv_input.DELIMITER, constraints_text: str = "",
+                  checks_text: str = "") -> example_gen_pb2.CustomConfig:
+    """ExampleGen's custom_config carrying the curated schema's text, the delimiter, and the
+    texts of constraints.yaml and checks.yaml beside the schema (empty: none)."""
     struct = struct_pb2.Struct()
     struct.update({SCHEMA_KEY: schema_text, DELIMITER_KEY: delimiter})
+    if constraints_text:
+        struct.update({CONSTRAINTS_KEY: constraints_text})
+    if checks_text:
+        struct.update({CHECKS_KEY: checks_text})
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(struct)
     return config
@@ -86,6 +96,15 @@ def schema_kinds(exec_properties: Dict[str, Any]) -> Dict[str, str]:
 
     text = _settings(exec_properties).get(SCHEMA_KEY)
     return reading.schema_kinds(text_format.Parse(text, schema_pb2.Schema())) if text else {}
+
+
+def rules_and_slices(exec_properties: Dict[str, Any]):
+    """(constraints.yaml's rules, checks.yaml's slice keys) in the execution's custom_config."""
+    settings = _settings(exec_properties)
+    features = list(schema_kinds(exec_properties))
+    rules = constraints.parse(settings.get(CONSTRAINTS_KEY) or "", names.CONSTRAINTS_FILE, features)
+    checks = check_settings.parse(settings.get(CHECKS_KEY) or "", names.CHECKS_FILE, features)
+    return rules, checks.slices
 
 
 class _ReadRows(beam.DoFn):
@@ -117,33 +136,34 @@ _FEATURE = {
 
 class _RowsToExamples(beam.DoFn):
     """A batch of records to tf.Examples, column by column through core.cells. A row with a cell
-    its schema type cannot hold is left out; the report of what could not be read goes to the
-    `reading` output."""
+    its schema type cannot hold, or that breaks a rule across columns, is left out (core/rows.py);
+    the report of what was left out goes to the `reading` output, the profile of the rows kept
+    to `profile`."""
 
-    def __init__(self, names: List[str], kinds: Dict[str, str]):
-        self._names, self._kinds = names, kinds
+    def __init__(self, names: List[str], kinds: Dict[str, str], rules=(), slice_keys=()):
+        self._names, self._kinds, self._rules, self._slice_keys = names, kinds, rules, slice_keys
 
     def process(self, batch: List[tuple], inferred: Optional[List[Any]]):
         report = reading.ReadingReport(rows=len(batch))
-        columns, bad, read = [], np.zeros(len(batch), dtype=bool), {}
+        columns, read, texts = [], {}, {}
         for j, name in enumerate(self._names):
             kind = self._kinds.get(name) or (_INFERRED.get(inferred[j].type) if inferred else None)
             if kind is None:  # a column the schema does not know, empty throughout
                 columns.append(None)
                 continue
-            texts = [row[2][j] for row in batch]
-            column = cells.read_column(pa.array(texts, pa.string()), kind)
-            if name in self._kinds and column.bad.any():
-                report.add_column(name, column, texts, lambda i: (batch[i][0], batch[i][1]))
-                bad |= column.bad
-                read[name] = column
+            text = [row[2][j] for row in batch]
+            column = cells.read_column(pa.array(text, pa.string()), kind)
+            if name in self._kinds:
+                read[name], texts[name] = column, text
             columns.append((kind, column.values.to_pylist(), column.present, column.offsets()))
-        report.dropped = int(bad.sum())
-        if bad.any():
-            for i, reasons in reading.bad_row_reasons(read).items():
-                yield beam.pvalue.TaggedOutput("quarantine", reading.quarantine_row(batch[i][0], batch[i][1], reasons, batch[i][2]))
+        block = rows_lib.judge(read, {n: self._kinds[n] for n in read}, self._rules, report,
+                               lambda i: (batch[i][0], batch[i][1]), texts.__getitem__)
+        profile = profile_lib.Profile()
+        profile.add(rows_lib.kept(block), self._slice_keys)
+        for i, reasons in sorted(block.reasons.items()):
+            yield beam.pvalue.TaggedOutput("quarantine", reading.quarantine_row(batch[i][0], batch[i][1], reasons, batch[i][2]))
         for i in range(len(batch)):
-            if bad[i]:
+            if block.bad[i]:
                 continue
             feature = {}
             for name, column in zip(self._names, columns):
@@ -154,6 +174,27 @@ class _RowsToExamples(beam.DoFn):
                 feature[name] = _FEATURE[kind]([values[offsets[i]]] if present[i] else [])
             yield tf.train.Example(features=tf.train.Features(feature=feature))
         yield beam.pvalue.TaggedOutput("reading", report)
+        yield beam.pvalue.TaggedOutput("profile", profile)
+
+
+class _MergeProfiles(beam.CombineFn):
+    def create_accumulator(self):
+        return profile_lib.Profile()
+
+    def add_input(self, accumulator, profile):
+        return accumulator.merge(profile)
+
+    def merge_accumulators(self, accumulators):
+        return profile_lib.merge_all(accumulators)
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+def _write_profile(profile: profile_lib.Profile, folder: str, name: str) -> None:
+    fileio.makedirs(folder)
+    with fileio.open(os.path.join(folder, f"{name}.json"), "w") as f:
+        f.write(json.dumps(profile.to_json(), sort_keys=True))
 
 
 class _MergeReports(beam.CombineFn):
@@ -198,6 +239,7 @@ class _TypedCsvToExample(beam.PTransform):
         self._kinds = schema_kinds(exec_properties)
         self._delimiter = _settings(exec_properties).get(DELIMITER_KEY) or csv_input.DELIMITER
         self._reading_uri = exec_properties.get(_READING_URI)
+        self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = _part_name(split_pattern)
 
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
@@ -218,8 +260,9 @@ class _TypedCsvToExample(beam.PTransform):
         converted = (
             rows
             | "Batch" >> beam.BatchElements(**_BATCH)
-            | "ToTFExample" >> beam.ParDo(_RowsToExamples(names, self._kinds), beam.pvalue.AsSingleton(inferred))
-            .with_outputs("reading", "quarantine", main="examples")
+            | "ToTFExample" >> beam.ParDo(_RowsToExamples(names, self._kinds, self._rules, self._slice_keys),
+                                         beam.pvalue.AsSingleton(inferred))
+            .with_outputs("reading", "quarantine", "profile", main="examples")
         )
         if self._reading_uri:
             _ = (
@@ -232,6 +275,11 @@ class _TypedCsvToExample(beam.PTransform):
                 converted.reading
                 | "MergeReadingReports" >> beam.CombineGlobally(_MergeReports())
                 | "WriteReadingReport" >> beam.Map(_write_report, os.path.join(self._reading_uri, _READING_PARTS), self._part)
+            )
+            _ = (
+                converted.profile
+                | "MergeProfiles" >> beam.CombineGlobally(_MergeProfiles())
+                | "WriteProfile" >> beam.Map(_write_profile, os.path.join(self._reading_uri, _PROFILE_PARTS), self._part)
             )
         return converted.examples
 
@@ -248,6 +296,26 @@ class Executor(csv_executor.Executor):
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
         record_reading(examples, {_part_name(split.pattern): split.name for split in input_config.splits})
+        record_profile(examples, {_part_name(split.pattern): split.name for split in input_config.splits})
+
+
+def record_profile(examples, split_of_part: Dict[str, str]) -> None:
+    """Merges the input splits' profiles into the Examples' profile.json (the whole input); with
+    several input splits, each is also kept as profile-<split>.json (each is an output split)."""
+    parts = os.path.join(examples.uri, _PROFILE_PARTS)
+    profiles = {}
+    for path in sorted(fileio.glob(os.path.join(parts, "*.json"))) if fileio.exists(parts) else []:
+        with fileio.open(path, "r") as f:
+            profiles[split_of_part.get(os.path.basename(path)[: -len(".json")], "")] = f.read()
+    merged = profile_lib.merge_all(profile_lib.Profile.from_json(json.loads(t)) for t in profiles.values())
+    with fileio.open(os.path.join(examples.uri, PROFILE_FILE), "w") as f:
+        f.write(json.dumps(merged.to_json(), sort_keys=True))
+    if len(profiles) > 1:
+        for split, text in profiles.items():
+            with fileio.open(os.path.join(examples.uri, names.split_profile_file(split)), "w") as f:
+                f.write(text)
+    if fileio.exists(parts):
+        fileio.rmtree(parts)
 
 
 def record_reading(examples, split_of_part: Dict[str, str]) -> reading.ReadingReport:

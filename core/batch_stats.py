@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
-from core import cells, csv_input
+from core import cells, csv_input, profile as profile_lib, rows as rows_lib
 from core.errors import InputError
 from core import reading as reading_lib
 from core.reading import ReadingReport
@@ -102,25 +102,23 @@ def column_kinds(path: str, known: Optional[Dict[str, str]] = None,
 
 
 def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], known=(),
-                    report: Optional[ReadingReport] = None, where=None, left_out=None) -> pa.RecordBatch:
+                    report: Optional[ReadingReport] = None, where=None, left_out=None, rules=(),
+                    profile: Optional[profile_lib.Profile] = None, slice_keys=()) -> pa.RecordBatch:
     """Columns as ExampleGen encodes them: lists of int64, float32 or bytes; a column empty
     throughout is missing (null). Columns named in `known` are read by core/cells.py; a row with
-    a cell they cannot read is left out, counted in `report` (`where(i)`: file and row of row i
-    of `batch`) and passed to `left_out(i, {feature: reason}, fields)`."""
+    a cell they cannot read, or that breaks one of `rules` (core/constraints.py), is left out
+    (core/rows.py), counted in `report` (`where(i)`: file and row of row i of `batch`) and passed
+    to `left_out(i, {feature: reason}, fields)`; the rows kept are added to `profile`."""
     read = {n: cells.read_column(batch.column(n), kinds[n]) for n in batch.schema.names
             if n in known and kinds[n] is not None}
-    bad = np.zeros(batch.num_rows, dtype=bool)
-    for name, column in read.items():
-        if column.bad.any():
-            if report is not None:
-                report.add_column(name, column, batch.column(name).to_pylist(), where)
-            bad |= column.bad
+    block = rows_lib.judge(read, {n: kinds[n] for n in read}, rules, report if report is not None else ReadingReport(),
+                           where or (lambda i: ("", i)), lambda n: batch.column(n).to_pylist())
+    bad = block.bad
+    if profile is not None:
+        profile.add(rows_lib.kept(block), slice_keys)
     if bad.any():
-        if report is not None:
-            report.dropped += int(bad.sum())
         if left_out is not None:
-            unreadable = {n: c for n, c in read.items() if c.bad.any()}
-            for i, reasons in sorted(reading_lib.bad_row_reasons(unreadable).items()):
+            for i, reasons in sorted(block.reasons.items()):
                 left_out(i, reasons, [str(v) for v in batch.slice(i, 1).to_pylist()[0].values()])
         keep = ~bad
         batch = batch.filter(pa.array(keep))
@@ -166,10 +164,11 @@ class Batch:
     statistics: object  # DatasetFeatureStatisticsList, of the rows not left out
     rows: int  # rows read, those left out (report.dropped) included
     report: ReadingReport
+    profile: Optional[profile_lib.Profile] = None  # of the rows not left out (core/profile.py)
 
 
 def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_input.DELIMITER,
-         rows_out=None) -> Batch:
+         rows_out=None, rules=(), slice_keys=()) -> Batch:
     """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
     core.reading.schema_kinds of the curated schema; None: every column inferred).
 
@@ -179,6 +178,8 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
 
     rows_out: an open text file: the rows left out are written to it as CSV (core.reading's
     quarantine format), with their line numbers, file by file as each is read.
+    rules: rules across columns (core/constraints.py): a row breaking one is left out too.
+    slice_keys: the slices of the profile (core/check_settings.py).
     """
     from tensorflow_data_validation.statistics import stats_impl, stats_options
 
@@ -190,7 +191,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
     column_types = column_kinds(path, known, delimiter)
     generators = stats_impl.get_generators(stats_options.StatsOptions(), in_memory=True)
     accumulators = [g.create_accumulator() for g in generators]
-    report, rows = ReadingReport(), 0
+    report, rows, profile = ReadingReport(), 0, profile_lib.Profile()
     writer = csv.writer(rows_out, lineterminator="\n") if rows_out is not None else None
     if writer is not None:
         writer.writerow(reading_lib.QUARANTINE_HEADER + names)
@@ -203,7 +204,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
             record_batch = to_record_batch(
                 batch, column_types, known, file_report, where=lambda i, start=start, f=f: (f, start + i),
                 left_out=(lambda i, reasons, fields, start=start: left_out.append((start + i, reasons, fields)))
-                if writer is not None else None)
+                if writer is not None else None, rules=rules, profile=profile, slice_keys=slice_keys)
             file_rows += batch.num_rows
             if record_batch.num_rows:
                 accumulators = [g.add_input(a, record_batch) for g, a in zip(generators, accumulators)]
@@ -216,7 +217,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
         rows += file_rows
     if rows == 0:
         raise InputError(f"{path}: no data rows, only a header")
-    return Batch(stats_impl.extract_statistics_output(accumulators, generators), rows, report)
+    return Batch(stats_impl.extract_statistics_output(accumulators, generators), rows, report, profile)
 
 
 def _has_data_row(path: str) -> bool:
@@ -229,13 +230,11 @@ def _has_data_row(path: str) -> bool:
 
 def _with_lines(report: ReadingReport, path: str, delimiter: str) -> ReadingReport:
     """The report with each example's row index replaced by the line its record starts on."""
-    indices = [e["line"] for reasons in report.problems.values() for entry in reasons.values()
-               for e in entry["examples"]]
+    examples = report.examples()
+    indices = [e["line"] for e in examples]
     lines = csv_input.record_lines(path, indices, delimiter) if indices else {}
-    for reasons in report.problems.values():
-        for entry in reasons.values():
-            for example in entry["examples"]:
-                example["line"] = lines.get(example["line"])
+    for example in examples:
+        example["line"] = lines.get(example["line"])
     return report
 
 

@@ -8,6 +8,7 @@ import dataclasses
 from typing import Dict, List, Optional
 
 SCHEMA, FILL_RATE, SKEW, DRIFT = "schema", "fill_rate", "skew", "drift"
+DEGENERATE, TAILS, CONSTRAINT = "degenerate", "tails", "constraint"  # core/profile_checks.py, core/constraints.py
 SCALE_SHIFT = "scale_shift"  # tfxgate's own check (a `rule`), where TFDV has none
 DATASET_FEATURE = "(dataset)"  # the feature of a finding about the whole dataset
 
@@ -18,13 +19,14 @@ class Finding:
 
     feature: str
     types: List[str]  # TFDV's AnomalyInfo.Type names
-    check: str  # schema | fill_rate | skew | drift
+    check: str  # schema | fill_rate | skew | drift | degenerate | tails | constraint
     description: str
     rule: Optional[str] = None  # tfxgate's own check, where TFDV has none (e.g. scale_shift)
     fraction: Optional[float] = None  # share of rows affected, where known
     value: Optional[float] = None  # measured distance (skew, drift) or fill rate
     threshold: Optional[float] = None
     noise: Optional[float] = None  # the distance sampling noise alone gives a batch this size (core/noise.py)
+    slice: Optional[str] = None  # the slice it was found in (`company=Flash Cab`); None: the whole batch
 
     def to_json(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}

@@ -126,3 +126,25 @@ def _makedirs(folder: str) -> None:
         fileio.makedirs(folder)
     else:
         os.makedirs(folder, exist_ok=True)
+
+
+def profile_path(examples_uri: str) -> str:
+    """`<Examples>/profile.json`: the batch's profile, written by tfxgate's ExampleGen."""
+    return os.path.join(examples_uri, names.PROFILE_FILE)
+
+
+def read_profile(examples_uri: Optional[str], split: Optional[str] = None):
+    """The profile (core/profile.py) of an Examples artifact (with `split`: that input split's
+    own, where the Examples were read from several), or None where it has none (made before
+    profiles, or by another ExampleGen)."""
+    if not examples_uri:
+        return None
+    path = profile_path(examples_uri)
+    if split is not None and exists(os.path.join(examples_uri, names.split_profile_file(split))):
+        path = os.path.join(examples_uri, names.split_profile_file(split))
+    if not exists(path):
+        return None
+    from core import profile
+
+    with _open(path, "r") as f:
+        return profile.Profile.from_json(json.loads(f.read()))

@@ -43,6 +43,15 @@ ANOMALIES_FILE = "SchemaDiff.pb"  # ExampleValidator's name, so TFDV's readers w
 FINDINGS_FILE = "findings.json"  # DataValidator's, per split
 DECISION_FILE = "decision.json"  # DataGate's
 SCHEMA_FILE = "schema.pbtxt"  # a curated schema version, SchemaGen's output, ImportSchemaGen's
+CHECKS_FILE = "checks.yaml"  # beside a schema version: slices and extra tests (core/check_settings.py)
+CONSTRAINTS_FILE = "constraints.yaml"  # beside a schema version: rules across columns (core/constraints.py)
+PROFILE_FILE = "profile.json"  # inside Examples: the batch's profile (core/profile.py)
+
+
+def split_profile_file(split: str) -> str:
+    """Inside Examples read from several input splits: one input split's own profile."""
+    return f"profile-{split}.json"
+
 
 # ---- MLMD types, contexts and properties ----
 GATE_DECISION_TYPE = "tfxgate.GateDecision"  # also a class path: `tfxgate.GateDecision`
@@ -70,6 +79,8 @@ DRIFT_BASELINE_URI = "drift_baseline_uri"
 SKEW_BASELINE_URI = "skew_baseline_uri"
 TRAINING_STATISTICS_URI = "training_statistics_uri"
 TRAINING_STATISTICS_SPLITS = "training_statistics_splits"
+EXAMPLES_URI = "examples_uri"  # ExampleAnomalies: the Examples validated (their profile)
+TRAINING_EXAMPLES_URI = "training_examples_uri"  # GateDecision: the accepted span's Examples
 DECISION = "decision"
 SUMMARY = "summary"
 VERDICTS = "verdicts"

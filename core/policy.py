@@ -12,7 +12,8 @@ from core.findings import Finding
 
 BLOCK, WARN = names.BLOCK, names.WARN
 _ACTIONS = (BLOCK, WARN)
-_MATCH_KEYS = ("feature", "anomaly", "check", "rule", "below_fraction")
+_MATCH_KEYS = ("feature", "anomaly", "check", "rule", "slice", "below_fraction")
+ANY_SLICE, NO_SLICE = "any", "none"  # `slice:` values matching every slice, or the whole batch only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Rule:
     anomaly: Optional[str] = None
     check: Optional[str] = None
     rule: Optional[str] = None
+    slice: Optional[str] = None
     below_fraction: Optional[float] = None
 
     def matches(self, finding: Finding) -> bool:
@@ -34,9 +36,19 @@ class Rule:
             return False
         if self.rule is not None and self.rule != finding.rule:
             return False
+        if self.slice is not None and not _slice_matches(self.slice, finding.slice):
+            return False
         if self.below_fraction is not None:
             return finding.fraction is not None and finding.fraction < self.below_fraction
         return True
+
+
+def _slice_matches(wanted: str, found: Optional[str]) -> bool:
+    if wanted == ANY_SLICE:
+        return found is not None
+    if wanted == NO_SLICE:
+        return found is None
+    return wanted == found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +83,8 @@ class Verdict:
             detail += f" {f.value:.3g} {relation} {f.threshold:.3g}"
             if f.noise is not None:
                 detail += f", noise {f.noise:.2g}"
-        return f"{self.dataset.split('[')[0]}: {f.feature} {'/'.join(f.types)} ({detail})"
+        where = f" [{f.slice}]" if f.slice else ""
+        return f"{self.dataset.split('[')[0]}: {f.feature}{where} {'/'.join(f.types)} ({detail})"
 
     def to_json(self) -> dict:
         return {"dataset": self.dataset, "severity": self.severity, "why": self.why, **self.finding.to_json()}
@@ -131,7 +144,7 @@ def unique(verdicts: List[Verdict]) -> List[Verdict]:
     """One verdict per environment, feature, check and types: splits of one dataset agree."""
     seen, result = set(), []
     for v in verdicts:
-        key = (v.dataset.split("[")[0], v.finding.feature, v.finding.check, tuple(v.finding.types))
+        key = (v.dataset.split("[")[0], v.finding.feature, v.finding.check, tuple(v.finding.types), v.finding.slice)
         if key not in seen:
             seen.add(key)
             result.append(v)

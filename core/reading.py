@@ -14,7 +14,7 @@ import dataclasses
 from typing import Dict, Iterable, List, Optional
 
 from core import cells, names
-from core.findings import SCHEMA, Finding
+from core.findings import CONSTRAINT, SCHEMA, Finding
 
 EXAMPLES_KEPT = 5  # per feature and reason
 TYPED_READING = names.TYPED_READING  # the findings' rule, and the Examples' MLMD property
@@ -46,8 +46,21 @@ class ReadingReport:
 
     rows: int = 0  # rows read, those left out included
     problems: Dict[str, Dict[str, dict]] = dataclasses.field(default_factory=dict)
-    dropped: int = 0  # rows left out: at least one cell not representable
+    dropped: int = 0  # rows left out: at least one cell not representable, or a rule across columns broken
     # problems[feature][reason] = {"rows": n, "examples": [{"file", "line", "value"}, ...]}
+    constraints: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    # constraints[rule] = {"rows": broken, "evaluated": n, "feature", "text", "examples": [...]}
+
+    def add_constraint(self, rule, evaluated: int, violating, where, show) -> None:
+        """Counts the rows that break `rule` (a core.constraints.Rule); `violating`: their
+        indices; `where(i)`: (file, line); `show(i)`: the row's values the rule reads, as text."""
+        entry = self.constraints.setdefault(rule.name, {"rows": 0, "evaluated": 0, "feature": _first_column(rule),
+                                                        "text": rule.text(), "examples": []})
+        entry["rows"] += len(violating)
+        entry["evaluated"] += int(evaluated)
+        for i in violating[:max(EXAMPLES_KEPT - len(entry["examples"]), 0)]:
+            file, line = where(int(i))
+            entry["examples"].append({"file": file, "line": line, "value": show(int(i))})
 
     def add_column(self, feature: str, column: cells.Column, values: List[str], where) -> None:
         """Counts the bad cells of a column read by `cells.read_column`; `where(i)` gives the
@@ -65,6 +78,12 @@ class ReadingReport:
     def merge(self, other: "ReadingReport") -> "ReadingReport":
         merged = ReadingReport(self.rows + other.rows, {}, self.dropped + other.dropped)
         for report in (self, other):
+            for rule, entry in report.constraints.items():
+                target = merged.constraints.setdefault(rule, dict(entry, rows=0, evaluated=0, examples=[]))
+                target["rows"] += entry["rows"]
+                target["evaluated"] += entry["evaluated"]
+                target["examples"] = sorted(target["examples"] + entry["examples"],
+                                            key=lambda e: (e["file"], e["line"] or 0))[:EXAMPLES_KEPT]
             for feature, reasons in report.problems.items():
                 for reason, entry in reasons.items():
                     target = merged.problems.setdefault(feature, {}).setdefault(reason, {"rows": 0, "examples": []})
@@ -74,7 +93,15 @@ class ReadingReport:
         return merged
 
     def to_json(self) -> dict:
-        return {"rows": self.rows, "problems": self.problems, "dropped": self.dropped}
+        data = {"rows": self.rows, "problems": self.problems, "dropped": self.dropped}
+        if self.constraints:
+            data["constraints"] = self.constraints
+        return data
+
+    def examples(self) -> List[dict]:
+        """Every example kept (cells and rules alike), to be given its line."""
+        return [e for reasons in self.problems.values() for entry in reasons.values() for e in entry["examples"]] + \
+            [e for entry in self.constraints.values() for e in entry["examples"]]
 
     @classmethod
     def from_json(cls, data: Optional[dict], split: Optional[str] = None) -> "ReadingReport":
@@ -83,7 +110,8 @@ class ReadingReport:
         data = data or {}
         if split is not None and split in data.get("splits", {}):
             data = data["splits"][split]
-        return cls(int(data.get("rows", 0)), data.get("problems", {}), int(data.get("dropped", 0)))
+        return cls(int(data.get("rows", 0)), data.get("problems", {}), int(data.get("dropped", 0)),
+                   data.get("constraints", {}))
 
 
 QUARANTINE_HEADER = ["file", "line", "reasons"]  # then the data's own columns
@@ -105,6 +133,18 @@ def bad_row_reasons(columns: Dict[str, "cells.Column"]) -> Dict[int, Dict[str, s
         for i in np.flatnonzero(column.bad):
             result.setdefault(int(i), {})[feature] = column.reason[i]
     return result
+
+
+def _first_column(rule) -> str:
+    """The feature a rule's finding is reported on: the first its expectation names."""
+    import re
+
+    text = rule.expect or " ".join(rule.allowed_columns)
+    for token in re.findall(r"`[^`]+`|[A-Za-z_][A-Za-z0-9_]*", text):
+        name = token.strip("`")
+        if name in rule.columns():
+            return name
+    return sorted(rule.columns())[0] if rule.columns() else rule.name
 
 
 def merge_all(reports: Iterable[ReadingReport]) -> ReadingReport:
@@ -143,3 +183,20 @@ def findings(report: ReadingReport, features: Optional[Iterable[str]] = None) ->
             ))
     return result
 
+
+
+def constraint_findings(report: ReadingReport) -> List[Finding]:
+    """One finding per rule across columns (core/constraints.py) that some rows broke; those
+    rows were left out, as rows with an unreadable cell are."""
+    result = []
+    for rule in sorted(report.constraints):
+        entry = report.constraints[rule]
+        if not entry["rows"]:
+            continue
+        examples = ", ".join(_where(e) for e in entry["examples"])
+        share = entry["rows"] / report.rows if report.rows else 0.0
+        result.append(Finding(
+            feature=entry["feature"], types=["CONSTRAINT_VIOLATED"], check=CONSTRAINT, rule=rule, fraction=share,
+            description=(f"{entry['rows']} of {entry['evaluated']} rows it applies to break the rule {rule} "
+                         f"({entry['text']}): those rows were left out. For example {examples}.")))
+    return result

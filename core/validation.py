@@ -13,7 +13,8 @@ from typing import List, Optional
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from core import custom_checks, findings as findings_lib, noise, reading as reading_lib, stats_view
+from core import custom_checks, findings as findings_lib, noise, profile_checks, reading as reading_lib, stats_view
+from core.check_settings import CheckSettings
 from core.findings import DRIFT, SCHEMA, SKEW, Finding
 from core.names import ENVIRONMENTS, SERVING, TRAINING
 from core.schema_files import features_in
@@ -33,8 +34,10 @@ class Report:
 
     anomalies: anomalies_pb2.Anomalies  # TFDV's proto, with tfxgate's additions merged in
     findings: List[Finding]
-    distances: List[dict]  # every measurement: {check, feature, type, value, threshold}
+    distances: List[dict]  # every measurement: {check, feature, type, value, threshold[, noise, slice]}
     num_examples: int
+    skipped_slices: List[dict] = dataclasses.field(default_factory=list)  # {slice, rows, why}
+    notes: List[str] = dataclasses.field(default_factory=list)  # checks that could not run, and why
 
 
 def validate(
@@ -45,6 +48,9 @@ def validate(
     training_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
     serving_statistics: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
     reading: Optional[reading_lib.ReadingReport] = None,
+    profile=None,
+    baseline_profiles: Optional[dict] = None,
+    settings: Optional[CheckSettings] = None,
 ) -> Report:
     """Validates `statistics` in `environment`.
 
@@ -56,7 +62,11 @@ def validate(
       training_statistics: when `statistics` is a serving batch, the training side of skew.
       serving_statistics: when `statistics` is training data, the serving side of skew.
       reading: what reading the batch typed by the schema could not read (core/reading.py):
-        a finding per feature and reason, for the features of `environment`.
+        a finding per feature and reason, for the features of `environment`; and the rows that
+        broke a rule across columns (core/constraints.py), a finding per rule.
+      profile: the batch's profile (core/profile.py), for the checks of core/profile_checks.py.
+      baseline_profiles: {drift|skew: the baseline's profile, or None when it has none}.
+      settings: checks.yaml beside the schema (slices, extra tests).
 
     Returns:
       A Report: TFDV's Anomalies with tfxgate's additions, findings and every distance.
@@ -93,7 +103,33 @@ def validate(
     found = findings_lib.from_anomalies(anomalies, checks, new_values, fill_rates, distances)
     if reading is not None:
         found += reading_lib.findings(reading, features_in(schema, environment))
-    return Report(anomalies, found, distances, stats_view.num_examples(statistics))
+        found += reading_lib.constraint_findings(reading)
+    report = Report(anomalies, found, distances, stats_view.num_examples(statistics))
+    _profile_checks(report, schema, environment, profile, baseline_profiles or {}, baselines, settings)
+    return report
+
+
+def _profile_checks(report: Report, schema, environment, profile, baseline_profiles: dict, baselines: dict,
+                    settings: Optional[CheckSettings]) -> None:
+    """Adds core/profile_checks.py's findings and measurements to `report`."""
+    if profile is None:
+        report.notes.append("no profile of the batch: degenerate columns, tails, slices and extra tests not checked")
+        return
+    pairs = []
+    for kind in (DRIFT, SKEW):
+        if baselines.get(kind, (None,))[0] is None:
+            continue
+        if baseline_profiles.get(kind) is None:
+            report.notes.append(f"the {kind} baseline has no profile (a statistics file): degenerate columns, tails, "
+                                f"slices and extra tests not checked against it")
+            continue
+        pairs.append((kind, baseline_profiles[kind]))
+    for i, (kind, baseline) in enumerate(pairs or [(DRIFT, None)]):
+        outcome = profile_checks.check(profile, baseline, schema, environment, kind, settings or CheckSettings(),
+                                       label_check=i == 0)
+        report.findings += outcome.findings
+        report.distances += outcome.measurements
+        report.skipped_slices += outcome.skipped
 
 
 _NOISY = {"L_INFTY": anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,

@@ -168,7 +168,7 @@ def latest_pushed_destination(store: Store, pipeline: Optional[str] = None) -> O
 def latest_accepted_training_statistics(store: Store, pipeline: Optional[str] = None) -> Optional[dict]:
     """The training statistics the data gate accepted most recently (core.baseline's rule).
 
-    Returns {"uri", "splits", "span", "run"} or None when the gate has accepted nothing yet.
+    Returns {"uri", "splits", "span", "run", "examples_uri"} or None when the gate has accepted nothing yet.
     """
     decisions = [d for d in artifacts_of_type(store, names.GATE_DECISION_TYPE, pipeline)
                  if custom_value(d, names.TRAINING_STATISTICS_URI)]
@@ -182,6 +182,7 @@ def latest_accepted_training_statistics(store: Store, pipeline: Optional[str] = 
         "splits": custom_value(chosen, names.TRAINING_STATISTICS_SPLITS),
         "span": custom_value(chosen, names.SPAN),
         "run": run.name if run is not None else None,
+        "examples_uri": custom_value(chosen, names.TRAINING_EXAMPLES_URI),
     }
 
 

@@ -46,6 +46,10 @@ class PipelineConfig:
     policy_json: str = ""
     # The curated schema's text: ExampleGen reads every cell as its type, and an edit re-runs it.
     schema_text: str = ""
+    # constraints.yaml and checks.yaml beside the schema ('' where there is none): ExampleGen
+    # leaves out rows breaking a rule and profiles the slices; the validators judge the slices.
+    constraints_text: str = ""
+    checks_text: str = ""
     # The input files' field delimiter.
     delimiter: str = ","
     # Validate data_root/serving in SERVING, with skew against the training statistics.
@@ -107,6 +111,22 @@ def read_schema_text(path: str) -> str:
         return f.read()
 
 
+def read_beside_schema(schema_path: str) -> dict:
+    """{constraints_text, checks_text}: the files beside a schema version, checked to parse (a
+    one-line error if not); '' for a file that is not there."""
+    from core import check_settings, constraints
+
+    schema = schema_files.load(schema_path)
+    features = [f.name for f in schema.feature]
+    texts = {}
+    for key, file_name, parse in (("constraints_text", names.CONSTRAINTS_FILE, constraints.parse),
+                                  ("checks_text", names.CHECKS_FILE, check_settings.parse)):
+        text = check_settings.read_text(schema_path, file_name)
+        parse(text, check_settings.path_beside(schema_path, file_name), features)
+        texts[key] = text
+    return texts
+
+
 def input_folders(config: PipelineConfig) -> List[str]:
     """The folders of CSV files a local run reads: its training span (the latest unless set) and
     the serving batch, where there is one."""
@@ -152,6 +172,7 @@ def local_config(
         beam_pipeline_args=beam_args_for(beam_args),
         policy_json=read_policy(policy_path or str(POLICY_PATH)),
         schema_text=read_schema_text(schema_path),
+        **read_beside_schema(schema_path),
         validate_serving=os.path.isdir(os.path.join(data_root, names.SERVING_FOLDER)),  # serving/ with no CSV: an error
         **overrides,
     )

@@ -48,6 +48,7 @@ def kubeflow_config(
         installed_functions=True,  # the image has the project installed: no wheel to stage
         policy_json=config_lib.read_policy(),
         schema_text=config_lib.read_schema_text(local_schema),  # the same file as in the image
+        **config_lib.read_beside_schema(local_schema),
         drift_against_previous_span=False,
         example_gen_without_driver=True,
         beam_pipeline_args=config_lib.beam_args_for(tuple(beam_args)),

@@ -50,7 +50,9 @@ def _train_example_gen(config: PipelineConfig):
 
 def _typed_by_schema(config: PipelineConfig):
     """ExampleGen reads every cell as the curated schema's type (None: inferred, as TFX does)."""
-    return custom_config(config.schema_text, config.delimiter) if config.schema_text else None
+    if not config.schema_text:
+        return None
+    return custom_config(config.schema_text, config.delimiter, config.constraints_text, config.checks_text)
 
 
 def _csv_example_gen(config: PipelineConfig):
@@ -113,7 +115,7 @@ def _drift_baseline(example_gen):
     ).with_id(PREVIOUS_DECISIONS)
 
 
-def _serving_validation(config: PipelineConfig, schema, training_statistics) -> list:
+def _serving_validation(config: PipelineConfig, schema, training_statistics, training_examples) -> list:
     """ExampleGen, statistics and validation of the serving batch, with skew against training."""
     serving_example_gen = _serving_example_gen(config)
     serving_statistics_gen = tfx.components.StatisticsGen(
@@ -126,6 +128,8 @@ def _serving_validation(config: PipelineConfig, schema, training_statistics) -> 
         schema_version=config.schema_version,
         examples=serving_example_gen.outputs["examples"],
         training_statistics=training_statistics,
+        training_examples=training_examples,
+        checks=config.checks_text,
     ).with_id(SERVING_VALIDATOR)
     return [serving_example_gen, serving_statistics_gen, serving_validator]
 
@@ -172,11 +176,12 @@ def create_components(config: PipelineConfig) -> List:
         schema_version=config.schema_version,
         examples=example_gen.outputs["examples"],
         previous_decisions=previous_decisions,
+        checks=config.checks_text,
     ).with_id(TRAIN_VALIDATOR)
     nodes.append(train_validator)
     serving_anomalies = None
     if config.validate_serving:
-        serving = _serving_validation(config, schema, statistics)
+        serving = _serving_validation(config, schema, statistics, example_gen.outputs["examples"])
         serving_anomalies = serving[-1].outputs["anomalies"]
         nodes += serving
     gate = DataGate(

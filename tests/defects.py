@@ -49,10 +49,65 @@ def _scaled(column: str, factor: float, as_int: bool = False):
     return change
 
 
+def _scaled_to_tenths(column: str, factor: float):
+    """Scaled and written with one decimal, as the source writes miles."""
+    def change(row):
+        if row[column]:
+            row[column] = f"{float(row[column]) * factor:.1f}"
+    return change
+
+
 def _long_trips():
     """A span whose mix moved: only trips of 5 miles or more (repeated to the usual size)."""
     long = [r for r in base_rows(n=5000) if r["trip_miles"] and float(r["trip_miles"]) >= 5]
     return [long[i % len(long)] for i in range(ROWS)]
+
+
+def _fare_buckets():
+    """Every fare replaced by the median real fare of its quarter of the rows: four values, the
+    same mean and a similar coarse histogram (a column collapsed to a few values)."""
+    rows = base_rows()
+    fares = sorted(float(r["fare"]) for r in rows if r["fare"])
+    quarters = [fares[int(len(fares) * q)] for q in (0.25, 0.5, 0.75)]
+    medians = [fares[int(len(fares) * q)] for q in (0.125, 0.375, 0.625, 0.875)]
+    out = []
+    for row in rows:
+        row = dict(row)
+        if row["fare"]:
+            row["fare"] = repr(medians[sum(float(row["fare"]) > q for q in quarters)])
+        out.append(row)
+    return out
+
+
+def _company(rank: int) -> str:
+    """The company with the `rank`-th most rows among the base rows (0: the largest)."""
+    counts: Dict[str, int] = {}
+    for row in base_rows():
+        if row["company"]:
+            counts[row["company"]] = counts.get(row["company"], 0) + 1
+    return sorted(counts, key=lambda c: (-counts[c], c))[rank]
+
+
+def _for_company(rank: int, change: Callable[[dict], None]):
+    company = _company(rank)
+    return [dict(r) if r["company"] != company else _changed(r, change) for r in base_rows()]
+
+
+def _changed(row: dict, change: Callable[[dict], None]) -> dict:
+    row = dict(row)
+    change(row)
+    return row
+
+
+def _rounded(column: str, digits: int):
+    def change(row):
+        if row[column]:
+            row[column] = repr(round(float(row[column]), digits)) if digits else str(int(round(float(row[column]))))
+    return change
+
+
+def _shift_hour(row):
+    row["trip_start_hour"] = str((int(row["trip_start_hour"]) + 1) % 24)
 
 
 def _without(column):
@@ -80,6 +135,22 @@ DEFECTS = {
     "tips_tripled_span": lambda: (_every(base_rows(), 1, _scaled("tips", 3.0)), None),
     "long_trips_only_span": lambda: (_long_trips(), None),
     "label_missing": lambda: (base_rows(), SERVING_COLUMNS),
+    # Degenerate columns (core/profile_checks.py): no whole-column distance needs to move.
+    "fare_constant_serving": lambda: (_every(base_rows(), 1, lambda r: r.update(fare=base_rows()[0]["fare"])), SERVING_COLUMNS),
+    "fare_rounded_to_dollars_serving": lambda: (_every(base_rows(), 1, _rounded("fare", 0)), SERVING_COLUMNS),
+    "latitude_rounded_serving": lambda: (_every(base_rows(), 1, _rounded("pickup_latitude", 2)), SERVING_COLUMNS),
+    "fare_collapsed_to_four_values_serving": lambda: (_fare_buckets(), SERVING_COLUMNS),
+    "fare_placeholder_in_a_third_serving": lambda: (_every(base_rows(), 0.34, lambda r: r.update(fare=base_rows()[0]["fare"])), SERVING_COLUMNS),
+    "label_constant_span": lambda: (_every(base_rows(), 1, lambda r: r.update(tips="0")), None),
+    # Tails: a unit change confined to one company's rows (its fares in cents).
+    "fare_in_cents_for_one_company_serving": lambda: (_for_company(2, _scaled("fare", 100.0, as_int=True)), SERVING_COLUMNS),
+    # Rules across columns (schema/v1/constraints.yaml): the hour no longer the timestamp's.
+    "hour_disagrees_with_timestamp_span": lambda: (_every(base_rows(), 0.03, _shift_hour), None),
+    "hour_disagrees_with_timestamp_once_span": lambda: (_every(base_rows(n=5000), 1e-4, _shift_hour), None),
+    # Slices: one company's trips all recorded as cash, diluted in the whole batch.
+    "cash_only_for_one_company_serving": lambda: (_for_company(1, lambda r: r.update(payment_type="Cash")), SERVING_COLUMNS),
+    # A test chosen per feature (checks.yaml): trip_miles 25 % longer, below the scale check's 1.4.
+    "miles_a_quarter_longer_serving": lambda: (_every(base_rows(), 1, _scaled_to_tenths("trip_miles", 1.25)), SERVING_COLUMNS),
 }
 
 

@@ -198,13 +198,15 @@ def pipeline_findings(files, tmp_path_factory):
     splits = [example_gen_pb2.Input.Split(name=name, pattern=f"{name}/*.csv") for name in sorted(files)]
     example_gen = CheckedCsvExampleGen(
         input_base=str(data), input_config=example_gen_pb2.Input(splits=splits),
-        custom_config=custom_config(config_lib.read_schema_text(config_lib.default_schema_path())),
+        custom_config=custom_config(config_lib.read_schema_text(config_lib.default_schema_path()),
+                                    **_beside_schema()),
     ).with_id(names.EXAMPLE_GEN)
     statistics = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(names.STATISTICS_GEN)
     schema = tfx.components.ImportSchemaGen(schema_file=config_lib.default_schema_path()).with_id(names.CURATED_SCHEMA)
     validator = DataValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
                               environment=names.TRAINING, schema_version="v1",
-                              examples=example_gen.outputs["examples"]).with_id(names.TRAIN_VALIDATOR)
+                              examples=example_gen.outputs["examples"],
+                              checks=_beside_schema()["checks_text"]).with_id(names.TRAIN_VALIDATOR)
     store_path = root / "metadata.sqlite"
     tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
         pipeline_name="typed", pipeline_root=str(root / "pipeline"),
@@ -279,3 +281,8 @@ def test_the_fast_path_reads_every_real_column_as_the_full_rules_do():
         full = numbers[filled & good].astype(np.int64 if kind == cells.INT else np.float32)
         assert (column.present == (filled & good)).all(), feature
         assert np.array_equal(column.values.to_numpy(zero_copy_only=False), full), feature
+
+
+def _beside_schema() -> dict:
+    """constraints.yaml and checks.yaml beside the default schema, as the runner passes them."""
+    return config_lib.read_beside_schema(config_lib.default_schema_path())

@@ -9,7 +9,7 @@ import dataclasses
 import os
 from typing import List, Optional
 
-from core import batch_stats, layout, names, policy as policy_lib, reading, schema_files
+from core import batch_stats, check_settings, constraints, layout, names, policy as policy_lib, reading, schema_files
 from core.errors import InputError
 from tfxgate import files
 
@@ -27,6 +27,8 @@ class Outcome:
     verdicts: List[policy_lib.Verdict]
     distances: List[dict]
     left_out: dict = dataclasses.field(default_factory=dict)  # {"rows", "by_reason", "file"?}
+    skipped_slices: List[dict] = dataclasses.field(default_factory=list)
+    notes: List[str] = dataclasses.field(default_factory=list)
 
     @property
     def result(self) -> str:
@@ -52,13 +54,16 @@ class Outcome:
                     "severity": v.severity,
                     "description": v.finding.description,
                     "check": v.finding.check,
-                    **{k: val for k, val in v.finding.to_json().items() if k in ("rule", "fraction", "value", "threshold")},
+                    **{k: val for k, val in v.finding.to_json().items()
+                       if k in ("rule", "fraction", "value", "threshold", "noise", "slice")},
                     "policy": v.why,
                 }
                 for v in self.verdicts
             ],
             "distances": self.distances,
             "left_out": self.left_out,
+            "skipped_slices": self.skipped_slices,
+            "notes": self.notes,
         }
 
     def to_text(self) -> str:
@@ -69,7 +74,14 @@ class Outcome:
         ]
         if self.left_out.get("rows"):
             where = f"; written to {self.left_out['file']}" if self.left_out.get("file") else " (--rows FILE writes them)"
-            lines.append(f"left out: {self.left_out['rows']} rows with a value their schema type cannot hold{where}")
+            lines.append(f"left out: {self.left_out['rows']} rows with a value their schema type cannot hold, "
+                         f"or breaking a rule across columns{where}")
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        if self.skipped_slices:
+            shown = ", ".join(f"{s['slice']} ({s['rows']} rows)" for s in self.skipped_slices[:5])
+            more = f" and {len(self.skipped_slices) - 5} more" if len(self.skipped_slices) > 5 else ""
+            lines.append(f"slices not judged (too few rows, or beyond the largest): {shown}{more}")
         for v in self.verdicts:
             lines.append(f"{v.severity.upper():<6} {v.line().split(': ', 1)[1]}")
             lines.append(f"       {v.finding.description}")
@@ -78,14 +90,17 @@ class Outcome:
         return "\n".join(lines)
 
 
-def load_baseline(baseline: str, metadata_path, pipeline: Optional[str] = None, kinds=None):
-    """(statistics or None, a JSON description) for --baseline auto|none|PATH; `auto` takes the
-    training statistics the gate accepted last (in `pipeline`'s runs, when given)."""
+def load_baseline(baseline: str, metadata_path, pipeline: Optional[str] = None, kinds=None, delimiter: str = ",",
+                  slice_keys=()):
+    """(statistics or None, its profile or None, a JSON description) for --baseline
+    auto|none|PATH; `auto` takes the training span the gate accepted last (in `pipeline`'s runs,
+    when given). A statistics file has no profile (core/profile.py); CSV data and `auto` do."""
     if baseline == "none":
-        return None, {"kind": "none", "description": "none (--baseline none): no skew or drift check"}
+        return None, None, {"kind": "none", "description": "none (--baseline none): no skew or drift check"}
     if baseline == "auto":
         return _baseline_from_mlmd(metadata_path, pipeline)
-    return _baseline_from_path(baseline, kinds), {"kind": "path", "path": baseline, "description": f"statistics of {baseline}"}
+    statistics, profile = _baseline_from_path(baseline, kinds, delimiter, slice_keys)
+    return statistics, profile, {"kind": "path", "path": baseline, "description": f"statistics of {baseline}"}
 
 
 def _baseline_from_mlmd(metadata_path, pipeline: Optional[str] = None):
@@ -95,29 +110,32 @@ def _baseline_from_mlmd(metadata_path, pipeline: Optional[str] = None):
     metadata_path = settings.describe()
     if not settings.exists():
         note = f"none: no MLMD store at {metadata_path} yet, so no skew or drift check"
-        return None, {"kind": "none", "description": note}
+        return None, None, {"kind": "none", "description": note}
     accepted = query.latest_accepted_training_statistics(settings.open(), pipeline)
     if accepted is None:
         note = f"none: the data gate in {metadata_path} has accepted no training span yet, so no skew or drift check"
-        return None, {"kind": "none", "description": note}
+        return None, None, {"kind": "none", "description": note}
     split = layout.baseline_split(layout.decode_splits(accepted["splits"]) or [names.BASELINE_SPLIT])
     statistics = _read_statistics_file(layout.statistics_path(accepted["uri"], split))
     description = (
         f"training statistics of span {accepted['span']} accepted by the data gate in run "
         f"{accepted['run']} ({metadata_path})"
     )
-    return statistics, {"kind": "mlmd", "metadata": metadata_path, "run": accepted["run"], "span": accepted["span"],
+    profile = layout.read_profile(accepted.get("examples_uri"))
+    return statistics, profile, {"kind": "mlmd", "metadata": metadata_path, "run": accepted["run"], "span": accepted["span"],
                         "statistics_uri": accepted["uri"], "split": split, "description": description}
 
 
-def _baseline_from_path(path: str, kinds=None):
-    """A statistics file (.pb binary or .pbtxt), a StatisticsGen artifact folder, or CSV data."""
+def _baseline_from_path(path: str, kinds=None, delimiter: str = ",", slice_keys=()):
+    """(statistics, profile or None) of a statistics file (.pb binary or .pbtxt), a
+    StatisticsGen artifact folder, or CSV data (which alone has a profile)."""
     artifact_file = layout.statistics_path(path, names.BASELINE_SPLIT)
     if os.path.isdir(path) and os.path.isfile(artifact_file):
-        return _read_statistics_file(artifact_file)
+        return _read_statistics_file(artifact_file), None
     if os.path.isfile(path) and not path.endswith(".csv"):
-        return _read_statistics_file(path)
-    return batch_stats.statistics(path, kinds)[0]
+        return _read_statistics_file(path), None
+    batch = batch_stats.read(path, kinds, delimiter, slice_keys=slice_keys)
+    return batch.statistics, batch.profile
 
 
 def _read_statistics_file(path: str):
@@ -170,21 +188,30 @@ def run(
     policy = policy_lib.load(policy_path)
     version = schema_files.version_of(schema_path)
     kinds = reading.schema_kinds(schema)
+    rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
+    settings = check_settings.load(schema_path, list(kinds))
+    read = dict(rules=rules, slice_keys=settings.slices)
     if rows_path is None:
-        batch = batch_stats.read(data, kinds, delimiter)
+        batch = batch_stats.read(data, kinds, delimiter, **read)
     else:
         with files.atomic_text(rows_path) as rows_out:
-            batch = batch_stats.read(data, kinds, delimiter, rows_out)
-    baseline_stats, baseline_info = load_baseline(baseline, metadata_path, pipeline, kinds)
+            batch = batch_stats.read(data, kinds, delimiter, rows_out, **read)
+    baseline_stats, baseline_profile, baseline_info = load_baseline(baseline, metadata_path, pipeline, kinds,
+                                                                    delimiter, settings.slices)
     kwargs = {}
     if baseline_stats is not None:
         key = "training_statistics" if environment == names.SERVING else "previous_statistics"
         kwargs[key] = baseline_stats
-    report = validation.validate(batch.statistics, schema, environment, reading=batch.report, **kwargs)
+        kwargs["baseline_profiles"] = {validation.SKEW if environment == names.SERVING else validation.DRIFT:
+                                       baseline_profile}
+    report = validation.validate(batch.statistics, schema, environment, reading=batch.report, profile=batch.profile,
+                                 settings=settings, **kwargs)
     verdicts = policy_lib.judge_all(environment.lower(), report.findings, policy)
     left_out = {"rows": batch.report.dropped,
                 "by_reason": {f: {r: e["rows"] for r, e in reasons.items()} for f, reasons in batch.report.problems.items()}}
     if rows_path is not None:
         left_out["file"] = rows_path
+    if batch.report.constraints:
+        left_out["by_rule"] = {rule: entry["rows"] for rule, entry in batch.report.constraints.items() if entry["rows"]}
     return Outcome(data, batch.rows, environment, schema_path, version, baseline_info, verdicts, report.distances,
-                   left_out)
+                   left_out, report.skipped_slices, report.notes)

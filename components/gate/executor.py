@@ -71,3 +71,5 @@ def record(decision: types.Artifact, verdicts: List[policy_lib.Verdict], message
     decision.set_string_custom_property(
         names.TRAINING_STATISTICS_SPLITS, training.get_string_custom_property(names.STATISTICS_SPLITS)
     )
+    if training.has_custom_property(names.EXAMPLES_URI):  # their profile: the next span's baseline beyond TFDV's
+        decision.set_string_custom_property(names.TRAINING_EXAMPLES_URI, training.get_string_custom_property(names.EXAMPLES_URI))

@@ -13,6 +13,8 @@ class DataValidatorSpec(types.ComponentSpec):
     PARAMETERS = {
         "environment": ExecutionParameter(type=str),
         "schema_version": ExecutionParameter(type=str),
+        # checks.yaml beside the schema: slices and extra tests ('' for none).
+        "checks": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -24,6 +26,8 @@ class DataValidatorSpec(types.ComponentSpec):
         "previous_decisions": ChannelParameter(type=GateDecision, optional=True),
         # The training side of skew, when `statistics` is a serving batch.
         "training_statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics, optional=True),
+        # The training Examples, for their profile: the training side of skew beyond TFDV's.
+        "training_examples": ChannelParameter(type=standard_artifacts.Examples, optional=True),
     }
     OUTPUTS = {"anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies)}
 
@@ -48,6 +52,8 @@ class DataValidator(base_component.BaseComponent):
         examples: types.BaseChannel = None,
         previous_decisions: types.BaseChannel = None,
         training_statistics: types.BaseChannel = None,
+        training_examples: types.BaseChannel = None,
+        checks: str = "",
     ):
         spec = DataValidatorSpec(
             statistics=statistics,
@@ -57,6 +63,8 @@ class DataValidator(base_component.BaseComponent):
             examples=examples,
             previous_decisions=previous_decisions,
             training_statistics=training_statistics,
+            training_examples=training_examples,
+            checks=checks,
             anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies),
         )
         super().__init__(spec=spec)

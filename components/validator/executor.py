@@ -8,7 +8,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils, standard_artifacts
 
 from components import span_resolver
-from core import layout, names, reading, validation
+from core import check_settings, layout, names, reading, schema_files, validation
 
 
 class Executor(base_executor.BaseExecutor):
@@ -29,6 +29,14 @@ class Executor(base_executor.BaseExecutor):
         training = (input_dict.get("training_statistics") or [None])[0]
         previous_stats = baseline_statistics(accepted_statistics(previous)) if previous is not None else None
         training_stats = baseline_statistics(training)
+        settings = check_settings.parse(exec_properties.get("checks") or "", names.CHECKS_FILE,
+                                        [f.name for f in schema.feature])
+        training_examples = (input_dict.get("training_examples") or [None])[0]
+        baseline_profiles = {
+            validation.DRIFT: layout.read_profile(previous.get_string_custom_property(names.TRAINING_EXAMPLES_URI))
+            if previous is not None and previous.has_custom_property(names.TRAINING_EXAMPLES_URI) else None,
+            validation.SKEW: layout.read_profile(training_examples.uri) if training_examples is not None else None,
+        }
 
         output = artifact_utils.get_single_instance(output_dict["anomalies"])
         splits = artifact_utils.decode_split_names(statistics.split_names)
@@ -41,6 +49,9 @@ class Executor(base_executor.BaseExecutor):
                 previous_statistics=previous_stats,
                 training_statistics=training_stats,
                 reading=reading_of(examples, split),
+                profile=layout.read_profile(examples.uri, split) if examples is not None else None,
+                baseline_profiles=baseline_profiles,
+                settings=settings,
             )
             layout.write_findings(output.uri, split, findings_document(reports[split], environment, schema_version, split),
                                   reports[split].anomalies.SerializeToString())
@@ -53,6 +64,8 @@ class Executor(base_executor.BaseExecutor):
             output.set_string_custom_property(names.DRIFT_BASELINE_URI, accepted_statistics(previous).uri)
         if training is not None:
             output.set_string_custom_property(names.SKEW_BASELINE_URI, training.uri)
+        if examples is not None:
+            output.set_string_custom_property(names.EXAMPLES_URI, examples.uri)
 
 
 def findings_document(report: validation.Report, environment: str, schema_version: str, split: str) -> dict:
@@ -64,6 +77,8 @@ def findings_document(report: validation.Report, environment: str, schema_versio
         "num_examples": report.num_examples,
         "findings": [f.to_json() for f in report.findings],
         "distances": report.distances,
+        "skipped_slices": report.skipped_slices,
+        "notes": report.notes,
     }
 
 
