@@ -17,13 +17,18 @@ This executor:
 - leaves out every row with a cell its schema type cannot hold: it is written, with its file,
   line and reasons, to the quarantine (`Quarantine/<input split>.csv` inside the Examples), never
   to a split, so Transform and Trainer never see it;
+- leaves out, the same way, every row breaking a rule across columns of `constraints.yaml`
+  (core/constraints.py; one code path with validate: core/rows.py);
+- profiles the rows kept (core/profile.py, with the slices of `checks.yaml`) into
+  `profile.json`, the input to core/profile_checks.py;
 - counts those cells per feature and reason (`core.reading.ReadingReport`, with file and line
   examples) and records the report on the Examples in MLMD (`typed_reading`, with the count of
   rows quarantined) and in `typed_reading.json`; the validators turn it into findings, and the
   gate's policy decides whether a run with quarantined rows goes on.
 
-The schema comes in `custom_config` (a Struct holding its text), so a schema change changes the
-execution's properties and re-runs ExampleGen: the cache stays truthful.
+The schema comes in `custom_config` (a Struct holding its text, and the texts of
+constraints.yaml and checks.yaml beside it), so a change to any of them changes the execution's
+properties and re-runs ExampleGen: the cache stays truthful.
 """
 
 import csv

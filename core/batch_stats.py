@@ -168,7 +168,7 @@ class Batch:
 
 
 def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_input.DELIMITER,
-         rows_out=None, rules=(), slice_keys=()) -> Batch:
+         rows_out=None, rules=(), slice_keys=(), profiled: bool = True) -> Batch:
     """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
     core.reading.schema_kinds of the curated schema; None: every column inferred).
 
@@ -180,6 +180,8 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
     quarantine format), with their line numbers, file by file as each is read.
     rules: rules across columns (core/constraints.py): a row breaking one is left out too.
     slice_keys: the slices of the profile (core/check_settings.py).
+    profiled: whether to profile the rows kept (core/profile.py); without, `Batch.profile` is
+      None and only TFDV's checks can run (what the benchmark compares against).
     """
     from tensorflow_data_validation.statistics import stats_impl, stats_options
 
@@ -191,7 +193,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
     column_types = column_kinds(path, known, delimiter)
     generators = stats_impl.get_generators(stats_options.StatsOptions(), in_memory=True)
     accumulators = [g.create_accumulator() for g in generators]
-    report, rows, profile = ReadingReport(), 0, profile_lib.Profile()
+    report, rows, profile = ReadingReport(), 0, profile_lib.Profile() if profiled else None
     writer = csv.writer(rows_out, lineterminator="\n") if rows_out is not None else None
     if writer is not None:
         writer.writerow(reading_lib.QUARANTINE_HEADER + names)

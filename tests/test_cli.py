@@ -44,6 +44,35 @@ def test_blocking_anomaly_exits_1_and_json_lists_it(tmp_path, capfd):
     assert any("COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH" in a["types"] and a["severity"] == "block" for a in fare)
 
 
+def test_a_slice_defect_names_its_slice_and_skipped_slices_are_listed(tmp_path, capfd):
+    data = defects.write(tmp_path, "cash_only_for_one_company_serving")
+    baseline = DATA_ROOT / "train" / "span-3"
+    code, out, _ = _run(capfd, "validate", "--data", str(data), "--baseline", str(baseline), "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    [blocking] = [a for a in report["anomalies"] if a["severity"] == "block"]
+    assert (blocking["feature"], blocking["check"], blocking["slice"]) == ("payment_type", "skew",
+                                                                         f"company={defects._company(1)}")
+    assert report["skipped_slices"] and all(s["why"] for s in report["skipped_slices"])
+    code, out, _ = _run(capfd, "validate", "--data", str(data), "--baseline", str(baseline))
+    assert f"BLOCK  payment_type [company={defects._company(1)}] COMPARATOR_L_INFTY_HIGH" in out
+    assert "slices not judged" in out
+
+
+def test_a_statistics_baseline_says_which_checks_it_cannot_serve(tmp_path, capfd):
+    """A baseline given as TFDV statistics has no profile: the checks beyond TFDV's say so."""
+    from core import batch_stats, reading, schema_files
+    from pipeline import config as config_lib
+
+    kinds = reading.schema_kinds(schema_files.load(config_lib.default_schema_path()))
+    stats = tmp_path / "FeatureStats.pb"
+    stats.write_bytes(batch_stats.read(str(DATA_ROOT / "train" / "span-3"), kinds).statistics.SerializeToString())
+    code, out, _ = _run(capfd, "validate", "--data", str(DATA_ROOT / "serving"), "--baseline", str(stats),
+                        "--format", "json")
+    assert code == 0
+    assert any("has no profile" in note for note in json.loads(out)["notes"])
+
+
 def test_warn_only_batch_exits_0_and_says_what_it_warned(tmp_path, capfd):
     data = defects.write(tmp_path, "rare_new_payment_type")
     code, out, _ = _run(capfd, "validate", "--data", str(data), "--environment", "TRAINING", "--baseline", "none")

@@ -33,6 +33,15 @@ def _finding(**kw):
         (_finding(types=["FLOAT_TYPE_STRING_NOT_FLOAT"], rule="typed_reading", fraction=0.0005), "warn"),
         (_finding(types=["FLOAT_TYPE_HAS_INF"], rule="typed_reading", fraction=0.0005), "warn"),
         (_finding(types=["INT_TYPE_NOT_INT_STRING"], rule="typed_reading", fraction=0.02), "block"),
+        (_finding(types=["CONSTRAINT_VIOLATED"], check="constraint", rule="hour_of_start_timestamp", fraction=0.0002), "warn"),
+        (_finding(types=["CONSTRAINT_VIOLATED"], check="constraint", rule="hour_of_start_timestamp", fraction=0.03), "block"),
+        (_finding(types=["FEATURE_CONSTANT"], check="degenerate", rule="constant"), "block"),
+        (_finding(types=["FEATURE_PRECISION_LOST"], check="degenerate", rule="precision"), "block"),
+        (_finding(types=["FEATURE_TAIL_SHARE_HIGH"], check="tails", fraction=0.05), "block"),
+        (_finding(types=["COMPARATOR_L_INFTY_HIGH"], check="skew", slice="company=Flash Cab"), "block"),
+        (_finding(types=["COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"], check="drift", slice="company=Flash Cab"), "warn"),
+        (_finding(types=["COMPARATOR_WASSERSTEIN_HIGH"], check="drift", rule="wasserstein"), "warn"),
+        (_finding(types=["COMPARATOR_PSI_HIGH"], check="skew", rule="psi"), "block"),
     ],
 )
 def test_shipped_policy_defaults(policy, finding, severity):
@@ -47,6 +56,21 @@ def test_feature_specific_rule_wins_when_listed_first():
     )
     assert policy.judge(_finding(feature="company", types=["ENUM_TYPE_UNEXPECTED_STRING_VALUES"])).action == "warn"
     assert policy.judge(_finding(feature="payment_type", types=["ENUM_TYPE_UNEXPECTED_STRING_VALUES"])).action == "block"
+
+
+def test_a_rule_can_name_a_slice_any_slice_or_the_whole_batch():
+    policy = policy_lib.parse(
+        "rules:\n"
+        "  - {slice: company=Flash Cab, action: warn, why: a small fleet}\n"
+        "  - {slice: any, check: skew, action: block}\n"
+        "  - {slice: none, check: skew, action: warn}\n"
+    )
+    skew = dict(types=["COMPARATOR_L_INFTY_HIGH"], check="skew")
+    assert policy.judge(_finding(slice="company=Flash Cab", **skew)).action == "warn"
+    assert policy.judge(_finding(slice="company=Blue Ribbon", **skew)).action == "block"
+    assert policy.judge(_finding(**skew)).action == "warn"
+    verdict = policy_lib.Verdict("serving[serving]", _finding(slice="company=Blue Ribbon", **skew), "block", "")
+    assert verdict.line().startswith("serving: f [company=Blue Ribbon] COMPARATOR_L_INFTY_HIGH")
 
 
 def test_default_applies_when_no_rule_matches():

@@ -6,7 +6,6 @@ import io
 from typing import Dict, List, Tuple
 
 from core import names
-from core.findings import SCALE_SHIFT
 from tfxgate.tables import feature_statistics
 
 
@@ -82,8 +81,11 @@ def _share_in_training_deciles(train_f, serve_f) -> List[float]:
     return shares
 
 
+_COMPARATORS = ("L_INFTY", "JENSEN_SHANNON_DIVERGENCE")  # the schema's comparators: one scale, 0 to 1
+
+
 def distances_figure(rows: List[dict]):
-    rows = [r for r in rows if r["type"] != SCALE_SHIFT][:16]
+    rows = [r for r in rows if r["type"] in _COMPARATORS and r.get("slice") in (None, "(all rows)")][:16]
     fig, ax = _figure(6.5, 0.32 * max(len(rows), 3) + 0.8)
     labels = [literal(f"{r['check']} {r['feature']}") for r in rows]
     ax.barh(labels, [r["value"] for r in rows], color=["#c0392b" if r["ratio"] >= 1 else "#2e86c1" for r in rows])
@@ -100,7 +102,7 @@ def history_figure(rows: List[dict]):
     series: Dict[Tuple[str, str], List[Tuple[int, float]]] = {}
     runs_seen = []
     for r in rows:
-        if r["type"] == SCALE_SHIFT or r["split"] not in (names.BASELINE_SPLIT, names.SERVING_SPLIT):
+        if r["type"] not in _COMPARATORS or r.get("slice") or r["split"] not in (names.BASELINE_SPLIT, names.SERVING_SPLIT):
             continue
         if r["run_id"] not in runs_seen:
             runs_seen.append(r["run_id"])

@@ -74,20 +74,25 @@ def render_html(store, run: runs.Run, metadata_path) -> str:
 
     quarantined = sum(e.get("quarantined_rows") or 0 for e in run.examples)
     parts.append(f"<h2>Rows left out: {quarantined:,} quarantined by ExampleGen</h2>")
-    parts.append("<p>A row with a value its schema type cannot hold is never written to the splits; "
-                 "it is in the quarantine (<code>Quarantine/</code> inside the Examples), with its file, "
+    parts.append("<p>A row with a value its schema type cannot hold, or that breaks a rule across columns "
+                 "(<code>constraints.yaml</code>), is never written to the splits; it is in the quarantine (<code>Quarantine/</code> inside the Examples), with its file, "
                  "line and reasons.</p>")
     parts.append(_table(tables.quarantine_rows(run)))
 
     parts.append("<h2>Anomalies, with the policy's verdict</h2>")
-    parts.append(_table(tables.anomaly_rows(run), ["dataset", "feature", "types", "check", "severity", "description"]))
+    parts.append(_table(tables.anomaly_rows(run), ["dataset", "feature", "slice", "types", "check", "severity",
+                                                   "description"]))
+    skipped = tables.skipped_slice_rows(run)
+    if skipped:
+        parts.append("<h3>Slices not judged</h3>")
+        parts.append(_table(skipped, ["environment", "slice", "rows", "why"]))
 
     rows = tables.distance_rows(run)
     parts.append("<h2>Skew and drift: every measured distance against its threshold</h2>")
     parts.append("<p>Noise: the distance sampling noise alone gives a clean batch of this size drawn from "
                  f"the baseline ({noise.QUANTILE:.0%} of draws stay below it); a distance counts only beyond "
                  f"its threshold and {noise.MARGIN:g}&times; its noise.</p>")
-    parts.append(_table(rows, ["environment", "check", "feature", "type", "value", "threshold", "noise"]))
+    parts.append(_table(rows, ["environment", "check", "feature", "slice", "type", "value", "threshold", "noise"]))
     if rows:
         parts.append(f'<img alt="distances" src="{figures.data_url(figures.distances_figure(rows))}">')
 

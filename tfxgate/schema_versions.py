@@ -1,7 +1,10 @@
 """Schema versions as a workflow: a semantic diff of two versions, and a proposed next version.
 
 A proposal never edits an existing version: it writes schema/v<N+1>/schema.pbtxt and a changelog
-stub beside it, for a person to review, edit and commit.
+stub beside it, for a person to review, edit and commit. The reviewed files beside the schema
+(constraints.yaml, checks.yaml) are carried over unchanged; rules across columns mined from the
+latest span's rows that the current rules lack are written apart, to constraints.proposed.yaml,
+which nothing reads: a person moves the ones they accept into constraints.yaml.
 """
 
 import os
@@ -110,6 +113,7 @@ def _latest_run_evidence(metadata_path: str) -> Tuple[dict, Optional[str]]:
     anomalies = max(validated, key=lambda a: a.id)
     findings = layout.read_findings(anomalies.uri, [names.BASELINE_SPLIT])[names.BASELINE_SPLIT]
     findings["statistics_uri"] = query.custom_value(anomalies, names.STATISTICS_URI)
+    findings["examples_uri"] = query.custom_value(anomalies, names.EXAMPLES_URI)
     findings["span"] = query.span_of(anomalies)
     inferred = [
         a for a in store.get_artifacts_by_type(names.SCHEMA_TYPE)
@@ -138,10 +142,89 @@ def propose(metadata_path, schema_dir: str) -> str:
     schema_path = os.path.join(folder, names.SCHEMA_FILE)
     tfdv.write_schema_text(proposed, schema_path)
     changes = diff(current, proposed, f"v{number}", f"v{number + 1}")
+    written = [schema_path] + _carry_over(os.path.dirname(current_path), folder)
+    mined = _mined_rules(evidence.get("examples_uri"), current, current_path, folder)
+    notes += mined["notes"]
+    written += mined["written"]
     stub_path = os.path.join(folder, "CHANGELOG.stub.md")
     with open(stub_path, "w") as f:
         f.write(_changelog_stub(number + 1, evidence, notes, changes, store_lib.as_settings(metadata_path).describe()))
-    return f"wrote {schema_path} and {stub_path}\n" + "\n".join(changes)
+    return f"wrote {', '.join(written)} and {stub_path}\n" + "\n".join(changes)
+
+
+PROPOSED_CONSTRAINTS = "constraints.proposed.yaml"
+
+
+def _carry_over(current_folder: str, folder: str) -> List[str]:
+    """Copies the reviewed files beside the current version into the proposal, unchanged."""
+    import shutil
+
+    copied = []
+    for file_name in (names.CONSTRAINTS_FILE, names.CHECKS_FILE):
+        source = os.path.join(current_folder, file_name)
+        if os.path.isfile(source):
+            shutil.copyfile(source, os.path.join(folder, file_name))
+            copied.append(os.path.join(folder, file_name))
+    return copied
+
+
+def _mined_rules(examples_uri: Optional[str], schema, current_path: str, folder: str) -> dict:
+    """Mines rules across columns from the span's training rows (core.constraints.mine); writes
+    those the current constraints.yaml lacks to constraints.proposed.yaml, for review."""
+    from core import check_settings, constraints
+
+    if not examples_uri:
+        return {"notes": ["- rules across columns: not mined (the run recorded no Examples)"], "written": []}
+    columns = _training_columns(examples_uri, schema)
+    if not columns:
+        return {"notes": ["- rules across columns: not mined (no training rows found)"], "written": []}
+    existing = constraints.load(check_settings.path_beside(current_path, names.CONSTRAINTS_FILE))
+    known = {(r.expect, r.when) for r in existing}
+    candidates = [r for r in constraints.mine(columns) if (r.expect, r.when) not in known]
+    if not candidates:
+        return {"notes": ["- rules across columns: every rule mined from the span's rows is in constraints.yaml already"],
+                "written": []}
+    path = os.path.join(folder, PROPOSED_CONSTRAINTS)
+    header = ("Candidate rules across columns, mined from the latest training span's rows (each held on every row).\n"
+              "Nothing reads this file: review each rule, and move the ones that are true of the data's meaning,\n"
+              "not of this sample alone, into constraints.yaml.")
+    with open(path, "w") as f:
+        f.write(constraints.to_yaml(candidates, header))
+    note = (f"- rules across columns: {len(candidates)} candidate(s) mined and written to {PROPOSED_CONSTRAINTS} "
+            f"(not applied): " + "; ".join(f"`{r.text()}`" for r in candidates))
+    return {"notes": [note], "written": [path]}
+
+
+def _training_columns(examples_uri: str, schema) -> Dict[str, object]:
+    """The train split's rows as dense columns (core.constraints' input), read from the Examples."""
+    import numpy as np
+    import tensorflow as tf
+    from tfx.dsl.io import fileio
+
+    files = fileio.glob(os.path.join(layout.split_dir(examples_uri, names.TRAIN_SPLIT), "*.gz"))
+    if not files:
+        return {}
+    kinds = {f.name: f.type for f in schema.feature}
+    values: Dict[str, list] = {name: [] for name in kinds}
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        example = tf.train.Example.FromString(record)
+        for name in kinds:
+            feature = example.features.feature.get(name)
+            kind = feature.WhichOneof("kind") if feature is not None else None
+            listed = getattr(feature, kind).value if kind else []
+            if not listed:
+                values[name].append(None)
+            elif kind == "bytes_list":
+                values[name].append(listed[0].decode("utf-8", "replace"))
+            else:
+                values[name].append(float(listed[0]))
+    columns = {}
+    for name, column in values.items():
+        if any(isinstance(v, str) for v in column):
+            columns[name] = np.array(column, dtype=object)
+        else:
+            columns[name] = np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+    return columns
 
 
 def _relax(current, relaxed, evidence: dict, inferred_uri: Optional[str]):

@@ -56,8 +56,23 @@ def anomaly_rows(run: runs.Run) -> List[dict]:
     for validation in run.validations:
         for v in validation.verdicts:
             f = v.finding
-            rows.append({"dataset": v.dataset, "feature": f.feature, "types": ", ".join(f.types),
-                         "check": f.rule or f.check, "severity": v.severity, "description": f.description})
+            rows.append({"dataset": v.dataset, "feature": f.feature, "slice": f.slice or "(all rows)",
+                         "types": ", ".join(f.types), "check": f.rule or f.check, "severity": v.severity,
+                         "description": f.description})
+    return rows
+
+
+def skipped_slice_rows(run: runs.Run) -> List[dict]:
+    """The slices a validator did not judge (too few rows, or beyond the largest), once each."""
+    rows, seen = [], set()
+    for validation in run.validations:
+        for doc in validation.splits.values():
+            for s in doc.get("skipped_slices", []):
+                key = (validation.environment, s["slice"])
+                if key not in seen:
+                    seen.add(key)
+                    rows.append({"environment": validation.environment, "slice": s["slice"], "rows": s["rows"],
+                                 "why": s["why"]})
     return rows
 
 
@@ -66,6 +81,14 @@ def quarantine_rows(run: runs.Run) -> List[dict]:
     with the first examples by file and line."""
     rows = []
     for examples in run.examples:
+        for rule, entry in sorted(((examples.get("typed_reading") or {}).get("constraints") or {}).items()):
+            if entry["rows"]:
+                rows.append({
+                    "span": examples.get("span"), "feature": entry["feature"], "reason": f"rule {rule}: {entry['text']}",
+                    "rows": entry["rows"],
+                    "examples": "; ".join(f"{e['value']} at {os.path.basename(e['file'])} line {e['line']}"
+                                          for e in entry["examples"]),
+                })
         problems = (examples.get("typed_reading") or {}).get("problems", {})
         for feature, reasons in sorted(problems.items()):
             for reason, entry in sorted(reasons.items()):
@@ -83,7 +106,9 @@ def distance_rows(run: runs.Run) -> List[dict]:
         for d in validation.distances:
             if d["split"] not in (names.BASELINE_SPLIT, names.SERVING_SPLIT):
                 continue  # one split per dataset keeps the table readable; eval is in MLMD
-            rows.append({"environment": validation.environment, **d,
+            if d.get("slice") and not d["value"] > d["threshold"]:
+                continue  # per slice, only what crossed its threshold (all of it is in MLMD)
+            rows.append({"environment": validation.environment, "slice": "(all rows)", **d,
                          "ratio": d["value"] / d["threshold"] if d["threshold"] else 0.0})
     return sorted(rows, key=lambda r: -r["ratio"])
 
