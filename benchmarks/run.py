@@ -1,11 +1,12 @@
 """`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
 
-    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput]
+    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput,cost,detection]
 
 Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
 `--repeats` runs with its spread (min to max); ratios compare figures measured in the same run,
 because these machines are shared and noisy. Peak memory is the maximum resident set size of the
-measured process (GNU time's %M).
+measured process (GNU time's %M). A section skipped with --skip is carried over from the latest
+earlier results file that has it, and the page names the run it comes from.
 """
 
 import argparse
@@ -47,12 +48,13 @@ def summary(values: List[float]) -> dict:
 
 def probe(kind: str, csv: pathlib.Path, repeats: int, *extra: str, warm: int = 0) -> dict:
     """`repeats` fresh processes; in each, the first call and (with `warm`) warm calls."""
-    seconds, warm_seconds, peaks = [], [], []
+    seconds, warm_seconds, peaks, detail = [], [], [], None
     for _ in range(repeats):
         result = timed([PY, "-m", "benchmarks.probe", kind, str(csv), "--warm", str(warm), *extra])
         if result["code"] != 0:
             return {"error": result["stderr"].strip().splitlines()[-1] if result["stderr"].strip() else "failed"}
         measured = json.loads(result["stdout"].strip().splitlines()[-1])
+        detail = measured.get("detail")
         seconds.append(measured["seconds"])
         if measured.get("warm_seconds") is not None:
             warm_seconds.append(measured["warm_seconds"])
@@ -60,6 +62,8 @@ def probe(kind: str, csv: pathlib.Path, repeats: int, *extra: str, warm: int = 0
     entry = {"seconds": summary(seconds), "peak_mib": summary(peaks)}
     if warm_seconds:
         entry["warm_seconds"] = summary(warm_seconds)
+    if detail is not None:
+        entry["detail"] = detail  # the last process's
     return entry
 
 
@@ -147,6 +151,62 @@ def bench_throughput(sizes: List[int], repeats: int) -> dict:
     return result
 
 
+def bench_cost(sizes: List[int], repeats: int) -> dict:
+    """`today` against `checked` (benchmarks/probe.py), interleaved process by process."""
+    result = {"sizes": {}}
+    for rows in sizes:
+        csv = bench_data.make_csv(WORK / "data" / f"train-{rows}.csv", rows)
+        runs = {"today": [], "checked": []}
+        for _ in range(repeats):
+            for kind in runs:
+                runs[kind].append(probe(kind, csv, 1))
+        entry = {"file_mib": csv.stat().st_size / 2**20}
+        for kind, measured in runs.items():
+            failed = [m for m in measured if "error" in m]
+            if failed:
+                entry[kind] = failed[0]
+                continue
+            entry[kind] = {field: summary([m[field]["median"] for m in measured]) for field in ("seconds", "peak_mib")}
+            entry[kind]["detail"] = measured[-1].get("detail")
+        if "seconds" in entry["today"] and "seconds" in entry["checked"]:
+            entry["checked_over_today"] = entry["checked"]["seconds"]["median"] / entry["today"]["seconds"]["median"]
+        left_out = (entry["checked"].get("detail") or {}).get("left_out")
+        if left_out:
+            print(f"bench: cost: {left_out} of {rows:,} rows break a rule across columns: the data should not", flush=True)
+        result["sizes"][str(rows)] = entry
+    return result
+
+
+def bench_detection(quick: bool) -> dict:
+    """benchmarks/detection.py in its own process (it loads TFDV), its progress shown as it goes."""
+    out = WORK / "detection.json"
+    WORK.mkdir(parents=True, exist_ok=True)
+    command = [PY, "-m", "benchmarks.detection", "--json", str(out)] + (["--quick"] if quick else [])
+    proc = subprocess.run(command, cwd=PROJECT_ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if proc.returncode != 0:
+        raise RuntimeError("benchmarks.detection failed")
+    return json.loads(out.read_text())
+
+
+_RESULTS_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
+
+
+def carried_over(results_dir: pathlib.Path, names: List[str]) -> dict:
+    """{section: (its results, where from)} for each section in the latest earlier results file
+    (benchmarks/results/<date>.json) that has it; a section already carried keeps its origin."""
+    found = {}
+    for path in sorted((p for p in results_dir.glob("*.json") if _RESULTS_FILE.match(p.name)), reverse=True):
+        earlier = json.loads(path.read_text())
+        for name in names:
+            if name in found or name not in earlier:
+                continue
+            origin = earlier.get("carried", {}).get(name) or {
+                "date": earlier["date"], "repeats": earlier.get("repeats"), "command": earlier.get("command", ""),
+                "file": f"benchmarks/results/{path.name}"}
+            found[name] = (earlier[name], origin)
+    return found
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
@@ -156,19 +216,23 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
-    parser.add_argument("--skip", default="", help="comma-separated: pipeline, reference, latency, throughput")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated: pipeline, reference, latency, throughput, cost, detection")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     repeats = 1 if args.quick else args.repeats
     latency_sizes = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
     throughput_sizes = [15_000, 150_000] if args.quick else [15_000, 150_000, 1_500_000]
+    cost_sizes = [15_000, 150_000] if args.quick else [150_000, 1_500_000]
 
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "repeats": repeats,
                "command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])}
     steps = [("pipeline", lambda: bench_pipeline(repeats)),
              ("reference", lambda: bench_reference(1)),
              ("latency", lambda: bench_latency(latency_sizes, repeats)),
-             ("throughput", lambda: bench_throughput(throughput_sizes, repeats))]
+             ("throughput", lambda: bench_throughput(throughput_sizes, repeats)),
+             ("cost", lambda: bench_cost(cost_sizes, repeats)),
+             ("detection", lambda: bench_detection(args.quick))]
     for name, step in steps:
         if name in skip:
             continue
@@ -177,6 +241,9 @@ def main(argv=None) -> int:
     out_dir = PROJECT_ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{results['date']}.json"
+    for name, (section, origin) in carried_over(out_dir, [n for n, _ in steps if n in skip]).items():
+        results[name] = section
+        results.setdefault("carried", {})[name] = origin
     out.write_text(json.dumps(results, indent=1, sort_keys=True))
     markdown = bench_report.markdown(results)
     (PROJECT_ROOT / "docs" / "BENCHMARKS.md").write_text(markdown)

@@ -386,10 +386,12 @@ def _slices(current: Profile, baseline: Profile, schema, environment, kind, sett
                 outcome.skipped.append({"slice": name, "rows": rows, "why": f"beyond the {key.top} largest slices"})
                 continue
             if rows * f_cur < SLICE_MIN_ROWS or base_rows * f_base < SLICE_MIN_ROWS:
+                small = min(rows * f_cur, base_rows * f_base)
+                level = noise.linf_noise({"a": 1.0, "b": 1.0}, max(int(small), 1), "slice")
                 outcome.skipped.append({
                     "slice": name, "rows": rows, "baseline_rows": base_rows,
-                    "why": (f"too few rows to tell a change from noise (under {SLICE_MIN_ROWS} on "
-                            f"{'this' if rows * f_cur < SLICE_MIN_ROWS else _against(kind) + chr(39) + 's'} side)")})
+                    "why": (f"too small for its noise: {int(small)} rows on the smaller side, where sampling noise "
+                            f"alone moves a share by up to {level:.2f} (under {SLICE_MIN_ROWS} rows, not judged)")})
                 continue
             for feature in schema.feature:
                 if feature.name not in in_env or feature.name == key.feature:

@@ -13,6 +13,7 @@ from core import names
 from core.errors import ConfigError, InputError
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
+DRAFTS = "drafts"  # schema/drafts/v<N>/: proposals no run or command uses until a person accepts one
 
 
 def version_of(schema_path: str) -> str:
@@ -36,6 +37,17 @@ def versions(schema_dir) -> List[Tuple[int, str]]:
         match = _VERSION_DIR.match(child.name)
         if match and (child / names.SCHEMA_FILE).is_file():
             found.append((int(match.group(1)), str(child / names.SCHEMA_FILE)))
+    return sorted(found)
+
+
+def drafts(schema_dir) -> List[Tuple[int, str]]:
+    """(N, folder) of every draft schema/drafts/v<N>/ (written by `tfxgate schema propose`)."""
+    folder = pathlib.Path(schema_dir) / DRAFTS
+    found = []
+    for child in folder.iterdir() if folder.is_dir() else ():
+        match = _VERSION_DIR.match(child.name)
+        if match and (child / names.SCHEMA_FILE).is_file():
+            found.append((int(match.group(1)), str(child)))
     return sorted(found)
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 
@@ -163,3 +164,50 @@ def test_schema_diff_names_each_kind_of_change(tmp_path, capfd):
     assert "~ company: presence: min_fraction: 0.55 min_count: 1 -> min_fraction: 0.5 min_count: 1" in out
     assert "~ tips: not_in_environment: ['SERVING'] -> []" in out
     assert "skew_comparator" in out
+
+
+def _draft(schema_dir, number, edit=None):
+    """A draft schema/drafts/v<number>/: the shipped v1 schema, optionally edited by `edit`."""
+    from core import schema_files
+
+    draft = schema_dir / "drafts" / f"v{number}"
+    draft.mkdir(parents=True)
+    schema = schema_files.load(str(PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"))
+    if edit:
+        edit(schema)
+    from google.protobuf import text_format
+
+    (draft / "schema.pbtxt").write_text(text_format.MessageToString(schema))
+    return draft
+
+
+def test_a_draft_is_used_by_nothing_until_a_person_accepts_it(tmp_path, capfd):
+    from core import schema_files
+
+    schema_dir = tmp_path / "schema"
+    shutil.copytree(PROJECT_ROOT / "schema", schema_dir)
+    draft = _draft(schema_dir, 2)
+    assert schema_files.latest_path(schema_dir).endswith("v1/schema.pbtxt")
+    code, out, _ = _run(capfd, "schema", "accept", "--schema-dir", str(schema_dir))
+    assert code == 0 and "accepted" in out and not draft.exists()
+    assert schema_files.latest_path(schema_dir).endswith("v2/schema.pbtxt")
+    code, _, err = _run(capfd, "schema", "accept", "--schema-dir", str(schema_dir))
+    assert code == 2 and "no draft" in err and len(err.strip().splitlines()) == 1
+    _draft(schema_dir, 5)
+    code, _, err = _run(capfd, "schema", "accept", "v5", "--schema-dir", str(schema_dir))
+    assert code == 2 and "not the next version (that is v3)" in err
+
+
+def test_propose_warns_when_it_relaxes_a_bound_past_its_limit_or_its_meaning():
+    from core import schema_files
+    from tfxgate import schema_versions
+
+    current = schema_files.load(str(PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"))
+    proposed = type(current)()
+    proposed.CopyFrom(current)
+    features = {f.name: f for f in proposed.feature}
+    features["trip_start_hour"].int_domain.max = features["trip_start_hour"].int_domain.max + 2  # an hour of 25
+    warnings = schema_versions._bound_warnings(current, proposed)
+    assert len(warnings) == 1 and "`trip_start_hour`: max relaxed from 23 to 25" in warnings[0]
+    assert "past what an hour can be (0 to 23)" in warnings[0]
+    assert schema_versions._bound_warnings(current, current) == []

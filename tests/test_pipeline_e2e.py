@@ -11,7 +11,7 @@ import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
-from core import constraints
+from core import constraints, schema_files
 from core import names as p
 from core.errors import InputError
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
@@ -130,6 +130,9 @@ def test_warn_only_run_completes_and_says_what_it_warned_about(runs):
     assert query.custom_value(anomalies, "drift_baseline_span") == 3
     drift = json.loads(query.custom_value(anomalies, "distances"))
     assert {d["feature"] for d in drift if d["check"] == "drift"} >= {"fare", "tips", "payment_type"}
+    # ...and against span 3's profile, which its gate decision recorded: the checks beyond TFDV's ran.
+    assert {d["type"] for d in drift if d["check"] == "drift"} >= {"TAILS", "PRECISION", "WASSERSTEIN"}
+    assert any(d.get("slice", "").startswith("company=") for d in drift)
 
 
 def test_a_handful_of_unreadable_rows_is_quarantined_and_never_trained_on(runs):
@@ -193,21 +196,27 @@ def test_schema_propose_drafts_the_next_version_from_the_latest_run(runs, tmp_pa
     text = schema_versions.propose(str(runs["outputs"] / "metadata.sqlite"), str(schema_dir))
     assert "~ payment_type: domain values +['Bitcoin']" in text
     assert (schema_dir / "v1" / "schema.pbtxt").read_text() == before  # never edits a version
-    stub = (schema_dir / "v2" / "CHANGELOG.stub.md").read_text()
-    assert "`tips` was missing: unchanged" in stub
-    proposed = tfdv.load_schema_text(str(schema_dir / "v2" / "schema.pbtxt"))
+    draft = schema_dir / "drafts" / "v2"
+    stub = (draft / "CHANGELOG.stub.md").read_text()
+    assert "`tips` was missing: unchanged" in stub and "met no anomaly" not in stub
+    proposed = tfdv.load_schema_text(str(draft / "schema.pbtxt"))
     assert "Bitcoin" in list(tfdv.get_domain(proposed, "payment_type").value)
-    # The reviewed rules are carried over as they are; mining the span's rows finds nothing they lack.
+    # The reviewed rules are carried over as they are; mined candidates go apart, never applied.
     for name in ("constraints.yaml", "checks.yaml"):
-        assert (schema_dir / "v2" / name).read_text() == (schema_dir / "v1" / name).read_text()
+        assert (draft / name).read_text() == (schema_dir / "v1" / name).read_text()
     assert "rules across columns:" in stub and "not mined" not in stub
-    candidates = schema_dir / "v2" / "constraints.proposed.yaml"
+    candidates = draft / "constraints.proposed.yaml"
     if candidates.exists():  # mined but not applied: never one constraints.yaml holds already
         reviewed = {r.expect for r in constraints.load(str(schema_dir / "v1" / "constraints.yaml"))}
         assert not {r.expect for r in constraints.load(str(candidates))} & reviewed
-    with pytest.raises(InputError, match="never overwrites"):
-        (schema_dir / "v3").mkdir()
+    # A draft is used by nothing: the newest version is still v1 until a person accepts it.
+    assert schema_files.latest_path(schema_dir).endswith("v1/schema.pbtxt")
+    with pytest.raises(InputError, match="never overwrites a draft"):
         schema_versions.propose(str(runs["outputs"] / "metadata.sqlite"), str(schema_dir))
+    assert "accepted" in schema_versions.accept(str(schema_dir))
+    assert schema_files.latest_path(schema_dir).endswith("v2/schema.pbtxt") and not draft.exists()
+    with pytest.raises(InputError, match="no draft"):
+        schema_versions.accept(str(schema_dir))
 
 
 def _serving_examples(n):

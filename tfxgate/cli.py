@@ -4,6 +4,7 @@
                      [--baseline auto|none|PATH] [--metadata PATH] [--format text|json] [--out FILE]
     tfxgate schema diff OLD NEW
     tfxgate schema propose [--metadata PATH] [--schema-dir DIR]
+    tfxgate schema accept [VERSION] [--schema-dir DIR]
     tfxgate report [--metadata PATH] [--run latest|ID] --out report.html
     tfxgate lineage [--model latest|ID] [--span N] [--blocked-feature NAME] [--format text|json]
     tfxgate history [--feature NAME] [--format text|json]
@@ -55,14 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", default="text", choices=["text", "json"])
     validate.add_argument("--out", help="write the result here (whole or not at all) instead of to stdout")
 
-    schema = commands.add_parser("schema", help="schema versions: diff and propose")
+    schema = commands.add_parser("schema", help="schema versions: diff, propose a draft, accept a draft")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True, parser_class=OneLineParser)
     diff = schema_commands.add_parser("diff", help="a semantic diff of two schema versions")
     diff.add_argument("old")
     diff.add_argument("new")
-    propose = schema_commands.add_parser("propose", help="draft the next schema version from the latest run")
+    propose = schema_commands.add_parser("propose", help="draft the next schema version from the latest run "
+                                         "(schema/drafts/vN+1/, used by nothing until accepted)")
     _add_store(propose)
-    propose.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR))
+    propose.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR), help="the folder of schema versions")
+    accept = schema_commands.add_parser("accept", help="make a reviewed draft the newest schema version")
+    accept.add_argument("version", nargs="?", help="the draft to accept, e.g. v2 (default: the only draft)")
+    accept.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR), help="the folder of schema versions")
 
     report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run")
     _add_store(report)
@@ -163,6 +168,9 @@ def _command(args) -> int:
 
     if args.schema_command == "diff":
         print(schema_versions.diff_files(args.old, args.new))
+        return 0
+    if args.schema_command == "accept":
+        print(schema_versions.accept(args.schema_dir, args.version))
         return 0
     print(schema_versions.propose(args.metadata, args.schema_dir))
     return 0

@@ -1,7 +1,8 @@
 """Schema versions as a workflow: a semantic diff of two versions, and a proposed next version.
 
-A proposal never edits an existing version: it writes schema/v<N+1>/schema.pbtxt and a changelog
-stub beside it, for a person to review, edit and commit. The reviewed files beside the schema
+A proposal never edits an existing version, and never becomes one by itself: it writes a draft,
+schema/drafts/v<N+1>/ (schema.pbtxt and a changelog stub), which no run or command uses; only
+`tfxgate schema accept`, a person's action after review, moves it to schema/v<N+1>/. The reviewed files beside the schema
 (constraints.yaml, checks.yaml) are carried over unchanged; rules across columns mined from the
 latest span's rows that the current rules lack are written apart, to constraints.proposed.yaml,
 which nothing reads: a person moves the ones they accept into constraints.yaml.
@@ -124,7 +125,8 @@ def _latest_run_evidence(metadata_path: str) -> Tuple[dict, Optional[str]]:
 
 
 def propose(metadata_path, schema_dir: str) -> str:
-    """Writes schema/v<N+1>/schema.pbtxt and CHANGELOG.stub.md from the latest run's evidence."""
+    """Writes the draft schema/drafts/v<N+1>/ (schema.pbtxt, CHANGELOG.stub.md, the reviewed files
+    carried over, mined rule candidates) from the latest run's evidence."""
     import tensorflow_data_validation as tfdv
 
     versions = schema_files.versions(schema_dir)
@@ -135,9 +137,13 @@ def propose(metadata_path, schema_dir: str) -> str:
     evidence, inferred_uri = _latest_run_evidence(metadata_path)
     statistics = layout.read_statistics(evidence["statistics_uri"], names.BASELINE_SPLIT)
     proposed, notes = _relax(current, tfdv.update_schema(current, statistics), evidence, inferred_uri)
-    folder = os.path.join(schema_dir, f"v{number + 1}")
+    notes = _bound_warnings(current, proposed) + notes
+    folder = os.path.join(schema_dir, schema_files.DRAFTS, f"v{number + 1}")
+    if os.path.exists(os.path.join(schema_dir, f"v{number + 1}")):
+        raise InputError(f"{os.path.join(schema_dir, f'v{number + 1}')} exists already: a proposal never overwrites a version")
     if os.path.exists(folder):
-        raise InputError(f"{folder} exists already: a proposal never overwrites a version")
+        raise InputError(f"{folder} exists already: review it and `tfxgate schema accept`, or delete it, before "
+                         "proposing again (a proposal never overwrites a draft)")
     os.makedirs(folder)
     schema_path = os.path.join(folder, names.SCHEMA_FILE)
     tfdv.write_schema_text(proposed, schema_path)
@@ -149,7 +155,70 @@ def propose(metadata_path, schema_dir: str) -> str:
     stub_path = os.path.join(folder, "CHANGELOG.stub.md")
     with open(stub_path, "w") as f:
         f.write(_changelog_stub(number + 1, evidence, notes, changes, store_lib.as_settings(metadata_path).describe()))
-    return f"wrote {', '.join(written)} and {stub_path}\n" + "\n".join(changes)
+    warnings = [n for n in notes if n.startswith("- WARNING")]
+    return "\n".join([f"wrote the draft {folder}: {', '.join(os.path.basename(w) for w in written)} and "
+                      f"{os.path.basename(stub_path)}",
+                      "nothing uses a draft: review it, then `tfxgate schema accept` makes it "
+                      f"schema/v{number + 1}/", *warnings, *changes])
+
+
+# Values a feature cannot mean, whatever the data says, by what its name says it is.
+_MEANING = (("hour", 0, 23, "an hour"), ("month", 1, 12, "a month"), ("day", 1, 7, "a weekday"),
+            ("latitude", -90, 90, "a latitude"), ("longitude", -180, 180, "a longitude"))
+
+
+def _bound_warnings(current, proposed) -> List[str]:
+    """Reviewer warnings for every numeric bound the proposal relaxes: past the current
+    version's declared limit always, and louder past what the feature's name says it can mean."""
+    warnings = []
+    before = {f.name: f for f in current.feature}
+    for feature in proposed.feature:
+        old = before.get(feature.name)
+        if old is None:
+            continue
+        for kind in ("int_domain", "float_domain"):
+            if not (feature.HasField(kind) and old.HasField(kind)):
+                continue
+            new_domain, old_domain = getattr(feature, kind), getattr(old, kind)
+            for bound, looser in (("min", lambda a, b: a < b), ("max", lambda a, b: a > b)):
+                if not (new_domain.HasField(bound) and old_domain.HasField(bound)):
+                    continue
+                new_value, old_value = getattr(new_domain, bound), getattr(old_domain, bound)
+                if not looser(new_value, old_value):
+                    continue
+                line = (f"- WARNING `{feature.name}`: {bound} relaxed from {old_value:g} to {new_value:g}, past the "
+                        "current version's declared limit")
+                for word, low, high, what in _MEANING:
+                    if word in feature.name.lower() and not low <= new_value <= high:
+                        line += f", and past what {what} can be ({low:g} to {high:g})"
+                warnings.append(line + ": is the data right, or broken?")
+    return warnings
+
+
+def accept(schema_dir: str, version: Optional[str] = None) -> str:
+    """Moves a reviewed draft schema/drafts/v<N>/ to schema/v<N>/: the person's act that makes a
+    proposal a version. N must be the next version; `version` ('v2') names the draft, by default
+    the only one."""
+    import shutil
+
+    found = schema_files.drafts(schema_dir)
+    if version is not None:
+        found = [(n, folder) for n, folder in found if f"v{n}" == version]
+    if not found:
+        raise InputError(f"{os.path.join(schema_dir, schema_files.DRAFTS)}: no draft"
+                         f"{' ' + version if version else ''} to accept (`tfxgate schema propose` writes one)")
+    if len(found) > 1:
+        raise InputError(f"several drafts ({', '.join(f'v{n}' for n, _ in found)}): name the one to accept")
+    number, folder = found[0]
+    versions = schema_files.versions(schema_dir)
+    expected = (versions[-1][0] + 1) if versions else 1
+    if number != expected:
+        raise InputError(f"draft v{number} is not the next version (that is v{expected}): propose again from the newest")
+    load(os.path.join(folder, names.SCHEMA_FILE))  # still a schema after the review's edits
+    target = os.path.join(schema_dir, f"v{number}")
+    shutil.move(folder, target)
+    return (f"accepted: {target}/ is now the newest schema version; runs and commands use it from now on. "
+            f"Move its CHANGELOG.stub.md entry into {os.path.join(schema_dir, 'CHANGELOG.md')} and commit.")
 
 
 PROPOSED_CONSTRAINTS = "constraints.proposed.yaml"
@@ -278,7 +347,8 @@ def _changelog_stub(version: int, evidence: dict, notes: List[str], changes: Lis
         "Review every line, edit the schema, then move this entry into schema/CHANGELOG.md.",
         "",
         "Evidence and what was done:",
-        *(notes or ["- the latest run met no anomaly: this version equals the previous one"]),
+        *([] if evidence.get("findings") else ["- the latest run met no anomaly"]),
+        *notes,
         "",
         "Semantic diff:",
         "```",
