@@ -127,7 +127,9 @@ def _profile_checks(report: Report, schema, environment, profile, baseline_profi
     for i, (kind, baseline) in enumerate(pairs or [(DRIFT, None)]):
         outcome = profile_checks.check(profile, baseline, schema, environment, kind, settings or CheckSettings(),
                                        label_check=i == 0)
-        report.findings += outcome.findings
+        whole = {(f.feature, tuple(f.types)) for f in report.findings if f.slice is None}
+        # A slice adds news only where the whole batch did not already find the same thing.
+        report.findings += [f for f in outcome.findings if f.slice is None or (f.feature, tuple(f.types)) not in whole]
         report.distances += outcome.measurements
         report.skipped_slices += outcome.skipped
 

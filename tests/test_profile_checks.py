@@ -150,3 +150,22 @@ def test_the_shipped_spans_in_order_give_the_changelogs_verdicts(setup):
         decisions[name] = (policy_lib.decision(verdicts), sorted({v.finding.feature for v in blocking(verdicts)}))
     assert decisions == {"1": ("pass", []), "2": ("block", ["trip_miles"]), "3": ("warn", []),
                          "serving": ("pass", [])}
+
+
+def test_the_serving_batch_against_each_span_gives_the_changelogs_verdicts(setup):
+    """schema/CHANGELOG.md: a run of span 1 with the shipped serving batch blocks on skew (2016
+    serving against 2013 training: the payment mix and trip_miles' scale); spans 2 and 3 pass."""
+    serving = batch_stats.read(str(defects.DATA_ROOT / "serving"), setup["kinds"], rules=setup["rules"],
+                               slice_keys=setup["settings"].slices)
+    verdicts = {}
+    for span in (1, 2, 3):
+        base = batch_stats.read(str(defects.DATA_ROOT / "train" / f"span-{span}"), setup["kinds"], rules=setup["rules"],
+                                slice_keys=setup["settings"].slices)
+        report = validation.validate(serving.statistics, setup["schema"], names.SERVING, reading=serving.report,
+                                     profile=serving.profile, settings=setup["settings"],
+                                     training_statistics=base.statistics, baseline_profiles={SKEW: base.profile})
+        verdicts[span] = blocking(policy_lib.judge_all("serving", report.findings, setup["policy"]))
+    assert {v.finding.feature for v in verdicts[1] if v.finding.slice is None} == {"payment_type", "trip_miles"}
+    assert {(v.finding.feature, v.finding.rule) for v in verdicts[1] if v.finding.slice is None} >= {
+        ("payment_type", None), ("trip_miles", "scale_shift")}
+    assert verdicts[2] == [] and verdicts[3] == []
