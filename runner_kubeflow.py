@@ -24,16 +24,24 @@ from pipeline import kubeflow
 
 def parse_args(argv):
     env = os.environ.get
-    parser = argparse.ArgumentParser(description="Compile the tfxgate pipeline for Kubeflow Pipelines 2.")
-    parser.add_argument("--image", default=env("TFXGATE_IMAGE", "tfxgate:latest"))
-    parser.add_argument("--pipeline-root", default=env("TFXGATE_PIPELINE_ROOT", "gs://tfxgate/pipeline-root"))
-    parser.add_argument("--data-root", default=env("TFXGATE_DATA_ROOT", f"{kubeflow.IMAGE_PROJECT_ROOT}/data"))
-    parser.add_argument("--serving-model-dir", default=env("TFXGATE_SERVING_MODEL_DIR", "gs://tfxgate/serving_model"))
+    parser = argparse.ArgumentParser(
+        description="Compile the tfxgate pipeline for Kubeflow Pipelines 2.",
+        epilog="exit status: 0 done, 1 the submission failed, 2 bad settings or a rejected spec",
+    )
+    parser.add_argument("--image", default=env("TFXGATE_IMAGE", "tfxgate:latest"),
+                        help="the container image every task runs (or TFXGATE_IMAGE)")
+    parser.add_argument("--pipeline-root", default=env("TFXGATE_PIPELINE_ROOT", "gs://tfxgate/pipeline-root"),
+                        help="where the tasks write artifacts (or TFXGATE_PIPELINE_ROOT)")
+    parser.add_argument("--data-root", default=env("TFXGATE_DATA_ROOT", f"{kubeflow.IMAGE_PROJECT_ROOT}/data"),
+                        help="train/span-N/*.csv and serving/*.csv, as the tasks see it (or TFXGATE_DATA_ROOT)")
+    parser.add_argument("--serving-model-dir", default=env("TFXGATE_SERVING_MODEL_DIR", "gs://tfxgate/serving_model"),
+                        help="where Pusher puts the model (or TFXGATE_SERVING_MODEL_DIR)")
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable; e.g. --beam-arg=--runner=DataflowRunner")
-    parser.add_argument("--output", default=str(config_lib.DEFAULT_OUTPUTS / "kubeflow" / "tfxgate_pipeline.yaml"))
+    parser.add_argument("--output", default=str(config_lib.DEFAULT_OUTPUTS / "kubeflow" / "tfxgate_pipeline.yaml"),
+                        help="the PipelineSpec YAML file to write")
     parser.add_argument("--submit", action="store_true", help="upload the spec and start a run")
-    parser.add_argument("--host", default=env("KFP_HOST"))
-    parser.add_argument("--experiment", default="tfxgate")
+    parser.add_argument("--host", default=env("KFP_HOST"), help="the KFP API server, an http(s) URL (or KFP_HOST)")
+    parser.add_argument("--experiment", default="tfxgate", help="the experiment the run goes into")
     return parser.parse_args(argv)
 
 
@@ -48,6 +56,9 @@ def main(argv=None) -> int:
     if args.submit and not args.host:
         print("error: --submit needs --host URL (or KFP_HOST)", file=sys.stderr)
         return 2
+    if args.host and not _is_http_url(args.host):
+        print(f"error: --host {args.host!r}: not an http(s) URL (e.g. http://localhost:8888)", file=sys.stderr)
+        return 2
     try:
         config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg)
         kubeflow.compile_spec(config, args.image, args.output)
@@ -58,6 +69,13 @@ def main(argv=None) -> int:
     if args.submit:
         return submit(args.output, args.host, args.experiment, args.pipeline_root)
     return 0
+
+
+def _is_http_url(text: str) -> bool:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
 def submit(package: str, host: str, experiment: str, pipeline_root: str) -> int:

@@ -10,9 +10,13 @@ RUNNING are marked FAILED and their partial outputs removed.
 
 Exit status: 0 done, 1 a component failed, 2 bad arguments, settings or input data, 3 the data
 gate stopped the run (blocking anomalies; nothing was trained or pushed), 4 another run holds
-the lock and --no-wait was given.
+the lock and --no-wait was given, 130 interrupted (Ctrl-C; a re-run resumes from the cache).
+
+Temporary files (TFX builds the module code into a wheel for each uncached run) go under
+<outputs>/tmp/ and are removed when the run ends, so runs leave nothing in $TMPDIR.
 """
 
+import contextlib
 import datetime
 import os
 import sys
@@ -23,13 +27,17 @@ from core import csv_input, names, reading, schema_files
 from core.errors import UserError
 from mlmd import runlock, store as store_lib
 from pipeline import config as config_lib
-from tfxgate.args import OneLineParser, add_store_arguments, store_settings
+from tfxgate.args import OneLineParser, add_store_arguments, positive_int, store_settings
 
-EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY = 1, 2, 3, 4
+EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 
 
 def parse_args(argv):
-    parser = OneLineParser(prog="runner_local.py", description="Run the tfxgate pipeline locally.")
+    parser = OneLineParser(
+        prog="runner_local.py", description="Run the tfxgate pipeline locally.",
+        epilog="exit status: 0 done, 1 a component failed, 2 bad arguments, settings or input data, "
+               "3 the data gate stopped the run, 4 another run holds the lock (--no-wait), 130 interrupted (Ctrl-C)",
+    )
     parser.add_argument("--data-root", default=str(config_lib.PROJECT_ROOT / "data"),
                         help="a folder with train/span-N/*.csv and serving/*.csv")
     parser.add_argument("--outputs", default=str(config_lib.DEFAULT_OUTPUTS), help="default home of every output")
@@ -40,7 +48,7 @@ def parse_args(argv):
     parser.add_argument("--span", type=int, help="training span to ingest (default: the latest)")
     parser.add_argument("--delimiter", help="the input files' field delimiter (default: the data root's "
                         "tfxgate-input.yaml `delimiter`, else ',')")
-    parser.add_argument("--train-steps", type=int, default=1000, help="training budget in steps")
+    parser.add_argument("--train-steps", type=positive_int, default=1000, help="training budget in steps (at least 1)")
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable, e.g. --beam-arg=--direct_num_workers=2")
     parser.add_argument("--no-cache", action="store_true", help="run every component again")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow, Beam and TFX logs")
@@ -75,6 +83,15 @@ def _config(args) -> config_lib.PipelineConfig:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before or after the pipeline itself (which says what it stopped)
+        print("\ntfxgate: interrupted; run the same command again (finished components come from the cache).",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = _config(args)
@@ -91,13 +108,36 @@ def main(argv=None) -> int:
             say(f"tfxgate: running pipeline '{config.pipeline_name}' (schema {config.schema_version}) "
                 f"with MLMD at {config.store.describe()}")
             _reconcile(config, say)
-            return _run(config, run_id, log_path, args.verbose)
+            with _run_tmp(args.outputs):
+                return _run(config, run_id, log_path, args.verbose)
     except runlock.Busy as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BUSY
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _run_tmp(outputs: str):
+    """Temporary files of the run under <outputs>/tmp/run-*, removed when it ends."""
+    import shutil
+    import tempfile
+
+    root = os.path.join(outputs, "tmp")
+    os.makedirs(root, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="run-", dir=root)
+    saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir, os.environ["TMPDIR"] = folder, folder
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reconcile(config, say) -> None:
@@ -119,6 +159,11 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
 
             NamedRunLocalDagRunner(run_id).run(create_pipeline(config))
             failed_node, error = None, None
+        except KeyboardInterrupt:
+            interrupted = progress.current or "the pipeline"
+            print(f"\ntfxgate: interrupted during {interrupted}; nothing after it ran. Run the same command "
+                  "again: finished components come from the cache.", file=sys.stderr)
+            return EXIT_INTERRUPTED
         except Exception as e:  # a failed component: one line here, the traceback in the log
             import traceback
 

@@ -207,6 +207,17 @@ def carried_over(results_dir: pathlib.Path, names: List[str]) -> dict:
     return found
 
 
+def code_version() -> dict:
+    """The commit measured, and the files of the code it runs that differed from it (others may be
+    editing the tree while a benchmark runs)."""
+    def git(*args):
+        proc = subprocess.run(["git", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
+        return proc.stdout.rstrip("\n") if proc.returncode == 0 else ""
+    changed = git("status", "--porcelain", "--", "core", "components", "pipeline", "tfxgate", "schema", "benchmarks")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted": sorted(line[3:] for line in changed.splitlines() if line[3:] and "results/" not in line)}
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
@@ -225,7 +236,7 @@ def main(argv=None) -> int:
     throughput_sizes = [15_000, 150_000] if args.quick else [15_000, 150_000, 1_500_000]
     cost_sizes = [15_000, 150_000] if args.quick else [150_000, 1_500_000]
 
-    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "repeats": repeats,
+    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "code": code_version(), "repeats": repeats,
                "command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])}
     steps = [("pipeline", lambda: bench_pipeline(repeats)),
              ("reference", lambda: bench_reference(1)),

@@ -37,10 +37,13 @@ def pytest_collection_modifyitems(items):
 
 
 def _run_pipeline(outputs, *args):
+    """Runs the runner; its $TMPDIR is <outputs>/../tmpdir, which must stay empty (no leak)."""
     started = time.monotonic()
+    tmpdir = outputs.parent / f"{outputs.name}-tmpdir"
+    tmpdir.mkdir(exist_ok=True)
     proc = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), "--train-steps", "100", *args],
-        capture_output=True, text=True, cwd=PROJECT_ROOT,
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(tmpdir)),
     )
     return proc, time.monotonic() - started
 

@@ -45,6 +45,14 @@ def test_console_shows_each_component_and_where_outputs_went(runs):
     assert "Traceback" not in out + runs["cold"].stderr
 
 
+def test_runs_leave_nothing_in_tmpdir(runs):
+    """TFX builds the module code into a wheel in a temporary folder on every uncached run; the
+    runner puts its temporary files under <outputs>/tmp/ and removes them: $TMPDIR stays empty."""
+    tmpdir = runs["outputs"].parent / f"{runs['outputs'].name}-tmpdir"
+    assert tmpdir.is_dir() and list(tmpdir.iterdir()) == []
+    assert not list((runs["outputs"] / "tmp").glob("run-*"))
+
+
 def test_every_component_completed_in_mlmd(runs):
     store = runs["store"]
     by_node = _by_node(store, runs["first_runs"][0])

@@ -211,3 +211,26 @@ def test_a_killed_validate_leaves_the_old_result_or_none_never_a_torn_file(tmp_p
             assert json.loads(out.read_text())["rows"] == len(rows)  # the old result, whole
         elif fresh.exists():
             assert json.loads(fresh.read_text())["rows"] == len(rows)  # complete, or absent
+
+
+def test_ctrl_c_says_what_it_interrupted_in_one_line_and_exits_130(tmp_path):
+    """SIGINT to the run's process group, as Ctrl-C in a terminal sends it, in the middle of the
+    run: one line saying what was interrupted and that a re-run resumes; no traceback; exit 130;
+    and the run's temporary files are gone ($TMPDIR untouched)."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    log = tmp_path / "run.out"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(_command(tmp_path / "outputs", DATA_ROOT, "--train-steps", "50"), stdout=out,
+                                stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True, text=True,
+                                env=dict(os.environ, TMPDIR=str(tmpdir)))
+    _wait_for(log, "TrainStatisticsGen", proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    code = proc.wait(timeout=300)
+    text = log.read_text()
+    assert code == 130, text
+    assert "Traceback" not in text
+    [line] = [l for l in text.splitlines() if "interrupted" in l]
+    assert "run the same command again" in line.lower() or "Run the same command again" in line
+    assert list(tmpdir.iterdir()) == []
+    assert not list((tmp_path / "outputs" / "tmp").glob("run-*"))

@@ -20,6 +20,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def add_store_arguments(parser: argparse.ArgumentParser, sqlite_default=None) -> None:
     """--metadata (the SQLite file; --metadata-path is the same flag) and the MySQL flags."""
     parser.add_argument("--metadata", "--metadata-path", dest="metadata", default=sqlite_default,

@@ -38,53 +38,63 @@ from tfxgate.args import EXIT_USAGE, OneLineParser, add_store_arguments, store_s
 EXIT_BUG = 1
 
 
+_EXITS = "exit status: 0 done, 2 bad arguments or input (one line), 1 an internal error (one line; traceback in a log)"
+_VALIDATE_EXITS = ("exit status: 0 no blocking anomaly, 1 at least one blocking anomaly, 2 unreadable input or bad "
+                   "arguments (one line on stderr)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="tfxgate", description="tfxgate: data validation around a TFX pipeline.")
+    parser = OneLineParser(prog="tfxgate", description="tfxgate: data validation around a TFX pipeline.",
+                           epilog=_EXITS)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    validate = commands.add_parser("validate", help="check a CSV batch against the curated schema")
+    validate = commands.add_parser("validate", help="check a CSV batch against the curated schema",
+                                   epilog=_VALIDATE_EXITS)
     validate.add_argument("--data", required=True, help="a CSV file or a directory of CSV files")
-    validate.add_argument("--environment", default="SERVING", choices=["SERVING", "TRAINING"])
+    validate.add_argument("--environment", default="SERVING", choices=["SERVING", "TRAINING"],
+                          help="the schema environment to check in (default SERVING: no label expected)")
     validate.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
-    validate.add_argument("--policy", default=str(config_lib.POLICY_PATH))
+    validate.add_argument("--policy", default=str(config_lib.POLICY_PATH), help="the gate policy (default: %(default)s)")
     validate.add_argument("--baseline", default="auto", help="auto (latest accepted run in MLMD), none, or a path")
     validate.add_argument("--delimiter", help="the field delimiter (default: `delimiter` in a tfxgate-input.yaml "
                           "beside the data, else ',')")
     validate.add_argument("--rows", help="write the rows left out (a value their schema type cannot hold) here, "
                           "as CSV with their file, line and reasons")
     _add_store(validate)
-    validate.add_argument("--format", default="text", choices=["text", "json"])
+    validate.add_argument("--format", default="text", choices=["text", "json"], help="text for people, json for tools")
     validate.add_argument("--out", help="write the result here (whole or not at all) instead of to stdout")
 
-    schema = commands.add_parser("schema", help="schema versions: diff, propose a draft, accept a draft")
+    schema = commands.add_parser("schema", help="schema versions: diff, propose a draft, accept a draft", epilog=_EXITS)
     schema_commands = schema.add_subparsers(dest="schema_command", required=True, parser_class=OneLineParser)
-    diff = schema_commands.add_parser("diff", help="a semantic diff of two schema versions")
-    diff.add_argument("old")
-    diff.add_argument("new")
+    diff = schema_commands.add_parser("diff", help="a semantic diff of two schema versions", epilog=_EXITS)
+    diff.add_argument("old", help="the older schema.pbtxt")
+    diff.add_argument("new", help="the newer schema.pbtxt")
     propose = schema_commands.add_parser("propose", help="draft the next schema version from the latest run "
-                                         "(schema/drafts/vN+1/, used by nothing until accepted)")
+                                         "(schema/drafts/vN+1/, used by nothing until accepted)", epilog=_EXITS)
     _add_store(propose)
     propose.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR), help="the folder of schema versions")
-    accept = schema_commands.add_parser("accept", help="make a reviewed draft the newest schema version")
+    accept = schema_commands.add_parser("accept", help="make a reviewed draft the newest schema version",
+                                        epilog=_EXITS)
     accept.add_argument("version", nargs="?", help="the draft to accept, e.g. v2 (default: the only draft)")
     accept.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR), help="the folder of schema versions")
 
-    report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run")
+    report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run", epilog=_EXITS)
     _add_store(report)
     report.add_argument("--run", default="latest", help="latest, or a run id (see `tfxgate history`)")
-    report.add_argument("--out", required=True)
+    report.add_argument("--out", required=True, help="the HTML file to write (whole or not at all)")
 
-    lineage = commands.add_parser("lineage", help="what a model came from; models of a span; blocked runs")
+    lineage = commands.add_parser("lineage", help="what a model came from; models of a span; blocked runs",
+                                  epilog=_EXITS)
     _add_store(lineage)
     lineage.add_argument("--model", default="latest", help="latest, or a Model or PushedModel artifact id")
     lineage.add_argument("--span", type=int, help="instead: the models trained on span N")
     lineage.add_argument("--blocked-feature", help="instead: the runs with a blocking anomaly on this feature")
-    lineage.add_argument("--format", default="text", choices=["text", "json"])
+    lineage.add_argument("--format", default="text", choices=["text", "json"], help="text for people, json for tools")
 
-    history = commands.add_parser("history", help="skew and drift distances per feature over runs")
+    history = commands.add_parser("history", help="skew and drift distances per feature over runs", epilog=_EXITS)
     _add_store(history)
-    history.add_argument("--feature")
-    history.add_argument("--format", default="text", choices=["text", "json"])
+    history.add_argument("--feature", help="only this feature's distances")
+    history.add_argument("--format", default="text", choices=["text", "json"], help="text for people, json for tools")
     return parser
 
 
