@@ -4,9 +4,10 @@ Everything is read through MLMD's API: events link artifacts to the executions t
 read them; pipeline_run contexts group a run's executions.
 """
 
+import datetime
 from typing import Dict, List, Optional
 
-from core import names
+from core import names, policy as policy_lib
 from mlmd import query, runs
 from mlmd.runs import RunNotFound
 
@@ -67,7 +68,7 @@ def model_lineage(store, which: str = "latest", pipeline: Optional[str] = None) 
                 "gate": run.gate,
                 "anomalies": [
                     {"validator": v.node, "environment": v.environment,
-                     "verdicts": [x.to_json() for x in v.verdicts]}
+                     "verdicts": [x.to_json() for x in policy_lib.unique(v.verdicts)]}  # splits agree: once each
                     for v in run.validations
                 ],
             }
@@ -86,14 +87,40 @@ def model_lineage(store, which: str = "latest", pipeline: Optional[str] = None) 
 
 
 def models_trained_on_span(store, span: int) -> List[dict]:
+    """The models trained on `span`, each told apart: its run, when it was made, the Examples'
+    version and fingerprint (a re-ingested span has another), and where it was pushed."""
     result = []
     for model in store.get_artifacts_by_type(names.MODEL_TYPE):
-        spans = {query.custom_value(a, names.SPAN) for a in query.upstream_artifacts(store, model.id)
-                 if _type(store, a) == names.EXAMPLES_TYPE}
-        if span in spans:
-            result.append({"artifact_id": model.id, "uri": model.uri,
-                           "schema_version": query.schema_version_of(store, model.id)})
-    return result
+        examples = [a for a in query.upstream_artifacts(store, model.id)
+                    if _type(store, a) == names.EXAMPLES_TYPE and query.custom_value(a, names.SPAN) == span]
+        if not examples:
+            continue
+        trainer = query.producer_execution(store, model.id)
+        context = query.context_of(store, trainer, names.RUN_CONTEXT) if trainer is not None else None
+        pushed = [a for a in store.get_artifacts_by_type(names.PUSHED_MODEL_TYPE)
+                  if model.id in {u.id for u in query.upstream_artifacts(store, a.id)}
+                  and query.custom_value(a, names.PUSHED)]
+        result.append({
+            "artifact_id": model.id, "uri": model.uri, "schema_version": query.schema_version_of(store, model.id),
+            "run_id": context.name if context is not None else None,
+            "created_ms": model.create_time_since_epoch,
+            "examples_version": query.custom_value(examples[0], names.VERSION),
+            "fingerprint": query.custom_value(examples[0], names.FINGERPRINT),
+            "pushed_to": [query.custom_value(a, names.PUSHED_DESTINATION) for a in pushed],
+        })
+    return sorted(result, key=lambda m: m["created_ms"])
+
+
+def format_models(models: List[dict], span: int) -> str:
+    if not models:
+        return f"no model was trained on span {span}"
+    lines = []
+    for m in models:
+        made = datetime.datetime.fromtimestamp(m["created_ms"] / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines.append(f"model {m['artifact_id']} (schema {m['schema_version']}), run {m['run_id']}, made {made}: {m['uri']}")
+        lines.append(f"  span {span} version {m['examples_version']}, input fingerprint {m['fingerprint']}")
+        lines.append(f"  pushed to: {', '.join(m['pushed_to']) if m['pushed_to'] else 'not pushed'}")
+    return "\n".join(lines)
 
 
 def runs_blocked_on_feature(store, feature: str) -> List[dict]:
@@ -111,7 +138,9 @@ def runs_blocked_on_feature(store, feature: str) -> List[dict]:
 
 
 def history(store, feature: Optional[str] = None, pipeline: Optional[str] = None) -> List[dict]:
-    """Every recorded skew and drift measurement, oldest run first, each validation once."""
+    """Every recorded skew and drift measurement of the whole batch (and of a slice where it
+    crossed its threshold), oldest run first, each validation once. The serving batch has no
+    span: its rows say `serving`; a drift row names the span it was measured against."""
     rows, seen = [], set()
     for run in runs.all_runs(store, pipeline):
         for validation in run.validations:
@@ -121,7 +150,13 @@ def history(store, feature: Optional[str] = None, pipeline: Optional[str] = None
             for d in validation.distances:
                 if feature and d["feature"] != feature:
                     continue
-                rows.append({"run_id": run.run_id, "created_ms": run.created_ms, "span": validation.span,
+                if d.get("slice") and (not d["value"] > d["threshold"] or d.get("within_noise")):
+                    continue  # a slice's measurement is history where it was a finding
+                serving = validation.environment == names.SERVING
+                against = ("training" if d["check"] == "skew" else
+                           f"span {validation.drift_baseline_span}" if validation.drift_baseline_span is not None else None)
+                rows.append({"run_id": run.run_id, "created_ms": run.created_ms,
+                             "span": "serving" if serving else validation.span, "against": against,
                              "environment": validation.environment, **d,
                              "over": d["value"] >= d["threshold"]})
     return rows
@@ -152,11 +187,13 @@ def format_lineage(data: dict) -> str:
 def format_history(rows: List[dict]) -> str:
     if not rows:
         return "no skew or drift measurement recorded yet"
-    header = (f"{'run':<28} {'span':>4} {'env':<8} {'split':<7} {'check':<5} {'feature':<18} {'measure':<26} "
-              f"{'value':>8} {'threshold':>9}")
+    header = (f"{'run':<28} {'span':>7} {'against':<9} {'env':<8} {'split':<7} {'check':<5} {'feature':<18} "
+              f"{'measure':<26} {'value':>8} {'threshold':>9}")
     lines = [header]
     for r in rows:
         flag = "  OVER" if r["over"] else ""
-        lines.append(f"{r['run_id']:<28} {str(r['span']):>4} {r['environment']:<8} {r['split']:<7} {r['check']:<5} "
-                     f"{r['feature']:<18} {r['type']:<26} {r['value']:>8.4f} {r['threshold']:>9.4f}{flag}")
+        feature = r["feature"] + (f" [{r['slice']}]" if r.get("slice") else "")
+        lines.append(f"{r['run_id']:<28} {str(r['span']):>7} {str(r['against'] or '-'):<9} {r['environment']:<8} "
+                     f"{r['split']:<7} {r['check']:<5} {feature:<18} {r['type']:<26} {r['value']:>8.4f} "
+                     f"{r['threshold']:>9.4f}{flag}")
     return "\n".join(lines)

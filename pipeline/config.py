@@ -139,6 +139,27 @@ def input_folders(config: PipelineConfig) -> List[str]:
     return folders + [config.serving_data] if config.validate_serving else folders
 
 
+_GLOB = set("*?[]")
+
+
+def glob_safe(path: str, outputs: str) -> str:
+    """`path`, or where it contains glob characters (`batch [1]`), a symlink to it under
+    <outputs>/inputs/: TFX's ExampleGen driver matches `<input_base>/<pattern>` as a glob, so
+    `[1]` would be a character class and the folder would hold "no file". The link's name is
+    derived from the path, so a re-run uses the same link and its cache."""
+    if not _GLOB & set(path):
+        return path
+    import hashlib
+
+    link = os.path.join(os.path.abspath(outputs), "inputs", "data-" + hashlib.sha256(path.encode()).hexdigest()[:12])
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if os.path.islink(link) and os.readlink(link) != path:
+        os.unlink(link)
+    if not os.path.islink(link):
+        os.symlink(path, link)
+    return link
+
+
 def local_config(
     data_root: str,
     outputs: str = str(DEFAULT_OUTPUTS),
@@ -165,7 +186,7 @@ def local_config(
         store = StoreSettings(sqlite_path=os.path.join(outputs, METADATA_FILE))
     return PipelineConfig(
         pipeline_root=pipeline_root or os.path.join(outputs, "pipeline"),
-        data_root=os.path.abspath(data_root),
+        data_root=glob_safe(os.path.abspath(data_root), outputs),
         schema_path=os.path.abspath(schema_path),
         serving_model_dir=os.path.join(outputs, "serving_model"),
         store=store,

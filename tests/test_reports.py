@@ -134,10 +134,14 @@ def test_lineage_of_the_latest_model(runs):
     assert ("payment_type", "warn") in severities
 
 
-def test_reverse_lineage_questions(runs):
+def test_reverse_lineage_questions(runs, capfd):
     store = runs["store"]
     assert len(lineage.models_trained_on_span(store, 3)) == 1
-    assert len(lineage.models_trained_on_span(store, 4)) == 1
+    [model] = lineage.models_trained_on_span(store, 4)
+    assert model["run_id"] and model["fingerprint"].startswith("split:single_split") and model["pushed_to"]
+    assert cli.main(["lineage", "--metadata", _store_path(runs), "--span", "4"]) == 0
+    text = capfd.readouterr().out
+    assert f"run {model['run_id']}" in text and "input fingerprint" in text and "pushed to: " in text
     assert lineage.models_trained_on_span(store, 5) == []
     [blocked] = lineage.runs_blocked_on_feature(store, "tips")
     assert blocked["spans"] == [5] and blocked["anomalies"] == ["SCHEMA_MISSING_COLUMN"]
@@ -147,18 +151,24 @@ def test_reverse_lineage_questions(runs):
 
 def test_history_reads_each_runs_distances_with_thresholds(runs, capfd):
     rows = lineage.history(runs["store"], "payment_type")
-    drift = [r for r in rows if r["check"] == "drift" and r["split"] == "train"]
+    drift = [r for r in rows if r["check"] == "drift" and r["split"] == "train" and r["type"] == "L_INFTY"
+             and not r.get("slice")]
     assert [r["span"] for r in drift] == [4, 5]  # span 3 ran first: nothing to drift from
+    assert [r["against"] for r in drift] == ["span 3", "span 4"]
+    assert {r["span"] for r in rows if r["environment"] == "SERVING"} == {"serving"}
     # Span 4's payment mix drifted from span 3's (Credit Card 40 % -> 56 %): over its threshold.
     assert drift[0]["over"] and drift[0]["value"] > drift[0]["threshold"] == 0.15
     run5 = runs_lib.find_run(runs["store"], "latest")
     [train5] = [v for v in run5.validations if v.environment == "TRAINING"]
     assert train5.drift_baseline_span == 4  # span 4 passed the gate (with warnings): it is the baseline
-    skew = [r for r in rows if r["check"] == "skew"]
+    skew = [r for r in rows if r["check"] == "skew" and r["type"] == "L_INFTY"]
     assert skew and all(not r["over"] for r in skew)
     assert cli.main(["history", "--metadata", _store_path(runs), "--feature", "payment_type", "--format", "json"]) == 0
     printed = json.loads(capfd.readouterr().out)
     assert {r["feature"] for r in printed} == {"payment_type"}
+    assert cli.main(["history", "--metadata", _store_path(runs), "--feature", "no_such_feature"]) == 2
+    [line] = capfd.readouterr().err.strip().splitlines()
+    assert "no schema version has such a feature" in line
 
 
 @pytest.mark.parametrize("value", ["$x_$", "$\\undefinedcmd{x}$", "Cab $5 to $10"])

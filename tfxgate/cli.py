@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _known_feature(feature: str) -> None:
+    """A one-line error when `feature` is in no schema version (a typo, not an empty history)."""
+    from core import schema_files
+
+    known = set()
+    for _, path in schema_files.versions(config_lib.SCHEMA_DIR):
+        known |= {f.name for f in schema_files.load(path).feature}
+    if feature not in known:
+        raise UserError(f"--feature {feature!r}: no schema version has such a feature "
+                        f"(known: {', '.join(sorted(known))})")
+
+
 def _add_store(parser: argparse.ArgumentParser) -> None:
     add_store_arguments(parser, str(config_lib.DEFAULT_METADATA))
     parser.add_argument("--pipeline-name", help="only this pipeline's runs, where a store holds several "
@@ -196,12 +208,13 @@ def _from_metadata(args) -> int:
     store = runs.open_store(args.metadata)
     if args.command == "history":
         rows = lineage.history(store, args.feature, args.pipeline_name)
+        if args.feature and not rows:
+            _known_feature(args.feature)
         print(json.dumps(rows, indent=1) if args.format == "json" else lineage.format_history(rows))
         return 0
     if args.span is not None:
         data = lineage.models_trained_on_span(store, args.span)
-        text = "\n".join(f"model {m['artifact_id']} (schema {m['schema_version']}): {m['uri']}" for m in data)
-        text = text or f"no model was trained on span {args.span}"
+        text = lineage.format_models(data, args.span)
     elif args.blocked_feature:
         data = lineage.runs_blocked_on_feature(store, args.blocked_feature)
         text = "\n".join(f"run {r['run_id']} (spans {r['spans']}): {', '.join(r['anomalies'])}" for r in data)
