@@ -33,10 +33,15 @@ def _batches(path: str, names: List[str], delimiter: str = csv_input.DELIMITER) 
     the whole heap (`gc.get_referrers`, a signal-handler workaround) on every call, which costs
     more than reading a small batch once TensorFlow is loaded.
     """
+    longest, nul = csv_input.scan(path)
+    if nul is not None:
+        raise InputError(csv_input.nul_message(path, *nul))
+    # A block must hold the longest record: pyarrow refuses a row that straddles two blocks.
+    block = max(_BLOCK_BYTES, 1 << (2 * longest + 1).bit_length())
     try:
         reader = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(block_size=_BLOCK_BYTES),
+            read_options=pa_csv.ReadOptions(block_size=block),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True, delimiter=delimiter),
             convert_options=pa_csv.ConvertOptions(
                 column_types={n: pa.string() for n in names},

@@ -21,7 +21,7 @@ that is one column holding another delimiter, is refused in one line that says s
 import csv
 import glob
 import os
-from typing import BinaryIO, Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from core.errors import InputError
 
@@ -59,6 +59,8 @@ def _text_lines(raw: BinaryIO, path: str, position: List[int]) -> Iterator[str]:
     """The file's physical lines as text, line ends kept; `position[0]` is the current line."""
     for number, line in enumerate(raw, start=1):
         position[0] = number
+        if b"\x00" in line:
+            raise CsvInputError(nul_message(path, number, line.index(b"\x00") + 1))
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM):]
         try:
@@ -90,6 +92,43 @@ def folder_delimiter(folder: str):
     return settings.get("delimiter")
 
 
+def nul_message(path: str, line: int, column: int) -> str:
+    """The one message for a NUL byte, both paths (column: bytes from the line's start, 1-based)."""
+    return f"{path}: line {line}: a NUL byte (byte {column} of the line): binary data, not CSV text"
+
+
+_SCAN_CHUNK = 16 << 20
+
+
+def scan(path: str) -> Tuple[int, Optional[Tuple[int, int]]]:
+    """(the longest physical line in bytes, (line, byte column) of the first NUL byte or None) of
+    a local file, in one vectorised pass: what a block reader must hold at once, and the NUL
+    byte the line-by-line reader refuses with the same message."""
+    import numpy as np
+
+    longest, line, last_end, offset = 0, 1, 0, 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(_SCAN_CHUNK)
+            if not chunk:
+                break
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            nul = np.flatnonzero(data == 0)
+            ends = np.flatnonzero(data == 10) + offset
+            if len(nul):
+                first = int(nul[0]) + offset
+                before = ends[ends < first]
+                start = int(before[-1]) + 1 if len(before) else last_end
+                return longest, (line + len(before), first - start + 1)
+            if len(ends):
+                starts = np.concatenate([[last_end], ends[:-1] + 1])
+                longest = max(longest, int((ends - starts).max()) + 1)
+                last_end = int(ends[-1]) + 1
+                line += len(ends)
+            offset += len(chunk)
+    return max(longest, offset - last_end), None
+
+
 def diagnose(path: str, head: bytes, delimiter: str = DELIMITER) -> None:
     """Refuses, in one line, a file whose first block shows it is not delimited UTF-8 text."""
     for magic, what, tool in _COMPRESSED:
@@ -102,6 +141,9 @@ def diagnose(path: str, head: bytes, delimiter: str = DELIMITER) -> None:
     sample = head[:4096]
     if sample.count(b"\x00") > len(sample) // 4:
         raise CsvInputError(f"{path}: looks like UTF-16 or UTF-32 text (every other byte is zero): save it as UTF-8")
+    if b"\r" in head.rstrip(b"\r") and b"\n" not in head:
+        raise CsvInputError(f"{path}: its lines end in a carriage return alone (classic Mac line ends): save it "
+                            "with LF or CRLF line ends")
     first = head.split(b"\n", 1)[0].lstrip(_BOM).decode("utf-8", "replace")
     if any(ord(c) < 32 and c not in "\t\r" for c in first) or "\ufffd" in first:
         return  # not a header of text at all: the record check names what is wrong and where

@@ -17,6 +17,7 @@ are rounded to fewer significant digits and the profile says so), a string featu
 values (the rest counted as `other`), a slice key SLICE_CAP values.
 """
 
+import collections
 import dataclasses
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -30,7 +31,7 @@ SLICE_NUMERIC_CAP = 5_000
 STRING_CAP = 1_000
 SLICE_CAP = 100  # slice values per key; a key with more is cut to the most frequent seen first
 ROW_SKETCH = 4096  # k of the k-minimum-values sketch of distinct rows (about 1.6 % error)
-_PENDING = 500_000  # values held before they are merged into the distinct values
+_PENDING = 100_000  # values held before they are merged into the distinct values
 LEVELS = tuple(range(12, -7, -1))  # powers of ten a value may be a multiple of, coarsest first
 FINEST = -7  # the level of a value finer than 10**-6 (or than float32 resolves)
 _FLOAT32_RELATIVE = 2.5e-7  # a float32 value is its decimal form within this relative error
@@ -41,9 +42,16 @@ def dense(column: cells.Column, kind: str) -> np.ndarray:
     empty (or unreadable), or an object array of str with None (BYTES)."""
     rows = len(column.present)
     if kind == cells.BYTES:
+        import pyarrow as pa
+
         result = np.full(rows, None, dtype=object)
-        result[column.present] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v
-                                  for v in column.values.to_pylist()]
+        values = column.values
+        if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+            try:
+                values = values.cast(pa.string())
+            except pa.ArrowInvalid:  # not UTF-8 (the readers refuse that before): decoded one by one
+                values = pa.array([v.decode("utf-8", "replace") for v in values.to_pylist()], pa.string())
+        result[column.present] = values.to_numpy(zero_copy_only=False)
         return result
     result = np.full(rows, np.nan)
     result[column.present] = column.values.to_numpy(zero_copy_only=False).astype(np.float64)
@@ -100,8 +108,9 @@ class FeatureProfile:
                 self._settle()
             return
         self.present += len(values)
-        unique, counts = np.unique(np.asarray(values, dtype=object).astype(str), return_counts=True)
-        for value, count in zip(unique.tolist(), counts.tolist()):
+        # A Counter, not np.unique: numpy would make a fixed-width array as wide as the longest
+        # value times the rows (a 20 MB company name in 200 rows: 16 GB).
+        for value, count in collections.Counter(values).items():
             if value in self.strings or len(self.strings) < STRING_CAP:
                 self.strings[value] = self.strings.get(value, 0) + count
             else:
@@ -271,22 +280,27 @@ class SliceKey:
     buckets: Tuple[float, ...] = ()  # numeric: the lower bounds of the buckets, ascending
     top: int = 10  # at most this many slices are judged, the largest first
 
-    def labels(self, column: np.ndarray) -> np.ndarray:
-        """Per row, the name of its slice (`feature=value` or `feature=[a, b)`), or None."""
-        result = np.full(len(column), None, dtype=object)
+    def codes(self, column: np.ndarray) -> Tuple[List[str], np.ndarray]:
+        """(slice names, per row the index of its slice or -1 where the key has no value):
+        `feature=value`, or `feature=[a, b)` for a bucketed numeric key."""
         if column.dtype == object:
             present = np.array([v is not None for v in column], dtype=bool)
-            result[present] = [f"{self.feature}={v}" for v in column[present]]
-            return result
-        present = ~np.isnan(column)
-        if self.buckets:
-            bounds = np.asarray(self.buckets, dtype=np.float64)
-            index = np.searchsorted(bounds, column[present], side="right") - 1
-            names = [_bucket_name(self.feature, bounds, i) for i in range(-1, len(bounds))]
-            result[present] = [names[i + 1] for i in index]
+            values, inverse = np.unique(column[present].astype(object), return_inverse=True) if present.any() \
+                else (np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64))
+            names = [f"{self.feature}={v}" for v in values]
         else:
-            result[present] = [f"{self.feature}={_number(v)}" for v in column[present]]
-        return result
+            present = ~np.isnan(column)
+            if self.buckets:
+                bounds = np.asarray(self.buckets, dtype=np.float64)
+                index = np.searchsorted(bounds, column[present], side="right")  # 0: below the first bound
+                names = [_bucket_name(self.feature, bounds, i) for i in range(-1, len(bounds))]
+                inverse = index
+            else:
+                values, inverse = np.unique(column[present], return_inverse=True)
+                names = [f"{self.feature}={_number(v)}" for v in values]
+        codes = np.full(len(column), -1, dtype=np.int64)
+        codes[present] = inverse
+        return names, codes
 
 
 def _number(value: float) -> str:
@@ -334,16 +348,16 @@ class Profile:
                 self._add_slices(key, columns)
 
     def _add_slices(self, key: SliceKey, columns) -> None:
-        labels = key.labels(columns[key.feature][1])
-        present = np.flatnonzero(labels != None)  # noqa: E711 (an elementwise comparison)
+        names, codes = key.codes(columns[key.feature][1])
+        present = np.flatnonzero(codes >= 0)
         if not len(present):
             return
-        order = present[np.argsort(labels[present].astype(str), kind="stable")]
-        sorted_labels = labels[order].astype(str)
-        starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+        order = present[np.argsort(codes[present], kind="stable")]
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
         ends = np.r_[starts[1:], len(order)]
         for start, end in zip(starts, ends):
-            name = sorted_labels[start]
+            name = names[sorted_codes[start]]
             if name not in self.slices:
                 if sum(s.key == key.feature for s in self.slices.values()) >= SLICE_CAP:
                     continue

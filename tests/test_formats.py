@@ -50,6 +50,18 @@ REFUSED = {
 }
 
 
+def _with_nul() -> bytes:
+    """Real rows with a NUL byte inside one company name (line 7 of the file)."""
+    lines = _csv_text().split("\n")
+    lines[6] = lines[6].replace(",", ",\x00", 1)
+    return "\n".join(lines).encode()
+
+
+REFUSED["nul_byte_in_a_field"] = (_with_nul, ["line 7: a NUL byte", "binary data"])
+REFUSED["cr_only_line_ends"] = (lambda: _csv_text().replace("\n", "\r").encode(),
+                                ["carriage return alone", "LF or CRLF"])
+
+
 def _write(folder, name) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "data.csv"
@@ -73,7 +85,39 @@ def test_validate_says_what_the_file_looks_like(tmp_path, capfd, name):
     _one_line(err, REFUSED[name][1])
 
 
-@pytest.mark.parametrize("name", ["semicolon_delimited", "gzip_named_csv", "utf16_with_bom", "no_column_of_the_schema"])
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_the_pipelines_own_check_says_the_same_line(tmp_path, name):
+    """ExampleGen's executor and the runner's pre-check use core.csv_input.check_file: the same
+    one line as validate, for every refused file."""
+    from core import csv_input
+
+    path = _write(tmp_path / name, name)
+    with pytest.raises(csv_input.CsvInputError) as raised:
+        csv_input.check_columns(path, csv_input.check_file(path), list(defects.base_rows(n=1)[0]))
+    _one_line(str(raised.value), REFUSED[name][1])
+
+
+def test_a_20_mb_field_is_read_by_both_paths(tmp_path, capfd):
+    """A field far over pyarrow's block size: validate reads it as the pipeline does."""
+    from core import csv_input
+
+    rows = defects.base_rows(n=200)
+    rows[7] = dict(rows[7], company="X" * (20 << 20))
+    path = tmp_path / "big" / "data.csv"
+    path.parent.mkdir()
+    path.write_text(_csv_text(rows=rows))
+    assert csv_input.check_file(str(path))  # the pipeline's reader
+    code = cli.main(["validate", "--data", str(path), "--environment", "TRAINING", "--baseline", "none",
+                     "--format", "json"])
+    out, err = capfd.readouterr()
+    assert code in (0, 1), err
+    report = __import__("json").loads(out)
+    assert report["rows"] == 200
+    assert any(a["feature"] == "company" and "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in a["types"] for a in report["anomalies"])
+
+
+@pytest.mark.parametrize("name", ["semicolon_delimited", "gzip_named_csv", "utf16_with_bom", "no_column_of_the_schema",
+                                  "nul_byte_in_a_field", "cr_only_line_ends"])
 def test_runner_says_it_before_anything_runs(tmp_path, name):
     import shutil
 
