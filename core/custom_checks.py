@@ -13,6 +13,7 @@
 `checks` (feature -> reason type -> check) records which check each added reason belongs to.
 """
 
+import math
 import statistics as pystats
 from typing import Dict, List, Optional, Tuple
 
@@ -33,6 +34,11 @@ SCALE_SHIFT_MAX_RATIO = 1.4
 # ...and at least this share of the matched deciles moved past it the same way: a change of units
 # moves them all, while a coarse, zero-heavy feature (tips in whole dollars) moves one or two.
 SCALE_SHIFT_AGREEMENT = 0.75
+# ...and the matched deciles must move together: the interquartile range of their log ratios at
+# most this. A change of units multiplies every decile alike (miles to km: 0.17, the deciles being
+# estimates); a change of mix does not (the largest company's trips against the whole span: 0.37;
+# 2013 against 2014, with many more zero-mile trips: 0.22, still flagged).
+SCALE_SHIFT_SPREAD = 0.25
 _MIN_DECILES = 3
 LARGE_VALUE = "__LARGE_BYTES__"  # tensorflow_data_validation.constants.LARGE_BYTES_PLACEHOLDER
 LARGE_VALUE_BYTES = 1024  # TFDV's top-k length limit (_LARGE_STRING_THRESHOLD)
@@ -166,9 +172,10 @@ def unexpected_value_fractions(anomalies, statistics, schema) -> Dict[str, float
     return result
 
 
-def _scale_ratio(baseline, current) -> Optional[Tuple[float, float]]:
+def _scale_ratio(baseline, current) -> Optional[Tuple[float, float, float]]:
     """(max(r, 1/r) of the median ratio r of matched deciles of one sign, the share of those
-    deciles that moved past the threshold in r's direction), or None if too few match."""
+    deciles that moved past the threshold in r's direction, the interquartile range of their log
+    ratios), or None if too few match."""
     base, cur = stats_view.deciles(baseline), stats_view.deciles(current)
     if not base or not cur or len(base) != len(cur):
         return None
@@ -180,7 +187,9 @@ def _scale_ratio(baseline, current) -> Optional[Tuple[float, float]]:
         agreeing = sum(r >= SCALE_SHIFT_MAX_RATIO for r in ratios)
     else:
         agreeing = sum(r <= 1 / SCALE_SHIFT_MAX_RATIO for r in ratios)
-    return max(ratio, 1 / ratio), agreeing / len(ratios)
+    logs = sorted(math.log(r) for r in ratios)
+    spread = pystats.quantiles(logs, n=4, method="inclusive")
+    return max(ratio, 1 / ratio), agreeing / len(ratios), spread[2] - spread[0]
 
 
 def scale_shifts(anomalies, baseline, current, schema, check: str, environment: str, checks: Checks) -> List[dict]:
@@ -199,11 +208,11 @@ def scale_shifts(anomalies, baseline, current, schema, check: str, environment: 
         measured = _scale_ratio(base_stats[name], cur_stats[name])
         if measured is None:
             continue
-        ratio, agreement = measured
+        ratio, agreement, spread = measured
         measurement = {"check": check, "feature": name, "type": SCALE_SHIFT, "value": ratio,
-                       "threshold": SCALE_SHIFT_MAX_RATIO}
+                       "threshold": SCALE_SHIFT_MAX_RATIO, "spread": spread}
         measurements.append(measurement)
-        if ratio < SCALE_SHIFT_MAX_RATIO or agreement < SCALE_SHIFT_AGREEMENT:
+        if ratio < SCALE_SHIFT_MAX_RATIO or agreement < SCALE_SHIFT_AGREEMENT or spread > SCALE_SHIFT_SPREAD:
             continue
         histogram = stats_view.quantiles(base_stats[name])
         n = int(stats_view.common(cur_stats[name]).num_non_missing)

@@ -227,10 +227,7 @@ class FeatureProfile:
         self.settle()
         if not self.numeric or not self.present:
             return None
-        edges = [self.quantile(i / buckets) for i in range(buckets + 1)]
-        edges[0] = float(self.values[0])
-        count = self.present / buckets
-        return [(edges[i], edges[i + 1], count) for i in range(buckets)]
+        return quantiles_histogram(self.values, self.counts, buckets)
 
     def to_json(self) -> dict:
         self.settle()
@@ -256,6 +253,18 @@ class FeatureProfile:
             profile.strings = {k: int(v) for k, v in data.get("strings", {}).items()}
             profile.other = int(data.get("other", 0))
         return profile
+
+
+def quantiles_histogram(values: np.ndarray, counts: np.ndarray, buckets: int = 10) -> List[Tuple[float, float, float]]:
+    """(low, high, count) of `buckets` equal-mass buckets of sorted `values` weighted by `counts`
+    (zero counts allowed): each edge the lowest value whose cumulative share reaches i / buckets."""
+    cumulative = np.cumsum(counts)
+    total = float(cumulative[-1])
+    index = np.searchsorted(cumulative, np.linspace(0.0, 1.0, buckets + 1) * total, side="left")
+    edges = values[np.minimum(index, len(values) - 1)].astype(float)
+    edges[0] = float(values[np.flatnonzero(counts)[0]])
+    count = total / buckets
+    return [(float(edges[i]), float(edges[i + 1]), count) for i in range(buckets)]
 
 
 def _round_significant(values: np.ndarray, digits: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from core import names, noise
+from core import names, noise, profile as profile_lib
 from core.check_settings import PSI, WASSERSTEIN, CheckSettings
 from core.findings import DRIFT, FILL_RATE, SKEW, Finding
 from core.profile import FeatureProfile, Profile
@@ -417,7 +417,7 @@ def _slice_comparator(feature, kind, slice_name, cur: FeatureProfile, base: Feat
         threshold, label = comparator.jensen_shannon_divergence.threshold, "JENSEN_SHANNON_DIVERGENCE"
         histogram = base.quantiles_histogram()
         value = noise.jensen_shannon(histogram, cur.quantiles_histogram())
-        level = lambda: noise.jensen_shannon_noise(histogram, int(rows), f"{slice_name}:{feature.name}")  # noqa: E731
+        level = lambda: js_noise(base, rows, f"{slice_name}:{feature.name}")  # noqa: E731
     elif comparator.HasField("infinity_norm"):
         threshold, label = comparator.infinity_norm.threshold, "L_INFTY"
         counts = base.value_counts()
@@ -441,6 +441,19 @@ def _slice_comparator(feature, kind, slice_name, cur: FeatureProfile, base: Feat
         check=kind, value=value, threshold=threshold, noise=measurement["noise"], slice=slice_name,
         description=f"In slice {slice_name}, the {name} between {_side(kind)} is {value:.3g}, above {threshold:.3g}."))
     return outcome
+
+
+def js_noise(base: FeatureProfile, rows: float, key: str) -> float:
+    """The QUANTILE of the Jensen-Shannon divergence between the baseline's quantiles histogram and
+    that of `rows` values drawn from its exact values (a slice's own distinct values and their
+    repeats: latitudes of a few census-tract centroids make a small slice land farther than
+    values spread uniformly within buckets would)."""
+    n = int(min(max(rows, 1), noise.MAX_ROWS))
+    histogram = base.quantiles_histogram()
+    drawn = np.random.default_rng([noise.SEED, sum(key.encode()) % 2**31]).multinomial(
+        n, base.counts / base.counts.sum(), size=noise.DRAWS)
+    distances = [noise.jensen_shannon(histogram, profile_lib.quantiles_histogram(base.values, counts)) for counts in drawn]
+    return float(np.quantile(distances, noise.QUANTILE))
 
 
 def _slice_fill(feature, kind, slice_name, cur: FeatureProfile, base: FeatureProfile, rows: int, base_rows: int,
