@@ -221,8 +221,10 @@ def _fields(n: int) -> str:
 
 def check_header(path: str, names) -> List[str]:
     """`names` (a parsed header line, or None) if usable as column names; else CsvInputError."""
-    if not names or not any(n.strip() for n in names):
+    if names is None:
         raise CsvInputError(f"{path}: empty file (no header line)")
+    if not any(n.strip() for n in names):
+        raise CsvInputError(f"{path}: line 1 is blank: the header (the column names) must be the first line")
     seen = set()
     for index, name in enumerate(names, start=1):
         if not name.strip():
@@ -278,11 +280,15 @@ def read_header(path: str, delimiter: str = DELIMITER) -> List[str]:
     block is diagnosed first)."""
     try:
         with open(path, "rb") as raw:
-            diagnose(path, raw.read(HEAD_BYTES), delimiter)
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            names = next(csv.reader(f, delimiter=delimiter), None)
-    except UnicodeDecodeError as e:
-        raise CsvInputError(f"{path}: not UTF-8 text (byte {e.start} of the header)") from None
+            head = raw.read(HEAD_BYTES)
+            diagnose(path, head, delimiter)
+            raw.seek(0)
+            position = [0]
+            # The header record alone (a quoted name may hold a line end), decoded line by line
+            # as the record check decodes it: a bad byte later in the file is not the header's.
+            names = next(csv.reader(_text_lines(raw, path, position), delimiter=delimiter), None)
+    except csv.Error as e:
+        raise CsvInputError(f"{path}: line 1: {_csv_problem(e)}") from None
     except OSError as e:
         raise CsvInputError(f"{path}: cannot read it ({e.strerror or e})") from None
     return check_header(path, names)

@@ -43,6 +43,11 @@ class Rule:
         return True
 
 
+def shown_name(name: str) -> str:
+    """A feature's name as printed: quoted when spaces around it (or none at all) would hide it."""
+    return repr(name) if not name or name != name.strip() else name
+
+
 def _slice_matches(wanted: str, found: Optional[str]) -> bool:
     if wanted == ANY_SLICE:
         return found is not None
@@ -84,7 +89,7 @@ class Verdict:
             if f.noise is not None:
                 detail += f", noise {f.noise:.2g}"
         where = f" [{f.slice}]" if f.slice else ""
-        return f"{self.dataset.split('[')[0]}: {f.feature}{where} {'/'.join(f.types)} ({detail})"
+        return f"{self.dataset.split('[')[0]}: {shown_name(f.feature)}{where} {'/'.join(f.types)} ({detail})"
 
     def to_json(self) -> dict:
         return {"dataset": self.dataset, "severity": self.severity, "why": self.why, **self.finding.to_json()}

@@ -122,6 +122,11 @@ def outputs_of_type(store: Store, execution_id: int, type_name_: str) -> List[me
 
 # ---- scoped to a pipeline -----------------------------------------------------------------
 
+def pipeline_names(store: Store) -> List[str]:
+    """The names of the pipelines that have run against this store."""
+    return sorted(c.name for c in store.get_contexts_by_type(names.PIPELINE_CONTEXT))
+
+
 def pipeline_context(store: Store, pipeline: str):
     """The pipeline's context, or None when it has never run against this store."""
     return store.get_context_by_type_and_name(names.PIPELINE_CONTEXT, pipeline)

@@ -103,7 +103,7 @@ def test_auto_baseline_without_a_store_says_so(tmp_path, capfd):
         ("header_only.csv", b"a,b\n", "no data rows"),
         ("ragged.csv", b"fare,tips\n1.0,2.0\n3.0,4.0,5.0\n", "line 3: 3 fields where the header has 2"),
         ("latin1.csv", b"company,fare\nCaf\xe9 Taxi,1.0\n", "not UTF-8 text"),
-        ("binary.csv", bytes(range(256)) * 4, "not UTF-8 text"),
+        ("binary.csv", bytes(range(256)) * 4, "binary data, not CSV text"),
     ],
 )
 def test_unreadable_input_is_one_line_and_exit_2(tmp_path, capfd, name, content, message):

@@ -58,6 +58,15 @@ def _with_nul() -> bytes:
 
 
 REFUSED["nul_byte_in_a_field"] = (_with_nul, ["line 7: a NUL byte", "binary data"])
+def _latin1_in_a_row() -> bytes:
+    """Real rows with one Latin-1 byte (an é) in a company name on line 16."""
+    lines = _csv_text().encode().split(b"\n")
+    lines[15] = lines[15].replace(b",", b",\xe9", 1)
+    return b"\n".join(lines)
+
+
+REFUSED["blank_first_line"] = (lambda: ("\n" + _csv_text()).encode(), ["line 1 is blank", "header"])
+REFUSED["latin1_byte_in_a_row"] = (_latin1_in_a_row, ["line 16: not UTF-8 text (byte 0xe9 at column"])
 REFUSED["cr_only_line_ends"] = (lambda: _csv_text().replace("\n", "\r").encode(),
                                 ["carriage return alone", "LF or CRLF"])
 
@@ -163,3 +172,13 @@ def test_a_data_folder_can_declare_its_delimiter(tmp_path, capfd):
     (folder / "tfxgate-input.yaml").write_text("separator: x\n")
     assert cli.main(["validate", "--data", str(folder), "--baseline", "none"]) == 2
     _one_line(capfd.readouterr()[1], ["unknown settings", "tfxgate-input.yaml"])
+
+
+def test_a_column_name_with_spaces_around_it_is_shown_quoted(tmp_path, capfd):
+    rows = [{(" fare " if k == "fare" else k): v for k, v in r.items()} for r in defects.base_rows(n=100)]
+    path = tmp_path / "spaces" / "data.csv"
+    path.parent.mkdir()
+    path.write_text(_csv_text(rows=rows))
+    assert cli.main(["validate", "--data", str(path), "--environment", "TRAINING", "--baseline", "none"]) == 1
+    out = capfd.readouterr()[0]
+    assert "' fare ' SCHEMA_NEW_COLUMN" in out and "BLOCK  fare SCHEMA_MISSING_COLUMN" in out

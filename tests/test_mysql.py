@@ -92,7 +92,13 @@ def test_lineage_reads_each_pipeline_back(server, pipelines):
 
 def test_report_and_history_read_from_mariadb(server, pipelines, tmp_path):
     out = tmp_path / "report.html"
+    # "The latest" of a store shared by two pipelines could be either's: the command asks which.
     proc = _tfxgate(server, "report", "--out", str(out))
+    assert proc.returncode == 2 and "say which with --pipeline-name" in proc.stderr and not out.exists()
+    for latest in (("lineage",), ("validate", "--data", str(DATA_ROOT / "serving"))):
+        refused = _tfxgate(server, *latest)
+        assert refused.returncode == 2 and "taxi-a, taxi-b" in refused.stderr, refused.stderr
+    proc = _tfxgate(server, "report", "--out", str(out), "--pipeline-name", "taxi-a")
     assert proc.returncode == 0, proc.stderr
     html = out.read_text()
     assert f"mysql://tfxgate@127.0.0.1:{server.port}/{DATABASE}" in html

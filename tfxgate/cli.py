@@ -98,6 +98,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _asks_for_latest(args) -> bool:
+    """Whether the command looks something up by "the latest", which only means one thing in a
+    store of one pipeline."""
+    if args.command == "report":
+        return args.run == "latest"
+    if args.command == "lineage":
+        return args.model == "latest" and args.span is None and not args.blocked_feature
+    return args.command == "validate" and args.baseline == "auto"
+
+
+def _scope_latest(args) -> None:
+    """Scopes a "latest" lookup to the store's one pipeline; with several, asks which (one line):
+    the latest run, model or baseline of a shared store may be another pipeline's."""
+    if getattr(args, "pipeline_name", None) or not _asks_for_latest(args) or not args.metadata.exists():
+        return
+    from mlmd import query
+
+    found = query.pipeline_names(args.metadata.open())
+    if len(found) > 1:
+        raise UserError(f"the MLMD store holds the runs of {len(found)} pipelines ({', '.join(found)}): "
+                        "say which with --pipeline-name, or the latest may be another pipeline's")
+    if found:
+        args.pipeline_name = found[0]
+
+
 def _known_feature(feature: str) -> None:
     """A one-line error when `feature` is in no schema version (a typo, not an empty history)."""
     from core import schema_files
@@ -182,6 +207,7 @@ def _bug_log(command: str) -> str:
 def _command(args) -> int:
     if hasattr(args, "metadata"):
         args.metadata = store_settings(args)  # a SQLite file or a MySQL database
+        _scope_latest(args)
     if args.command == "validate":
         return _validate(args)
     if args.command in ("report", "lineage", "history"):
