@@ -159,16 +159,17 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
 
             NamedRunLocalDagRunner(run_id).run(create_pipeline(config))
             failed_node, error = None, None
-        except KeyboardInterrupt:
-            interrupted = progress.current or "the pipeline"
-            print(f"\ntfxgate: interrupted during {interrupted}; nothing after it ran. Run the same command "
-                  "again: finished components come from the cache.", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        except KeyboardInterrupt:  # said below, once the console gives the terminal back
+            failed_node, error = progress.current or "the pipeline", KeyboardInterrupt
         except Exception as e:  # a failed component: one line here, the traceback in the log
             import traceback
 
             traceback.print_exc()
             failed_node, error = progress.current or "pipeline", console.one_line(e)
+    if error is KeyboardInterrupt:
+        print(f"\ntfxgate: interrupted during {failed_node}; nothing after it ran. Run the same command "
+              "again: finished components come from the cache.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if failed_node == names.GATE:
         print("tfxgate: the data gate stopped the run; nothing was trained or pushed.", file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)

@@ -182,15 +182,23 @@ class _RowsToExamples(beam.DoFn):
         yield beam.pvalue.TaggedOutput("profile", profile)
 
 
-class _MergeProfiles(beam.CombineFn):
-    def create_accumulator(self):
-        return profile_lib.Profile()
+class _Merge(beam.CombineFn):
+    """Merges the per-batch reports or profiles of a split: `empty()` starts, `.merge` combines."""
 
-    def add_input(self, accumulator, profile):
-        return accumulator.merge(profile)
+    def __init__(self, empty):
+        self._empty = empty
+
+    def create_accumulator(self):
+        return self._empty()
+
+    def add_input(self, accumulator, item):
+        return accumulator.merge(item)
 
     def merge_accumulators(self, accumulators):
-        return profile_lib.merge_all(accumulators)
+        result = self._empty()
+        for accumulator in accumulators:
+            result = result.merge(accumulator)
+        return result
 
     def extract_output(self, accumulator):
         return accumulator
@@ -200,20 +208,6 @@ def _write_profile(profile: profile_lib.Profile, folder: str, name: str) -> None
     fileio.makedirs(folder)
     with fileio.open(os.path.join(folder, f"{name}.json"), "w") as f:
         f.write(json.dumps(profile.to_json(), sort_keys=True))
-
-
-class _MergeReports(beam.CombineFn):
-    def create_accumulator(self):
-        return reading.ReadingReport()
-
-    def add_input(self, accumulator, report):
-        return accumulator.merge(report)
-
-    def merge_accumulators(self, accumulators):
-        return reading.merge_all(accumulators)
-
-    def extract_output(self, accumulator):
-        return accumulator
 
 
 def _part_name(split_pattern: str) -> str:
@@ -278,12 +272,12 @@ class _TypedCsvToExample(beam.PTransform):
             )
             _ = (
                 converted.reading
-                | "MergeReadingReports" >> beam.CombineGlobally(_MergeReports())
+                | "MergeReadingReports" >> beam.CombineGlobally(_Merge(reading.ReadingReport))
                 | "WriteReadingReport" >> beam.Map(_write_report, os.path.join(self._reading_uri, _READING_PARTS), self._part)
             )
             _ = (
                 converted.profile
-                | "MergeProfiles" >> beam.CombineGlobally(_MergeProfiles())
+                | "MergeProfiles" >> beam.CombineGlobally(_Merge(profile_lib.Profile))
                 | "WriteProfile" >> beam.Map(_write_profile, os.path.join(self._reading_uri, _PROFILE_PARTS), self._part)
             )
         return converted.examples
