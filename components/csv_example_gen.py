@@ -37,7 +37,6 @@ import os
 from typing import Any, Dict, Iterable, List, Optional
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import tensorflow as tf
 from google.protobuf import struct_pb2, text_format

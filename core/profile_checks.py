@@ -25,17 +25,16 @@ duplicated rows do not make a small batch look large.
 """
 
 import dataclasses
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from core import names, noise, profile as profile_lib
 from core.check_settings import PSI, WASSERSTEIN, CheckSettings
-from core.findings import DRIFT, FILL_RATE, SKEW, Finding
+from core.findings import DEGENERATE, FILL_RATE, SKEW, TAILS, Finding
 from core.profile import FeatureProfile, Profile
 from core.schema_files import features_in
 
-DEGENERATE, TAILS = "degenerate", "tails"
 CONSTANT, PRECISION, DISTINCT_COLLAPSE, TOP_SHARE = "constant", "precision", "distinct_collapse", "top_share"
 
 MIN_ROWS = 10  # effective rows below which no degenerate check is made
@@ -339,7 +338,7 @@ def _clipped(values, counts, low, high, profile=True):
 _TESTS = {PSI: psi, WASSERSTEIN: wasserstein}
 
 
-def test_noise(test: str, base: FeatureProfile, rows: float, key: str) -> Optional[float]:
+def statistic_noise(test: str, base: FeatureProfile, rows: float, key: str) -> Optional[float]:
     """The QUANTILE of a test's statistic between the baseline and `rows` values drawn from it."""
     n = int(min(max(rows, 1), noise.MAX_ROWS))
     shares = base.counts / base.counts.sum()
@@ -359,7 +358,7 @@ def _test(test: str, threshold: float, name, cur: FeatureProfile, base: FeatureP
     outcome.measurements.append(measurement)
     if value <= threshold:
         return outcome
-    measurement["noise"] = test_noise(test, base, cur.present * f_cur, f"{test}:{name}")
+    measurement["noise"] = statistic_noise(test, base, cur.present * f_cur, f"{test}:{name}")
     if not noise.stands(value, threshold, measurement["noise"]):
         measurement["within_noise"] = True
         return outcome
