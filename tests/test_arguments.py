@@ -84,3 +84,24 @@ def test_every_option_of_every_command_has_help_and_every_command_lists_its_exit
             missing.append(f"{command or 'tfxgate'}: {action.option_strings or action.dest}")
     assert missing == []
     assert all(p.epilog and "exit status:" in p.epilog for p in parsers)
+
+
+def test_a_long_component_says_it_is_still_running_once_per_heartbeat():
+    """Issue: hardening, item 9: a long component is not minutes of silence."""
+    import io
+    import logging
+
+    from tfxgate import console
+
+    out = io.StringIO()
+    progress = console.ComponentProgress(out, heartbeat=30)
+    progress.emit(logging.LogRecord("absl", logging.INFO, "", 0, console._RUNNING, ("TrainStatisticsGen",), None))
+    started = progress.started["TrainStatisticsGen"]
+    assert progress.beat(started + 10) is None  # not yet
+    line = progress.beat(started + 95)
+    assert line and "TrainStatisticsGen" in line and "still running: 1 min 35 s" in line and "MiB" in line
+    assert progress.beat(started + 100) is None  # once per heartbeat
+    assert progress.beat(started + 126)
+    progress.emit(logging.LogRecord("absl", logging.INFO, "", 0, console._FINISHED, ("TrainStatisticsGen",), None))
+    assert progress.beat(started + 500) is None  # nothing runs
+    assert out.getvalue().count("still running") == 2

@@ -8,7 +8,9 @@ copy of the terminal for the progress lines.
 import contextlib
 import logging
 import os
+import resource
 import sys
+import threading
 import time
 from typing import Dict, Iterator, List, Optional, TextIO
 
@@ -17,14 +19,20 @@ from absl import logging as absl_logging
 _RUNNING = "Component %s is running."
 _FINISHED = "Component %s is finished."
 _CACHED = "A cached execution %d is used."
+# A long component says it is alive this often (TFXGATE_HEARTBEAT_SECONDS; 0: never): elapsed
+# time and the process's peak memory, so a 200 MB batch is not five silent minutes.
+HEARTBEAT_SECONDS = float(os.environ.get("TFXGATE_HEARTBEAT_SECONDS", "30"))
 
 
 class ComponentProgress(logging.Handler):
     """Turns LocalDagRunner's log records into 'start' and 'done in N s' lines on `out`."""
 
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO, heartbeat: float = HEARTBEAT_SECONDS):
         super().__init__(level=logging.INFO)
         self.out = out
+        self.heartbeat = heartbeat
+        self._last_beat: Dict[str, float] = {}
+        self._lock = threading.Lock()
         self.current: Optional[str] = None
         self.started: Dict[str, float] = {}
         self.cached: Dict[str, bool] = {}
@@ -48,9 +56,33 @@ class ComponentProgress(logging.Handler):
             self._print(f"  {node:<24} {how} in {self.durations[node]:.1f} s")
             self.current = None
 
+    def beat(self, now: Optional[float] = None) -> Optional[str]:
+        """A 'still running' line for the running component, at most once per heartbeat."""
+        node = self.current
+        if node is None or self.heartbeat <= 0 or node not in self.started:
+            return None
+        now = time.monotonic() if now is None else now
+        if now - self._last_beat.get(node, self.started[node]) < self.heartbeat:
+            return None
+        self._last_beat[node] = now
+        line = f"  {node:<24} still running: {_duration(now - self.started[node])}, peak memory {_peak_mib():,} MiB"
+        self._print(line)
+        return line
+
     def _print(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
+        with self._lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _peak_mib() -> int:
+    """The process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 @contextlib.contextmanager
@@ -62,11 +94,21 @@ def pipeline_console(log_path: str, verbose: bool) -> Iterator[ComponentProgress
     with _terminal(log_path, verbose) as terminal:
         progress = ComponentProgress(terminal)
         absl_logger.addHandler(progress)
+        stop = threading.Event()
+        beating = threading.Thread(target=_heartbeat, args=(progress, stop), name="tfxgate-heartbeat", daemon=True)
+        beating.start()
         try:
             yield progress
         finally:
+            stop.set()
+            beating.join(timeout=5)
             absl_logger.removeHandler(progress)
             absl_logging.set_verbosity(absl_logging.WARNING)
+
+
+def _heartbeat(progress: ComponentProgress, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        progress.beat()
 
 
 @contextlib.contextmanager
