@@ -12,7 +12,7 @@ from core.findings import Finding
 
 BLOCK, WARN = names.BLOCK, names.WARN
 _ACTIONS = (BLOCK, WARN)
-_MATCH_KEYS = ("feature", "anomaly", "check", "rule", "slice", "below_fraction")
+_MATCH_KEYS = ("feature", "anomaly", "check", "rule", "slice", "environment", "below_fraction")
 ANY_SLICE, NO_SLICE = "any", "none"  # `slice:` values matching every slice, or the whole batch only
 
 
@@ -25,9 +25,12 @@ class Rule:
     check: Optional[str] = None
     rule: Optional[str] = None
     slice: Optional[str] = None
+    environment: Optional[str] = None  # TRAINING or SERVING (default: either)
     below_fraction: Optional[float] = None
 
-    def matches(self, finding: Finding) -> bool:
+    def matches(self, finding: Finding, environment: Optional[str] = None) -> bool:
+        if self.environment is not None and (environment or "").upper() != self.environment.upper():
+            return False
         if self.feature is not None and self.feature != finding.feature:
             return False
         if self.anomaly is not None and self.anomaly not in finding.types:
@@ -61,9 +64,10 @@ class Policy:
     rules: Sequence[Rule]
     default: str = BLOCK
 
-    def judge(self, finding: Finding) -> Rule:
+    def judge(self, finding: Finding, environment: Optional[str] = None) -> Rule:
+        """The first rule matching `finding`, found in `environment` (TRAINING or SERVING)."""
         for rule in self.rules:
-            if rule.matches(finding):
+            if rule.matches(finding, environment):
                 return rule
         return Rule(action=self.default, why="no rule matched: the policy's default")
 
@@ -126,9 +130,11 @@ def load(path: str) -> Policy:
 
 
 def judge_all(dataset: str, findings: List[Finding], policy: Policy) -> List[Verdict]:
+    """Verdicts on findings of `dataset` ('training', 'serving[serving]': its environment first)."""
+    environment = dataset.split("[")[0].upper()
     verdicts = []
     for finding in findings:
-        rule = policy.judge(finding)
+        rule = policy.judge(finding, environment)
         verdicts.append(Verdict(dataset, finding, rule.action, rule.why))
     return verdicts
 

@@ -211,3 +211,17 @@ def test_propose_warns_when_it_relaxes_a_bound_past_its_limit_or_its_meaning():
     assert len(warnings) == 1 and "`trip_start_hour`: max relaxed from 23 to 25" in warnings[0]
     assert "past what an hour can be (0 to 23)" in warnings[0]
     assert schema_versions._bound_warnings(current, current) == []
+
+
+def test_five_infinite_fares_block_a_training_span_and_name_their_lines(tmp_path, capfd):
+    """Issue: hardening, item 3: non-finite numbers never pass into training."""
+    rows = defects.base_rows(n=10**6)
+    step = len(rows) // 5
+    rows = [dict(r, fare="inf") if i % step == 7 and i // step < 5 else r for i, r in enumerate(rows)]
+    data = defects.write_rows(tmp_path / "five_infinite_fares.csv", rows)
+    code, out, _ = _run(capfd, "validate", "--data", str(data), "--environment", "TRAINING", "--baseline", "none",
+                        "--format", "json")
+    assert code == 1
+    [fare] = [a for a in json.loads(out)["anomalies"] if a["feature"] == "fare"]
+    assert fare["types"] == ["FLOAT_TYPE_HAS_INF"] and fare["severity"] == "block" and fare["fraction"] < 0.002
+    assert "line 9" in fare["description"]  # row 7 of the data: line 9 of the file, after the header

@@ -31,7 +31,7 @@ def _finding(**kw):
         (_finding(types=["CUSTOM_VALIDATION"], check="drift", rule="scale_shift"), "block"),
         (_finding(types=["FEATURE_TYPE_LOW_FRACTION_PRESENT"], check="fill_rate"), "block"),
         (_finding(types=["FLOAT_TYPE_STRING_NOT_FLOAT"], rule="typed_reading", fraction=0.0005), "warn"),
-        (_finding(types=["FLOAT_TYPE_HAS_INF"], rule="typed_reading", fraction=0.0005), "warn"),
+        (_finding(types=["FLOAT_TYPE_HAS_INF"], rule="typed_reading", fraction=0.0005), "warn"),  # when serving
         (_finding(types=["INT_TYPE_NOT_INT_STRING"], rule="typed_reading", fraction=0.02), "block"),
         (_finding(types=["CONSTRAINT_VIOLATED"], check="constraint", rule="hour_of_start_timestamp", fraction=0.0002), "warn"),
         (_finding(types=["CONSTRAINT_VIOLATED"], check="constraint", rule="hour_of_start_timestamp", fraction=0.03), "block"),
@@ -56,6 +56,15 @@ def test_feature_specific_rule_wins_when_listed_first():
     )
     assert policy.judge(_finding(feature="company", types=["ENUM_TYPE_UNEXPECTED_STRING_VALUES"])).action == "warn"
     assert policy.judge(_finding(feature="payment_type", types=["ENUM_TYPE_UNEXPECTED_STRING_VALUES"])).action == "block"
+
+
+@pytest.mark.parametrize("types", [["FLOAT_TYPE_HAS_NAN"], ["FLOAT_TYPE_HAS_INF"]])
+def test_non_finite_values_block_a_training_span_however_few(policy, types):
+    finding = _finding(types=types, rule="typed_reading", fraction=0.0002)
+    assert policy.judge(finding, "TRAINING").action == "block"
+    assert policy.judge(finding, "SERVING").action == "warn"
+    [verdict] = policy_lib.judge_all("training", [finding], policy)
+    assert verdict.severity == "block"
 
 
 def test_a_rule_can_name_a_slice_any_slice_or_the_whole_batch():
