@@ -76,9 +76,9 @@ def validate(
     """
     if environment not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
-    anomalies = tfdv.validate_statistics(
+    anomalies = _plain_keys(tfdv.validate_statistics(
         statistics, schema, environment=environment, previous_statistics=previous_statistics
-    )
+    ))
     checks: custom_checks.Checks = {}
     for name, info in anomalies.anomaly_info.items():
         for reason in info.reason:
@@ -107,6 +107,20 @@ def validate(
     report = Report(anomalies, found, distances, stats_view.num_examples(statistics))
     _profile_checks(report, schema, environment, profile, baseline_profiles or {}, baselines, settings)
     return report
+
+
+def _plain_keys(anomalies: anomalies_pb2.Anomalies) -> anomalies_pb2.Anomalies:
+    """`anomalies` keyed by feature name as the schema spells it. TFDV keys a feature by its
+    serialized path, which quotes a name holding `.`, `(`, `)` or `'` (`'fare.usd'`, `'it''s'`);
+    every lookup here, in the policy and in the reports is by the schema's name."""
+    for key in list(anomalies.anomaly_info):
+        info = anomalies.anomaly_info[key]
+        if len(info.path.step) != 1 or info.path.step[0] == key:
+            continue
+        plain = anomalies.anomaly_info[info.path.step[0]]
+        plain.MergeFrom(info)
+        del anomalies.anomaly_info[key]
+    return anomalies
 
 
 def _profile_checks(report: Report, schema, environment, profile, baseline_profiles: dict, baselines: dict,
@@ -188,7 +202,7 @@ def _skew(anomalies, statistics, schema, environment, training_statistics, servi
         baseline, current = statistics, serving_statistics
         skew = tfdv.validate_statistics(statistics, schema, environment=environment, serving_statistics=serving_statistics)
     scale = custom_checks.scale_shifts(anomalies, baseline, current, schema, SKEW, SERVING, checks)
-    _merge_skew(anomalies, skew, features_in(schema, SERVING), checks)
+    _merge_skew(anomalies, _plain_keys(skew), features_in(schema, SERVING), checks)
     return scale
 
 

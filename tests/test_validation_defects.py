@@ -128,3 +128,38 @@ def test_real_serving_batch_and_spans_are_clean(schema):
     span3 = batch_stats.statistics(str(defects.DATA_ROOT / "train" / "span-3"), kinds)[0]
     assert validation.validate(span3, schema, "TRAINING", previous_statistics=span2).findings == []
     assert validation.validate(serving, schema, "SERVING", training_statistics=span3).findings == []
+
+
+# Names TFDV quotes in its anomaly keys ('fare.usd', 'it''s'): a finding must still carry the
+# schema's own name, so the policy, the reports and `schema propose` find the feature.
+_QUOTED_NAMES = {"fare": "fare.usd", "dropoff_latitude": "dropoff's latitude", "payment_type": "payment(type)"}
+
+
+@pytest.mark.parametrize(
+    "defect, environment, baseline, feature, anomaly_type, check",
+    [
+        ("fare_in_cents_serving", "SERVING", "skew", "fare", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "skew"),
+        ("dropoff_fill_drop", "TRAINING", None, "dropoff_latitude", "FEATURE_TYPE_LOW_FRACTION_PRESENT", "fill_rate"),
+        ("new_payment_type", "TRAINING", None, "payment_type", "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "schema"),
+    ],
+)
+def test_a_feature_name_tfdv_quotes_is_found_by_its_own_name(tmp_path, schema, defect, environment, baseline,
+                                                             feature, anomaly_type, check):
+    renamed_schema = type(schema)()
+    renamed_schema.CopyFrom(schema)
+    for f in renamed_schema.feature:
+        f.name = _QUOTED_NAMES.get(f.name, f.name)
+    kinds = reading.schema_kinds(renamed_schema)
+
+    def renamed_batch(name):
+        path = defects.write(tmp_path, name)
+        header, rest = path.read_text().split("\n", 1)
+        path.write_text(",".join(f'"{_QUOTED_NAMES.get(c, c)}"' for c in header.split(",")) + "\n" + rest)
+        return batch_stats.read(str(path), kinds)
+
+    batch = renamed_batch(defect)
+    kwargs = {"training_statistics": renamed_batch("clean_training").statistics} if baseline == "skew" else {}
+    report = validation.validate(batch.statistics, renamed_schema, environment, reading=batch.report, **kwargs)
+    name = _QUOTED_NAMES[feature]
+    assert _found(report, name, anomaly_type, check), [(f.feature, f.types, f.check) for f in report.findings]
+    assert {f.feature for f in report.findings} <= set(_QUOTED_NAMES.values())

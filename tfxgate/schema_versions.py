@@ -321,6 +321,8 @@ def _relax(current, relaxed, evidence: dict, inferred_uri: Optional[str]):
             continue
         target = next((f for f in proposed.feature if f.name == name), None)
         if target is None or name not in relaxed_features:
+            notes.append(f"- `{name}` {'/'.join(types)}: no feature of that name in the current schema; nothing "
+                         f"relaxed. TFDV said: {finding['description']}")
             continue
         if finding["check"] == FILL_RATE and finding.get("value") is not None:
             target.presence.min_fraction = max(0.0, round(float(finding["value"]) - 0.05, 2))
