@@ -49,7 +49,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
-from core import cells, check_settings, constraints, csv_input, names, profile as profile_lib, reading, rows as rows_lib
+from core import (cells, check_settings, constraints, csv_input, names, profile as profile_lib, progress, reading,
+                  rows as rows_lib)
 
 SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
 DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
@@ -111,6 +112,9 @@ def rules_and_slices(exec_properties: Dict[str, Any]):
     return rules, checks.slices
 
 
+_COUNT_EVERY = 10_000  # rows between updates of the heartbeat's counter
+
+
 class _ReadRows(beam.DoFn):
     """A CSV file's data records as (file, line, fields), read by core.csv_input's reader in a
     worker whose csv module accepts fields up to FIELD_LIMIT."""
@@ -125,8 +129,14 @@ class _ReadRows(beam.DoFn):
         with fileio.open(path, "rb") as raw:
             stream = csv_input.records(raw, path, self._delimiter)
             next(stream)  # the header, checked before the graph was built
+            unseen = 0
             for line, fields in stream:
                 yield path, line, fields
+                unseen += 1
+                if unseen == _COUNT_EVERY:
+                    progress.add(progress.ROWS_READ, unseen)
+                    unseen = 0
+            progress.add(progress.ROWS_READ, unseen)
 
 
 _INFERRED = {csv_decoder.ColumnType.INT: cells.INT, csv_decoder.ColumnType.FLOAT: cells.FLOAT,

@@ -83,17 +83,20 @@ def _extra_spans(root):
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     outputs = tmp_path_factory.mktemp("outputs")
-    result = {"outputs": outputs}
+    # Artifacts elsewhere than the default <outputs>/pipeline: logs and the pushed model must
+    # still follow --outputs, and artifacts only --pipeline-root.
+    root = outputs.parent / f"{outputs.name}-artifacts"
+    result = {"outputs": outputs, "pipeline_root": root}
     for name, args in [("cold", ()), ("cached", ())]:
-        result[name], result[f"{name}_seconds"] = _run_pipeline(outputs, *args)
+        result[name], result[f"{name}_seconds"] = _run_pipeline(outputs, "--pipeline-root", str(root), *args)
         assert result[name].returncode == 0, result[name].stdout + result[name].stderr
     result["store"] = query.sqlite_store(str(outputs / "metadata.sqlite"))
     result["first_runs"] = query.run_contexts(result["store"])
     extra = tmp_path_factory.mktemp("data")
     _extra_spans(extra)
     result["extra_data"] = extra
-    result["warn"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "4")
-    result["blocked"], _ = _run_pipeline(outputs, "--data-root", str(extra), "--span", "5")
+    result["warn"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--data-root", str(extra), "--span", "4")
+    result["blocked"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--data-root", str(extra), "--span", "5")
     return result
 
 

@@ -105,3 +105,27 @@ def test_a_long_component_says_it_is_still_running_once_per_heartbeat():
     progress.emit(logging.LogRecord("absl", logging.INFO, "", 0, console._FINISHED, ("TrainStatisticsGen",), None))
     assert progress.beat(started + 500) is None  # nothing runs
     assert out.getvalue().count("still running") == 2
+
+
+def test_the_heartbeat_counts_the_rows_example_gen_has_read():
+    """Issue: hardening, item 9: where a component counts rows, the heartbeat shows them."""
+    import glob
+    import io
+    import logging
+
+    from components import csv_example_gen
+    from tests.paths import PROJECT_ROOT
+    from tfxgate import console
+
+    span = sorted(glob.glob(str(PROJECT_ROOT / "data" / "train" / "span-3" / "*.csv")))[0]
+    with open(span) as f:
+        data_rows = sum(1 for _ in f) - 1
+    out = io.StringIO()
+    progress = console.ComponentProgress(out, heartbeat=30)
+    progress.emit(logging.LogRecord("absl", logging.INFO, "", 0, console._RUNNING, ("ServingExampleGen",), None))
+    started = progress.started["ServingExampleGen"]
+    reader = csv_example_gen._ReadRows(",")
+    reader.setup()
+    assert sum(1 for _ in reader.process(span)) == data_rows
+    line = progress.beat(started + 31)
+    assert f"still running: 31 s, {data_rows:,} rows read, peak memory" in line

@@ -53,6 +53,21 @@ def test_runs_leave_nothing_in_tmpdir(runs):
     assert not list((runs["outputs"] / "tmp").glob("run-*"))
 
 
+def test_logs_and_pushed_model_follow_outputs_and_artifacts_follow_pipeline_root(runs):
+    outputs, root = runs["outputs"], runs["pipeline_root"]
+    assert not (outputs / "pipeline").exists()
+    for node in (p.EXAMPLE_GEN, p.STATISTICS_GEN, p.TRANSFORM, p.TRAINER, p.PUSHER):
+        assert (root / node).is_dir(), node
+    pushed = [p for p in (outputs / "serving_model").iterdir() if (p / "saved_model.pb").is_file()]
+    assert pushed
+    logs = sorted((outputs / "logs").glob("run-*.log"))
+    assert len(logs) >= 4  # one per run of the session's runs
+    assert f"log:          {outputs / 'logs'}" in runs["cold"].stdout
+    store = runs["store"]
+    uris = [a.uri for a in store.get_artifacts()]
+    assert uris and all(u.startswith(str(root)) or u.startswith(str(outputs / "serving_model")) for u in uris), uris
+
+
 def test_every_component_completed_in_mlmd(runs):
     store = runs["store"]
     by_node = _by_node(store, runs["first_runs"][0])

@@ -16,11 +16,14 @@ from typing import Dict, Iterator, List, Optional, TextIO
 
 from absl import logging as absl_logging
 
+from core import progress as progress_counters
+
 _RUNNING = "Component %s is running."
 _FINISHED = "Component %s is finished."
 _CACHED = "A cached execution %d is used."
 # A long component says it is alive this often (TFXGATE_HEARTBEAT_SECONDS; 0: never): elapsed
-# time and the process's peak memory, so a 200 MB batch is not five silent minutes.
+# time, the rows read so far where the component counts them (core/progress.py) and the
+# process's peak memory, so a 200 MB batch is not five silent minutes.
 HEARTBEAT_SECONDS = float(os.environ.get("TFXGATE_HEARTBEAT_SECONDS", "30"))
 
 
@@ -35,6 +38,7 @@ class ComponentProgress(logging.Handler):
         self._lock = threading.Lock()
         self.current: Optional[str] = None
         self.started: Dict[str, float] = {}
+        self._rows_at_start: Dict[str, int] = {}
         self.cached: Dict[str, bool] = {}
         self.durations: Dict[str, float] = {}
         self.order: List[str] = []
@@ -45,6 +49,7 @@ class ComponentProgress(logging.Handler):
             self.current = node
             self.order.append(node)
             self.started[node] = time.monotonic()
+            self._rows_at_start[node] = progress_counters.count(progress_counters.ROWS_READ)
             self.cached[node] = False
             self._print(f"  {node:<24} started")
         elif record.msg == _CACHED and self.current:
@@ -65,7 +70,9 @@ class ComponentProgress(logging.Handler):
         if now - self._last_beat.get(node, self.started[node]) < self.heartbeat:
             return None
         self._last_beat[node] = now
-        line = f"  {node:<24} still running: {_duration(now - self.started[node])}, peak memory {_peak_mib():,} MiB"
+        rows = progress_counters.count(progress_counters.ROWS_READ) - self._rows_at_start.get(node, 0)
+        line = (f"  {node:<24} still running: {_duration(now - self.started[node])}"
+                f"{f', {rows:,} rows read' if rows > 0 else ''}, peak memory {_peak_mib():,} MiB")
         self._print(line)
         return line
 
