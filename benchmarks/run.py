@@ -1,6 +1,6 @@
 """`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
 
-    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput,cost,detection]
+    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput,cost,serving,detection]
 
 Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
 `--repeats` runs with its spread (min to max); ratios compare figures measured in the same run,
@@ -177,6 +177,45 @@ def bench_cost(sizes: List[int], repeats: int) -> dict:
     return result
 
 
+def bench_serving(sizes_mib: List[int]) -> dict:
+    """The whole runner with a serving batch of each size, training side cached (one warm-up run
+    with the shipped serving batch first): wall time, peak memory and the serving components."""
+    outputs = WORK / "serving-outputs"
+    shutil.rmtree(outputs, ignore_errors=True)
+    sample = PROJECT_ROOT / "data" / "serving"
+    row_bytes = sum(f.stat().st_size for f in sample.glob("*.csv")) / max(
+        1, sum(sum(1 for _ in f.open()) - 1 for f in sample.glob("*.csv")))
+
+    def run(data_root: pathlib.Path) -> dict:
+        result = timed([PY, "runner_local.py", "--outputs", str(outputs), "--data-root", str(data_root)])
+        if result["code"] not in (0, 3):  # 3: the gate blocked (resampled serving rows may drift)
+            raise RuntimeError(f"serving run failed: {result['stderr'][-2000:]}")
+        components = {}
+        for line in result["stdout"].splitlines():
+            match = _COMPONENT_LINE.match(line)
+            if match and match.group(1).startswith("Serving"):
+                components[match.group(1)] = float(match.group(3))
+        return {"seconds": result["wall"], "peak_mib": result["peak_mib"], "exit": result["code"],
+                "components": components}
+
+    warm = run(PROJECT_ROOT / "data")
+    result = {"warm_up": warm, "sizes": {}}
+    for mib in sizes_mib:
+        rows = int(mib * 2**20 / row_bytes)
+        csv = bench_data.make_csv(WORK / "data" / f"serving-{rows}.csv", rows, label=False)
+        root = WORK / f"serving-root-{mib}"
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "serving").mkdir(parents=True)
+        (root / "train").symlink_to(PROJECT_ROOT / "data" / "train")
+        (root / "serving" / "batch.csv").symlink_to(csv)
+        entry = run(root)
+        entry.update(rows=rows, file_mib=csv.stat().st_size / 2**20)
+        entry["peak_over_warm_up_mib"] = entry["peak_mib"] - warm["peak_mib"]
+        result["sizes"][str(mib)] = entry
+        print(f"bench: serving {mib} MiB: {entry['seconds']:.0f} s, peak {entry['peak_mib']:,.0f} MiB", flush=True)
+    return result
+
+
 def bench_detection(quick: bool) -> dict:
     """benchmarks/detection.py in its own process (it loads TFDV), its progress shown as it goes."""
     out = WORK / "detection.json"
@@ -228,13 +267,17 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
     parser.add_argument("--skip", default="",
-                        help="comma-separated: pipeline, reference, latency, throughput, cost, detection")
+                        help="comma-separated: pipeline, reference, latency, throughput, cost, serving, detection")
+    parser.add_argument("--serving-mib", default="20,200",
+                        help="serving batch sizes in MiB for the serving section (1000 needs about "
+                             "the memory the page reports for 200, times five)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     repeats = 1 if args.quick else args.repeats
     latency_sizes = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
     throughput_sizes = [15_000, 150_000] if args.quick else [15_000, 150_000, 1_500_000]
     cost_sizes = [15_000, 150_000] if args.quick else [150_000, 1_500_000]
+    serving_sizes = [2, 20] if args.quick else [int(m) for m in args.serving_mib.split(",")]
 
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "code": code_version(), "repeats": repeats,
                "command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])}
@@ -243,6 +286,7 @@ def main(argv=None) -> int:
              ("latency", lambda: bench_latency(latency_sizes, repeats)),
              ("throughput", lambda: bench_throughput(throughput_sizes, repeats)),
              ("cost", lambda: bench_cost(cost_sizes, repeats)),
+             ("serving", lambda: bench_serving(serving_sizes)),
              ("detection", lambda: bench_detection(args.quick))]
     for name, step in steps:
         if name in skip:
