@@ -1,5 +1,6 @@
 # The tfxgate pipeline image for Kubeflow Pipelines 2. Every task of the compiled spec runs
-# `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor` in it, with the
+# `python -m pipeline.kfp_entrypoint` (TFX's kubeflow_v2_run_executor, given back the input
+# artifact types the open-source backend drops) in it, with the
 # project installed at /pipeline (runner_kubeflow.py's IMAGE_PROJECT_ROOT): the curated schema at
 # /pipeline/schema/vN/schema.pbtxt, the sample data at /pipeline/data, and the Transform and
 # Trainer functions importable as models.preprocessing.preprocessing_fn and models.model.run_fn.

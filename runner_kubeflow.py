@@ -1,7 +1,8 @@
 """Compiles the tfxgate pipeline for Kubeflow Pipelines 2, and optionally submits a run.
 
     python runner_kubeflow.py [--image IMAGE] [--pipeline-root gs://bucket/root] [--data-root URI]
-                              [--serving-model-dir URI] [--beam-arg=ARG ...] [--output FILE.yaml]
+                              [--serving-model-dir URI] [--beam-arg=ARG ...] [--resources TASK=CPU/CPU,GB/GB ...]
+                              [--output FILE.yaml]
                               [--submit --host URL [--experiment NAME]]
 
 Writes a bare PipelineSpec (schemaVersion 2.1.0), checked as the backend checks it. Settings
@@ -37,6 +38,9 @@ def parse_args(argv):
     parser.add_argument("--serving-model-dir", default=env("TFXGATE_SERVING_MODEL_DIR", "gs://tfxgate/serving_model"),
                         help="where Pusher puts the model (or TFXGATE_SERVING_MODEL_DIR)")
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable; e.g. --beam-arg=--runner=DataflowRunner")
+    parser.add_argument("--resources", action="append", default=[], metavar="TASK=CPU/CPU,GB/GB",
+                        help="repeatable; a task's CPU request/limit (cores) and memory request/limit (GB), "
+                             "e.g. Trainer=2/4,8/16; replaces that task's default (see the README)")
     parser.add_argument("--output", default=str(config_lib.DEFAULT_OUTPUTS / "kubeflow" / "tfxgate_pipeline.yaml"),
                         help="the PipelineSpec YAML file to write")
     parser.add_argument("--submit", action="store_true", help="upload the spec and start a run")
@@ -60,12 +64,17 @@ def main(argv=None) -> int:
         print(f"error: --host {args.host!r}: not an http(s) URL (e.g. http://localhost:8888)", file=sys.stderr)
         return 2
     try:
+        resources = dict(kubeflow.parse_resources(text) for text in args.resources)
         config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg)
-        kubeflow.compile_spec(config, args.image, args.output)
+        kubeflow.compile_spec(config, args.image, args.output, resources)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"tfxgate: wrote {args.output}")
+    if "@sha256:" not in args.image:
+        print(f"warning: --image {args.image} is a tag, not a digest: the backend's cache key holds the image "
+              "string, so after the tag is pushed again cached tasks serve the old image's results "
+              "(use REGISTRY/IMAGE@sha256:...)", file=sys.stderr)
     if args.submit:
         return submit(args.output, args.host, args.experiment, args.pipeline_root)
     return 0

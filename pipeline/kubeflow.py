@@ -8,23 +8,86 @@ Differences from the local pipeline (the README says so too):
   the `preCacheCheck` driver; those tasks are not cached, so new files are always read.
 """
 
+import dataclasses
 import json
 import os
-from typing import List
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
 from core import names, schema_files
 from core.errors import ConfigError
-from pipeline import config as config_lib
+from pipeline import config as config_lib, kfp_entrypoint
 
 IMAGE_PROJECT_ROOT = "/pipeline"  # where the Dockerfile puts the project
 SCHEMA_VERSION = "2.1.0"
 EXECUTOR_INPUT = "{{$}}"
+ENTRYPOINT = "pipeline.kfp_entrypoint"  # the module every task runs (python -m)
 
 
 class SpecError(ConfigError):
     """The compiled spec would be rejected or fail; the message says where."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """A task's CPU (cores) and memory (GB, as the backend writes `%vG`) requests and limits; the
+    driver puts them on the pod (driver.go initPodSpecPatch)."""
+
+    cpu_request: float
+    cpu_limit: float
+    memory_request_gb: float
+    memory_limit_gb: float
+
+    def as_spec(self) -> dict:
+        return {"cpuRequest": self.cpu_request, "cpuLimit": self.cpu_limit,
+                "memoryRequest": self.memory_request_gb, "memoryLimit": self.memory_limit_gb}
+
+
+# The compiled spec's tasks (the local pipeline's nodes but the Resolver).
+TASKS = frozenset({names.EXAMPLE_GEN, names.STATISTICS_GEN, names.INFERRED_SCHEMA, names.CURATED_SCHEMA,
+                   names.EXAMPLE_VALIDATOR, names.TRAIN_VALIDATOR, names.SERVING_EXAMPLE_GEN,
+                   names.SERVING_STATISTICS_GEN, names.SERVING_VALIDATOR, names.GATE, names.TRANSFORM,
+                   names.TRAINER, names.PUSHER})
+
+# From docs/BENCHMARKS.md: Beam's DirectRunner holds a batch in memory, about 30 times the CSV's
+# size in ExampleGen (a 200 MB serving batch peaked at 6.9 GB), less in StatisticsGen; Transform and
+# Trainer load TensorFlow and the whole span.
+DEFAULT_RESOURCES = {
+    names.EXAMPLE_GEN: Resources(1, 2, 2, 8), names.SERVING_EXAMPLE_GEN: Resources(1, 2, 2, 8),
+    names.STATISTICS_GEN: Resources(1, 2, 2, 8), names.SERVING_STATISTICS_GEN: Resources(1, 2, 2, 8),
+    names.TRANSFORM: Resources(1, 2, 4, 16), names.TRAINER: Resources(2, 4, 4, 16),
+}
+
+
+def parse_resources(text: str) -> Tuple[str, Resources]:
+    """'Trainer=2/4,8/16' (CPU request/limit in cores, memory request/limit in GB) -> (task, Resources)."""
+    usage = f"--resources {text!r}: expected TASK=CPU_REQUEST/CPU_LIMIT,MEMORY_REQUEST_GB/MEMORY_LIMIT_GB, e.g. Trainer=2/4,8/16"
+    task, _, values = text.partition("=")
+    try:
+        (cpu_request, cpu_limit), (memory_request, memory_limit) = (
+            [float(v) for v in part.split("/")] for part in values.split(","))
+    except ValueError:
+        raise ConfigError(usage) from None
+    if task.strip() not in TASKS:
+        raise ConfigError(f"{usage}: no task {task.strip()!r}; the tasks are {', '.join(sorted(TASKS))}")
+    if min(cpu_request, cpu_limit, memory_request, memory_limit) <= 0:
+        raise ConfigError(f"{usage}: every figure must be positive")
+    if cpu_request > cpu_limit or memory_request > memory_limit:
+        raise ConfigError(f"{usage}: a request above its limit")
+    return task.strip(), Resources(cpu_request, cpu_limit, memory_request, memory_limit)
+
+
+def set_resources(spec: dict, resources: Dict[str, Resources]) -> dict:
+    """Puts each task's requests and limits on its executor's container."""
+    tasks = spec["root"]["dag"]["tasks"]
+    unknown = sorted(set(resources) - set(tasks))
+    if unknown:
+        raise SpecError(f"resources for unknown task(s) {', '.join(unknown)}; the tasks are {', '.join(sorted(tasks))}")
+    for name, wanted in resources.items():
+        label = spec["components"][tasks[name]["componentRef"]["name"]]["executorLabel"]
+        spec["deploymentSpec"]["executors"][label]["container"]["resources"] = wanted.as_spec()
+    return spec
 
 
 def kubeflow_config(
@@ -61,6 +124,20 @@ def uncache_example_gens(spec: dict) -> dict:
         task = spec["root"]["dag"]["tasks"].get(name)
         if task is not None:
             task["cachingOptions"] = {}
+    return spec
+
+
+def use_entrypoint(spec: dict) -> dict:
+    """Every task runs pipeline/kfp_entrypoint.py around TFX's entrypoint, told the outputs its
+    component declares (the backend adds one more, `executor-logs`, that TFX cannot take)."""
+    executors = spec["deploymentSpec"]["executors"]
+    for component in spec["components"].values():
+        container = executors.get(component.get("executorLabel"), {}).get("container")
+        if not container or container.get("command") != ["python", "-m", kfp_entrypoint.TFX_ENTRYPOINT]:
+            continue
+        declared = sorted(component.get("outputDefinitions", {}).get("artifacts", {}))
+        container["command"] = ["python", "-m", ENTRYPOINT]
+        container["args"] = [kfp_entrypoint.DECLARED_OUTPUTS_FLAG, json.dumps(declared)] + container["args"]
     return spec
 
 
@@ -151,6 +228,14 @@ def _executor_problems(label: str, executor) -> List[str]:
         problems.append(f"executor {label}: no executor input placeholder {EXECUTOR_INPUT}")
     if not container.image:
         problems.append(f"executor {label}: no image")
+    limits = container.resources
+    for kind in ("cpu", "memory"):
+        request, limit = getattr(limits, f"{kind}_request"), getattr(limits, f"{kind}_limit")
+        if request and limit and request > limit:
+            problems.append(f"executor {label}: {kind} request {request:g} above its limit {limit:g}")
+    if kfp_entrypoint.TFX_ENTRYPOINT in list(container.command):
+        problems.append(f"executor {label}: TFX's entrypoint unwrapped, which fails on the backend's untyped input "
+                        f"artifacts and its executor-logs output (use {ENTRYPOINT})")
     return problems
 
 
@@ -173,8 +258,10 @@ def _cycles(graph: dict) -> List[str]:
     return problems
 
 
-def compile_spec(config: config_lib.PipelineConfig, image: str, output: str) -> dict:
-    """Compiles, post-processes, checks and writes the spec; returns it."""
+def compile_spec(config: config_lib.PipelineConfig, image: str, output: str,
+                 resources: Optional[Dict[str, Resources]] = None) -> dict:
+    """Compiles, post-processes, checks and writes the spec; returns it. `resources` (by task)
+    replace DEFAULT_RESOURCES task by task."""
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
@@ -187,7 +274,8 @@ def compile_spec(config: config_lib.PipelineConfig, image: str, output: str) -> 
         output_filename=os.path.basename(output),
     )
     job = runner.run(create_pipeline(config), write_out=False)
-    spec = uncache_example_gens(json.loads(json.dumps(job["pipelineSpec"])))
+    spec = use_entrypoint(uncache_example_gens(json.loads(json.dumps(job["pipelineSpec"]))))
+    set_resources(spec, dict(DEFAULT_RESOURCES, **(resources or {})))
     spec["defaultPipelineRoot"] = config.pipeline_root
     check_spec(spec)
     tmp = output + ".tmp"

@@ -3,6 +3,7 @@ it, compared with a committed golden copy, and matched against what the Dockerfi
 
 import copy
 import importlib
+import json
 import os
 import re
 
@@ -75,6 +76,10 @@ def _executor(spec, task):
         (lambda s: _executor(s, "TrainExampleGen").update(
             lifecycle={"preCacheCheck": {"command": ["python"], "args": []}}), "preCacheCheck"),
         (lambda s: s.update(colour="red"), "not a PipelineSpec"),
+        (lambda s: _executor(s, "Trainer")["resources"].update(cpuRequest=8), "cpu request 8 above its limit 4"),
+        (lambda s: _executor(s, "Trainer").update(
+            command=["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]),
+         "TFX's entrypoint unwrapped"),
     ],
 )
 def test_checks_catch_what_the_backend_would_reject(spec, break_it, message):
@@ -149,6 +154,110 @@ def test_bad_settings_and_an_unreachable_host_are_one_line_errors(tmp_path, caps
     assert runner_kubeflow.main(ARGS + ["--output", str(tmp_path / "x.yaml"), "--submit", "--host", ""]) == 2
     assert "--submit needs --host" in capsys.readouterr().err
     code = runner_kubeflow.main(ARGS + ["--output", str(tmp_path / "x.yaml"), "--submit", "--host", "http://127.0.0.1:9"])
-    err = capsys.readouterr().err
+    err = "\n".join(line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: --image"))
     assert code == 1 and err.startswith("error: submitting to http://127.0.0.1:9 failed:")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_every_task_runs_the_entrypoint_told_its_declared_outputs(spec):
+    from pipeline import kfp_entrypoint
+
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        component = spec["components"][task["componentRef"]["name"]]
+        container = _executor(spec, name)
+        assert container["command"] == ["python", "-m", kubeflow.ENTRYPOINT], name
+        assert container["args"][0] == kfp_entrypoint.DECLARED_OUTPUTS_FLAG
+        assert json.loads(container["args"][1]) == sorted(component["outputDefinitions"]["artifacts"]), name
+
+
+def _driver_shaped(spec, task):
+    """A task's arguments with an ExecutorInput as the backend's driver shapes it: upstream inputs
+    untyped (`{instanceSchema: ""}`, or no type through a DAG input), executor-logs added."""
+    container = _executor(spec, task)
+    component = spec["components"][spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]]
+    inputs = {key: {"artifacts": [dict({"name": str(i + 1), "uri": f"gs://b/{key}", "metadata": {"span": 3.0}},
+                                       **({"type": {"instanceSchema": ""}} if i % 2 == 0 else {}))]}
+              for i, key in enumerate(sorted(component["inputDefinitions"].get("artifacts", {})))}
+    outputs = {key: {"artifacts": [{"uri": f"gs://b/out/{key}", "type": d["artifactType"]}]}
+               for key, d in component["outputDefinitions"]["artifacts"].items()}
+    outputs["executor-logs"] = {"artifacts": [{"uri": "gs://b/out/executor-logs", "type": {"schemaTitle": "system.Artifact"}}]}
+    executor_input = {"inputs": {"artifacts": inputs, "parameterValues": {}},
+                      "outputs": {"artifacts": outputs, "outputFile": "/tmp/kfp_outputs/output_metadata.json"}}
+    return [json.dumps(executor_input) if a == "{{$}}" else a for a in container["args"]], component
+
+
+@pytest.mark.parametrize("task", [p.TRAIN_VALIDATOR, p.TRAINER, p.GATE, p.EXAMPLE_GEN])
+def test_entrypoint_restores_input_types_and_drops_executor_logs_and_nothing_else(spec, task):
+    from pipeline import kfp_entrypoint
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
+
+    args, component = _driver_shaped(spec, task)
+    tfx_args, changes = kfp_entrypoint.prepare(args)
+    executor_input = json.loads(tfx_args[1])
+    handed = json.loads(args[args.index("--json_serialized_invocation_args") + 1])
+    for key, artifact_list in executor_input["inputs"]["artifacts"].items():
+        artifact = artifact_list["artifacts"][0]
+        assert artifact["type"] == component["inputDefinitions"]["artifacts"][key]["artifactType"]
+        original = handed["inputs"]["artifacts"][key]["artifacts"][0]
+        assert {k: v for k, v in artifact.items() if k != "type"} == {k: v for k, v in original.items() if k != "type"}
+    assert set(executor_input["outputs"]["artifacts"]) == set(component["outputDefinitions"]["artifacts"])
+    assert executor_input["outputs"]["outputFile"] == handed["outputs"]["outputFile"]
+    assert tfx_args[2:] == [a for a in args[2:] if a != args[args.index("--json_serialized_invocation_args") + 1]
+                            and a != "--json_serialized_invocation_args"]
+    assert "output executor-logs: not declared by the component, left to the launcher" in changes
+    # What TFX's own parser makes of it: every artifact of a class it can import.
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    parsed = json_format.ParseDict(executor_input, pipeline_spec_pb2.ExecutorInput(), ignore_unknown_fields=True)
+    for artifacts in (parsed.inputs.artifacts, parsed.outputs.artifacts):
+        assert all(len(v) == 1 for v in utils.parse_raw_artifact_dict(artifacts).values())
+
+
+def test_entrypoint_arguments_that_cannot_work_are_one_line(spec, capsys):
+    from pipeline import kfp_entrypoint
+
+    assert kfp_entrypoint.main(["--executor_class_path", "x.Y"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    args, _ = _driver_shaped(spec, p.TRAINER)
+    broken = list(args)
+    spec_index = args.index("--json_serialized_inputs_spec_args") + 1
+    broken[spec_index] = "{not json"
+    assert kfp_entrypoint.main(broken) == 2
+    assert "--json_serialized_inputs_spec_args: not JSON" in capsys.readouterr().err
+
+
+def test_heavy_tasks_have_requests_and_limits_and_flags_replace_them(spec, tmp_path):
+    for task in (p.TRANSFORM, p.TRAINER, p.STATISTICS_GEN, p.SERVING_STATISTICS_GEN):
+        resources = _executor(spec, task)["resources"]
+        assert 0 < resources["cpuRequest"] <= resources["cpuLimit"], task
+        assert 0 < resources["memoryRequest"] <= resources["memoryLimit"], task
+    out = tmp_path / "spec.yaml"
+    assert runner_kubeflow.main(ARGS + ["--output", str(out), "--resources", "Trainer=3/6,10/20"]) == 0
+    changed = yaml.safe_load(out.read_text())
+    assert _executor(changed, p.TRAINER)["resources"] == {"cpuRequest": 3, "cpuLimit": 6, "memoryRequest": 10,
+                                                          "memoryLimit": 20}
+    assert _executor(changed, p.TRANSFORM)["resources"] == _executor(spec, p.TRANSFORM)["resources"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("Trainer=4/2,8/16", "a request above its limit"),
+    ("Trainer=2/4,0/16", "every figure must be positive"),
+    ("Trainer=2,8", "expected TASK=CPU_REQUEST/CPU_LIMIT"),
+    ("Trainr=2/4,8/16", "no task 'Trainr'"),
+])
+def test_bad_resources_are_one_line_before_anything_compiles(tmp_path, capsys, value, message):
+    out = tmp_path / "spec.yaml"
+    assert runner_kubeflow.main(ARGS + ["--output", str(out), "--resources", value]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_an_image_tag_is_warned_about_and_a_digest_is_not(tmp_path, capsys):
+    out = tmp_path / "spec.yaml"
+    assert runner_kubeflow.main(ARGS + ["--output", str(out)]) == 0
+    assert "is a tag, not a digest" in capsys.readouterr().err
+    digest = "registry.example/tfxgate@sha256:" + "0" * 64
+    assert runner_kubeflow.main(ARGS[2:] + ["--image", digest, "--output", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert {e["container"]["image"] for e in yaml.safe_load(out.read_text())["deploymentSpec"]["executors"].values()} == {digest}

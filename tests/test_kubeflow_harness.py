@@ -1,31 +1,41 @@
-"""The compiled Kubeflow spec, executed: every task's own container command runs as a local
-process with an ExecutorInput built as the KFP launcher builds it (tests/kfp_harness.py). A clean
-run reaches a pushed model; a corrupted span is stopped by the gate, and nothing after it starts."""
+"""The compiled Kubeflow spec, executed on a double of the open-source KFP 2 backend that hands each
+task what the real driver and launcher hand it (tests/kfp_harness.py): untyped input artifacts
+read back from MLMD, an extra `executor-logs` output, uuid output folders, Argo's scheduling and
+the backend's cache key. TFX's own entrypoint fails on it as it fails on a real cluster; the
+spec's entrypoint (pipeline/kfp_entrypoint.py) runs to a pushed model, and the gate still stops
+a corrupted span with nothing after it started."""
 
+import json
 import os
 import shutil
 
 import pytest
 import yaml
 
-from pipeline import kubeflow
 from core import names as p
+from pipeline import kfp_entrypoint, kubeflow
 from tests import defects, kfp_harness
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 
 pytestmark = pytest.mark.kubeflow
 
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
-def _compile_and_run(root, data_root):
+
+def _compile(root, data_root) -> dict:
     config = kubeflow.kubeflow_config(
         pipeline_root=str(root / "pipeline"), data_root=str(data_root), serving_model_dir=str(root / "serving"),
         project_root=str(PROJECT_ROOT), train_steps=50,
     )
     kubeflow.compile_spec(config, "local-harness", str(root / "tfxgate_pipeline.yaml"))
-    spec = yaml.safe_load((root / "tfxgate_pipeline.yaml").read_text())  # run what was written
-    results, produced = kfp_harness.run(spec, str(root / "pipeline"), str(PROJECT_ROOT),
-                                        env={"TF_CPP_MIN_LOG_LEVEL": "3"})
-    return {"root": root, "spec": spec, "results": {r.name: r for r in results}, "produced": produced}
+    return yaml.safe_load((root / "tfxgate_pipeline.yaml").read_text())  # run what was written
+
+
+def _compile_and_run(root, data_root):
+    spec = _compile(root, data_root)
+    backend = kfp_harness.Backend(str(root / "backend"), str(PROJECT_ROOT), env=ENV)
+    run = backend.run(spec, str(root / "pipeline"))
+    return {"root": root, "spec": spec, "backend": backend, "run": run, "results": run.results}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +53,8 @@ def corrupted(tmp_path_factory):
 
 
 class _Props(dict):
-    """An artifact's metadata as the executor reported it; custom properties come back as
-    'custom:<name>' (with numbers as floats), properties under their own name."""
+    """An artifact's metadata as the next task receives it from the backend: MLMD's values, so
+    numbers are doubles; TFX's custom properties that clash with a property come as 'custom:<name>'."""
 
     def get(self, key, default=None):
         for k in (key, f"custom:{key}"):
@@ -55,11 +65,22 @@ class _Props(dict):
 
 
 def _metadata(run, task, key):
-    return _Props(run["produced"][task][key].get("metadata", {}))
+    return _Props(run["backend"].input_artifact(run["run"].outputs[task][key])["metadata"])
+
+
+def _unwrapped(spec: dict) -> dict:
+    """The spec as TFX compiles it: every task runs TFX's entrypoint directly."""
+    spec = json.loads(json.dumps(spec))
+    for executor in spec["deploymentSpec"]["executors"].values():
+        container = executor["container"]
+        if container["command"] == ["python", "-m", kubeflow.ENTRYPOINT]:
+            container["command"] = ["python", "-m", kfp_entrypoint.TFX_ENTRYPOINT]
+            container["args"] = container["args"][2:]  # the declared outputs flag and its value
+    return spec
 
 
 def test_every_task_runs_to_a_pushed_model(clean):
-    failed = {name: r.log[-800:] for name, r in clean["results"].items() if r.code != 0}
+    failed = {name: r.log[-1500:] for name, r in clean["results"].items() if r.code != 0}
     assert not failed, failed
     assert set(clean["results"]) == set(clean["spec"]["root"]["dag"]["tasks"])
     pushed = _metadata(clean, p.PUSHER, "pushed_model")
@@ -67,6 +88,22 @@ def test_every_task_runs_to_a_pushed_model(clean):
     destination = pushed.get("pushed_destination")
     assert destination.startswith(str(clean["root"] / "serving"))
     assert os.path.isfile(os.path.join(destination, "saved_model.pb"))
+
+
+def test_tasks_got_what_the_real_driver_hands_them(clean):
+    """The double is strict: inputs untyped and named by MLMD id, executor-logs among the outputs,
+    outputs under <root>/<pipeline>/<run>/<task>/<uuid>/<key>; the logs were recorded."""
+    handed = clean["run"].executor_inputs[p.TRAIN_VALIDATOR]
+    statistics = handed["inputs"]["artifacts"]["statistics"]["artifacts"][0]
+    assert statistics["type"] == {"instanceSchema": ""} and statistics["name"].isdigit()
+    assert statistics["metadata"]["display_name"] == "statistics" and "store_session_info" in statistics["metadata"]
+    outputs = handed["outputs"]["artifacts"]
+    assert outputs[kfp_harness.EXECUTOR_LOGS]["artifacts"][0]["type"] == {"schemaTitle": "system.Artifact"}
+    uri = outputs["anomalies"]["artifacts"][0]["uri"]
+    prefix = f"{clean['root'] / 'pipeline'}/{clean['spec']['pipelineInfo']['name']}/{clean['run'].run_id}/{p.TRAIN_VALIDATOR}/"
+    assert uri.startswith(prefix) and uri.endswith("/anomalies") and len(uri[len(prefix):].split("/")) == 2
+    logs = clean["backend"].input_artifact(clean["run"].outputs[p.TRAIN_VALIDATOR][kfp_harness.EXECUTOR_LOGS])
+    assert "tfxgate entrypoint: input statistics: type restored" in open(logs["uri"]).read()
 
 
 def test_driverless_example_gen_records_the_span_and_the_gate_passes(clean):
@@ -85,4 +122,39 @@ def test_gate_stops_a_corrupted_span_on_kubeflow(corrupted):
     assert "tips SCHEMA_MISSING_COLUMN" in results[p.GATE].log
     for task in (p.TRANSFORM, p.TRAINER, p.PUSHER):
         assert task not in results, f"{task} started after the gate failed"
+    assert set(corrupted["run"].omitted) == {p.TRANSFORM, p.TRAINER, p.PUSHER}
     assert _metadata(corrupted, p.EXAMPLE_GEN, "examples").get("span") == 7
+
+
+def test_tfx_entrypoint_unwrapped_fails_on_the_backend_as_on_a_real_cluster(tmp_path):
+    """Without the wrapper every task fails before our code runs: with the default publish-logs,
+    already the first tasks on executor-logs; without it, every task with an input artifact on its
+    missing type."""
+    spec = _unwrapped(_compile(tmp_path, DATA_ROOT))
+    with_logs = kfp_harness.Backend(str(tmp_path / "backend-logs"), str(PROJECT_ROOT), env=ENV).run(
+        spec, str(tmp_path / "root-logs"))
+    first = with_logs.results[p.EXAMPLE_GEN]
+    assert first.code != 0 and "Could not import system.Artifact" in first.log
+    assert not [n for n, r in with_logs.results.items() if r.code == 0]
+    no_logs = kfp_harness.Backend(str(tmp_path / "backend"), str(PROJECT_ROOT), env=ENV, publish_logs=False).run(
+        spec, str(tmp_path / "root"))
+    assert no_logs.results[p.EXAMPLE_GEN].code == 0
+    statistics = no_logs.results[p.STATISTICS_GEN]
+    assert statistics.code != 0 and "'NoneType' object has no attribute 'get'" in statistics.log
+    assert p.TRAINER not in no_logs.results and p.TRAINER in no_logs.omitted
+
+
+def test_the_backend_cache_serves_a_rerun_only_where_nothing_changed(clean):
+    """The second run of the same spec: ExampleGens are never cached (no driver sees new files),
+    so they run again and make new artifact ids, which are in every downstream cache key; the
+    schema importer, whose inputs are only parameters, is served from the cache."""
+    spec = json.loads(json.dumps(clean["spec"]))
+    kept = {p.CURATED_SCHEMA, p.EXAMPLE_GEN, p.STATISTICS_GEN}  # enough to see both; the rest is the same
+    spec["root"]["dag"]["tasks"] = {n: t for n, t in spec["root"]["dag"]["tasks"].items() if n in kept}
+    rerun = clean["backend"].run(spec, str(clean["root"] / "pipeline"))
+    states = {n: r.state for n, r in rerun.results.items()}
+    assert states[p.CURATED_SCHEMA] == kfp_harness.CACHED
+    assert rerun.outputs[p.CURATED_SCHEMA] == clean["run"].outputs[p.CURATED_SCHEMA]
+    assert states[p.EXAMPLE_GEN] == kfp_harness.SUCCEEDED
+    assert states[p.STATISTICS_GEN] == kfp_harness.SUCCEEDED  # a new Examples id: a new key
+    assert rerun.results[p.STATISTICS_GEN].fingerprint != clean["results"][p.STATISTICS_GEN].fingerprint
