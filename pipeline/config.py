@@ -33,7 +33,8 @@ class PipelineConfig:
     store: Optional[StoreSettings] = None
     pipeline_name: str = PIPELINE_NAME
     # Module files are packaged by TFX as wheels (their hash is part of the cache key). Where the
-    # project is installed instead (the Kubeflow image), dotted function paths replace them.
+    # project is installed instead (the Kubeflow image, or a runner other than the DirectRunner,
+    # whose workers get no staged wheel), dotted function paths replace them.
     transform_module: str = str(MODELS_DIR / "preprocessing.py")
     trainer_module: str = str(MODELS_DIR / "model.py")
     installed_functions: bool = False
@@ -77,15 +78,60 @@ def default_schema_path() -> str:
     return schema_files.latest_path(SCHEMA_DIR)
 
 
+# Beam's DirectRunner settings of a local run: in memory, one worker. Other runners never get them.
+DIRECT_RUNNER = "DirectRunner"
+DIRECT_RUNNER_DEFAULTS = {"--direct_running_mode": "in_memory", "--direct_num_workers": "1"}
+
+
 def beam_args_for(extra: Tuple[str, ...]) -> Tuple[str, ...]:
-    """Beam's DirectRunner, in memory, unless the user's own arguments choose otherwise."""
-    defaults = {
-        "--runner": "DirectRunner",
-        "--direct_running_mode": "in_memory",
-        "--direct_num_workers": "1",
-    }
+    """The Beam arguments of a run: `extra` (the user's own, last, so they win), after defaults for
+    what they leave unsaid: the DirectRunner, and where the runner is a DirectRunner (the default,
+    or named in `extra`), in memory on one worker.
+
+    Raises:
+        ConfigError: `extra` names `--runner` without a value.
+    """
+    runner = beam_runner(extra)
+    defaults = {"--runner": DIRECT_RUNNER} if runner is None else {}
+    if is_direct_runner(runner):
+        defaults.update(DIRECT_RUNNER_DEFAULTS)
     chosen = {arg.split("=", 1)[0] for arg in extra}
     return tuple(f"{k}={v}" for k, v in defaults.items() if k not in chosen) + tuple(extra)
+
+
+def beam_runner(beam_args: Tuple[str, ...]) -> Optional[str]:
+    """The runner `beam_args` choose, read as Beam reads it (`--runner=X`, `--runner X`, or an
+    abbreviation such as `--runn=X`); None when they choose none (Beam's default, the DirectRunner).
+    Beam is imported only when an argument can name the runner."""
+    if not any(len(name) > 2 and "--runner".startswith(name) for name in (a.split("=", 1)[0] for a in beam_args)):
+        return None
+    import contextlib
+    import io
+
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    usage = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(usage):
+            return PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    except SystemExit:  # argparse's way of refusing, e.g. `--runner` with no value
+        message = usage.getvalue().strip().splitlines()[-1:] or ["cannot be read"]
+        raise ConfigError(f"--beam-arg {' '.join(beam_args)}: {message[0].split('error: ', 1)[-1]}") from None
+
+
+def is_direct_runner(runner: Optional[str]) -> bool:
+    """Whether `runner` (a `--runner` value; None: Beam's default) is one of Beam's DirectRunners,
+    under any name Beam takes for it: `DirectRunner`, `Direct`, `direct`, the dotted class path,
+    `SwitchingDirectRunner`, `BundleBasedDirectRunner`, `TestDirectRunner`."""
+    if runner is None:
+        return True
+    name = runner.rsplit(".", 1)[-1].lower()
+    return name.removesuffix("runner").endswith("direct")
+
+
+def uses_direct_runner(beam_args: Tuple[str, ...]) -> bool:
+    """Whether a run with these Beam arguments (the user's, or all of them) runs on a DirectRunner."""
+    return is_direct_runner(beam_runner(beam_args))
 
 
 def read_policy(path: str = str(POLICY_PATH)) -> str:
@@ -184,6 +230,10 @@ def local_config(
     schema_files.version_of(schema_path)
     if store is None or (not store.is_mysql and not store.sqlite_path):
         store = StoreSettings(sqlite_path=os.path.join(outputs, METADATA_FILE))
+    # Beyond the DirectRunner, Beam's workers unpickle Transform's preprocessing_fn by reference
+    # (tf.Transform traces it there), and an external worker pool installs no staged wheel: name
+    # the installed project's functions, which such workers have (ExampleGen's DoFns need it too).
+    overrides.setdefault("installed_functions", not uses_direct_runner(beam_args))
     return PipelineConfig(
         pipeline_root=pipeline_root or os.path.join(outputs, "pipeline"),
         data_root=glob_safe(os.path.abspath(data_root), outputs),
