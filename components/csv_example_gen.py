@@ -24,7 +24,10 @@ This executor:
 - counts those cells per feature and reason (`core.reading.ReadingReport`, with file and line
   examples) and records the report on the Examples in MLMD (`typed_reading`, with the count of
   rows quarantined) and in `typed_reading.json`; the validators turn it into findings, and the
-  gate's policy decides whether a run with quarantined rows goes on.
+  gate's policy decides whether a run with quarantined rows goes on;
+- writes the splits as TFX's WriteSplit does, without its Reshuffle: on Beam's in-memory
+  DirectRunner a GroupByKey holds every record it is given, so the records stream from the CSV
+  to the TFRecord file instead, in file order, and the same input gives the same bytes.
 
 The schema comes in `custom_config` (a Struct holding its text, and the texts of
 constraints.yaml and checks.yaml beside it), so a change to any of them changes the execution's
@@ -41,13 +44,15 @@ import pyarrow as pa
 import tensorflow as tf
 from google.protobuf import struct_pb2, text_format
 from tfx.components.example_gen import component as example_gen_component
+from tfx.components.example_gen import utils as example_gen_utils, write_split
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
-from tfx_bsl.coders import csv_decoder
+from tfx_bsl.coders import csv_decoder, example_coder
 
 from core import (cells, check_settings, constraints, csv_input, names, profile as profile_lib, progress, reading,
                   rows as rows_lib)
@@ -63,7 +68,10 @@ _READING_PARTS = ".typed_reading"  # one report per input split, merged by the e
 _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
 QUARANTINE_FOLDER = names.QUARANTINE_FOLDER  # inside the Examples: the rows left out, per input split
 QUARANTINED_ROWS = names.QUARANTINED_ROWS  # the Examples' MLMD property: how many rows were left out
-_BATCH = dict(min_batch_size=64, max_batch_size=4096)
+# Rows per batch, fixed: once a feature has more distinct values than the profile keeps, its
+# rounding depends on where batches start (core/profile.py), so the same input, batched alike,
+# gives the same profile.json.
+_BATCH = dict(min_batch_size=4096, max_batch_size=4096)
 
 
 def custom_config(schema_text: str, delimiter: str = csv_input.DELIMITER, constraints_text: str = "",
@@ -119,8 +127,8 @@ class _ReadRows(beam.DoFn):
     """A CSV file's data records as (file, line, fields), read by core.csv_input's reader in a
     worker whose csv module accepts fields up to FIELD_LIMIT."""
 
-    def __init__(self, delimiter: str):
-        self._delimiter = delimiter
+    def __init__(self, delimiter: str, counted: bool = True):
+        self._delimiter, self._counted = delimiter, counted  # counted: on the heartbeat's counter
 
     def setup(self):
         csv_input.allow_large_fields()
@@ -134,59 +142,62 @@ class _ReadRows(beam.DoFn):
                 yield path, line, fields
                 unseen += 1
                 if unseen == _COUNT_EVERY:
-                    progress.add(progress.ROWS_READ, unseen)
+                    self._count(unseen)
                     unseen = 0
-            progress.add(progress.ROWS_READ, unseen)
+            self._count(unseen)
+
+    def _count(self, rows: int) -> None:
+        if self._counted:
+            progress.add(progress.ROWS_READ, rows)
 
 
 _INFERRED = {csv_decoder.ColumnType.INT: cells.INT, csv_decoder.ColumnType.FLOAT: cells.FLOAT,
              csv_decoder.ColumnType.STRING: cells.BYTES}
-_FEATURE = {
-    cells.INT: lambda v: tf.train.Feature(int64_list=tf.train.Int64List(value=v)),
-    cells.FLOAT: lambda v: tf.train.Feature(float_list=tf.train.FloatList(value=v)),
-    cells.BYTES: lambda v: tf.train.Feature(bytes_list=tf.train.BytesList(value=v)),
-}
+_EMPTY_COLUMN = pa.list_(pa.binary())  # a column the schema does not know, empty throughout: a Feature of no kind
 
 
 class _RowsToExamples(beam.DoFn):
     """A batch of records to tf.Examples, column by column through core.cells. A row with a cell
     its schema type cannot hold, or that breaks a rule across columns, is left out (core/rows.py);
     the report of what was left out goes to the `reading` output, the profile of the rows kept
-    to `profile`."""
+    to `profile`.
 
-    def __init__(self, names: List[str], kinds: Dict[str, str], rules=(), slice_keys=()):
+    The Examples are encoded from the typed columns by tfx_bsl (a present cell: a list of one
+    value; an empty cell: an empty list of its kind) and, with `serialized`, yielded as their
+    deterministic serialization: the bytes TFX's partition hashes for an Example
+    (base_example_gen_executor._GeneratePartitionKey), so every row keeps its split, and the
+    bytes written are the same on every run."""
+
+    def __init__(self, names: List[str], kinds: Dict[str, str], rules=(), slice_keys=(), serialized: bool = True):
         self._names, self._kinds, self._rules, self._slice_keys = names, kinds, rules, slice_keys
+        self._serialized = serialized
+
+    def setup(self):
+        self._encoder = example_coder.RecordBatchToExamplesEncoder()
 
     def process(self, batch: List[tuple], inferred: Optional[List[Any]]):
         report = reading.ReadingReport(rows=len(batch))
         columns, read, texts = [], {}, {}
         for j, name in enumerate(self._names):
             kind = self._kinds.get(name) or (_INFERRED.get(inferred[j].type) if inferred else None)
-            if kind is None:  # a column the schema does not know, empty throughout
-                columns.append(None)
+            if kind is None:
+                columns.append(pa.nulls(len(batch), _EMPTY_COLUMN))
                 continue
             text = [row[2][j] for row in batch]
             column = cells.read_column(pa.array(text, pa.string()), kind)
             if name in self._kinds:
                 read[name], texts[name] = column, text
-            columns.append((kind, column.values.to_pylist(), column.present, column.offsets()))
+            columns.append(pa.ListArray.from_arrays(pa.array(column.offsets()), column.values))
         block = rows_lib.judge(read, {n: self._kinds[n] for n in read}, self._rules, report,
                                lambda i: (batch[i][0], batch[i][1]), texts.__getitem__)
         profile = profile_lib.Profile()
         profile.add(rows_lib.kept(block), self._slice_keys)
         for i, reasons in sorted(block.reasons.items()):
             yield beam.pvalue.TaggedOutput("quarantine", reading.quarantine_row(batch[i][0], batch[i][1], reasons, batch[i][2]))
-        for i in range(len(batch)):
-            if block.bad[i]:
-                continue
-            feature = {}
-            for name, column in zip(self._names, columns):
-                if column is None:
-                    feature[name] = tf.train.Feature()
-                    continue
-                kind, values, present, offsets = column
-                feature[name] = _FEATURE[kind]([values[offsets[i]]] if present[i] else [])
-            yield tf.train.Example(features=tf.train.Features(feature=feature))
+        kept = pa.RecordBatch.from_arrays(columns, self._names).filter(pa.array(~block.bad))
+        for record in self._encoder.encode(kept):
+            example = tf.train.Example.FromString(record)
+            yield example.SerializeToString(deterministic=True) if self._serialized else example
         yield beam.pvalue.TaggedOutput("reading", report)
         yield beam.pvalue.TaggedOutput("profile", profile)
 
@@ -249,6 +260,10 @@ class _TypedCsvToExample(beam.PTransform):
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = _part_name(split_pattern)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        # TFX partitions serialized records by their whole bytes; by one feature, only Examples.
+        self._serialized = not output_config.split_config.partition_feature_name
 
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
         files = sorted(fileio.glob(self._pattern))
@@ -258,8 +273,12 @@ class _TypedCsvToExample(beam.PTransform):
         csv_input.check_columns(files[0], names, list(self._kinds))
         rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(_ReadRows(self._delimiter))
         if any(n not in self._kinds for n in names):  # infer the columns the schema does not know
+            # A reading of its own: the inferred types are a side input of the conversion, and
+            # from the same reading, Beam's in-memory runner would hold every row until they are.
             inferred = (
-                rows
+                pipeline
+                | "CreateFilenamesToInfer" >> beam.Create(files)
+                | "ReadRowsToInfer" >> beam.ParDo(_ReadRows(self._delimiter, counted=False))
                 | "AsCells" >> beam.Map(lambda row: [field.encode("utf-8") for field in row[2]])
                 | "InferColumnTypes" >> beam.CombineGlobally(csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True))
             )
@@ -268,8 +287,9 @@ class _TypedCsvToExample(beam.PTransform):
         converted = (
             rows
             | "Batch" >> beam.BatchElements(**_BATCH)
-            | "ToTFExample" >> beam.ParDo(_RowsToExamples(names, self._kinds, self._rules, self._slice_keys),
-                                         beam.pvalue.AsSingleton(inferred))
+            | "ToTFExample" >> beam.ParDo(
+                _RowsToExamples(names, self._kinds, self._rules, self._slice_keys, self._serialized),
+                beam.pvalue.AsSingleton(inferred))
             .with_outputs("reading", "quarantine", "profile", main="examples")
         )
         if self._reading_uri:
@@ -292,6 +312,20 @@ class _TypedCsvToExample(beam.PTransform):
         return converted.examples
 
 
+@beam.ptransform_fn
+def _WriteSplit(records: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:
+    """TFX's WriteSplit (write_split.py) without its Reshuffle: the same gzipped TFRecord file,
+    the records in the order they were read. Beam's in-memory runner holds a whole PCollection at
+    a GroupByKey, as Python objects; without one, the rows stream from the CSV to the file."""
+    return (
+        records
+        | "Serialize" >> beam.Map(
+            lambda record: record if isinstance(record, bytes) else record.SerializeToString(deterministic=True))
+        | "Write" >> beam.io.WriteToTFRecord(os.path.join(split_uri, write_split.DEFAULT_FILE_NAME),
+                                             file_name_suffix=".gz")
+    )
+
+
 class Executor(csv_executor.Executor):
     """CsvExampleGen's executor; see the module docstring for what it adds."""
 
@@ -299,10 +333,25 @@ class Executor(csv_executor.Executor):
         return _TypedCsvToExample
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
+        """TFX's (base_example_gen_executor.py), writing each split with _WriteSplit; then the
+        reading reports and profiles of the input splits, merged."""
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
-        super().Do(input_dict, output_dict, dict(exec_properties, **{_READING_URI: examples.uri}))
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        examples.split_names = artifact_utils.encode_split_names(
+            example_gen_utils.generate_output_split_names(input_config, output_config))
+        with self._make_beam_pipeline() as pipeline:
+            splits = self.GenerateExamplesByBeam(pipeline, dict(exec_properties, **{_READING_URI: examples.uri}))
+            for split, records in splits.items():
+                _ = records | f"WriteSplit[{split}]" >> _WriteSplit(artifact_utils.get_split_uri([examples], split))
+        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        if payload_format:
+            examples_utils.set_payload_format(examples, payload_format)
+        file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+        if file_format:
+            examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
         record_reading(examples, {_part_name(split.pattern): split.name for split in input_config.splits})
         record_profile(examples, {_part_name(split.pattern): split.name for split in input_config.splits})
 
