@@ -50,9 +50,9 @@ TASKS = frozenset({names.EXAMPLE_GEN, names.STATISTICS_GEN, names.INFERRED_SCHEM
                    names.SERVING_STATISTICS_GEN, names.SERVING_VALIDATOR, names.GATE, names.TRANSFORM,
                    names.TRAINER, names.PUSHER})
 
-# From docs/BENCHMARKS.md: about 0.9 GB of imports in every task; ExampleGen streams, while on
-# the DirectRunner StatisticsGen grows by about 7 times the CSV's size; Transform and Trainer load
-# TensorFlow and the whole span.
+# From docs/BENCHMARKS.md: about 0.9 GB of imports in every task, and a local run with a 1 GB
+# serving batch peaked at 1.4 GB (ExampleGen streams); Transform and Trainer load TensorFlow and
+# the whole span.
 DEFAULT_RESOURCES = {
     names.EXAMPLE_GEN: Resources(1, 2, 2, 8), names.SERVING_EXAMPLE_GEN: Resources(1, 2, 2, 8),
     names.STATISTICS_GEN: Resources(1, 2, 2, 8), names.SERVING_STATISTICS_GEN: Resources(1, 2, 2, 8),
