@@ -5,7 +5,9 @@ Differences from the local pipeline (the README says so too):
 - no Resolver node (the open-source backend cannot run one), so no drift against the previous
   span; skew against the serving batch and every schema check remain;
 - ExampleGen resolves its span in its executor (SpanCsvExampleGen), since the backend never calls
-  the `preCacheCheck` driver; those tasks are not cached, so new files are always read.
+  the `preCacheCheck` driver; those tasks are not cached, so new files are always read;
+- every task runs pipeline/kfp_entrypoint.py around TFX's entrypoint (the backend hands inputs
+  untyped and adds an `executor-logs` output), with CPU and memory requests and limits.
 """
 
 import dataclasses
