@@ -89,7 +89,7 @@ def custom_config(schema_text: str, delimiter: str = csv_input.DELIMITER, constr
     return config
 
 
-def _settings(exec_properties: Dict[str, Any]) -> Dict[str, str]:
+def settings(exec_properties: Dict[str, Any]) -> Dict[str, str]:
     """The Struct in the execution's custom_config, as a dict; {} without one."""
     raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
     if not raw:
@@ -107,16 +107,16 @@ def schema_kinds(exec_properties: Dict[str, Any]) -> Dict[str, str]:
     """{feature: kind} of the schema in the execution's custom_config; {} without one."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    text = _settings(exec_properties).get(SCHEMA_KEY)
+    text = settings(exec_properties).get(SCHEMA_KEY)
     return reading.schema_kinds(text_format.Parse(text, schema_pb2.Schema())) if text else {}
 
 
 def rules_and_slices(exec_properties: Dict[str, Any]):
     """(constraints.yaml's rules, checks.yaml's slice keys) in the execution's custom_config."""
-    settings = _settings(exec_properties)
+    chosen = settings(exec_properties)
     features = list(schema_kinds(exec_properties))
-    rules = constraints.parse(settings.get(CONSTRAINTS_KEY) or "", names.CONSTRAINTS_FILE, features)
-    checks = check_settings.parse(settings.get(CHECKS_KEY) or "", names.CHECKS_FILE, features)
+    rules = constraints.parse(chosen.get(CONSTRAINTS_KEY) or "", names.CONSTRAINTS_FILE, features)
+    checks = check_settings.parse(chosen.get(CHECKS_KEY) or "", names.CHECKS_FILE, features)
     return rules, checks.slices
 
 
@@ -256,7 +256,7 @@ class _TypedCsvToExample(beam.PTransform):
     def __init__(self, exec_properties: Dict[str, Any], split_pattern: str):
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
         self._kinds = schema_kinds(exec_properties)
-        self._delimiter = _settings(exec_properties).get(DELIMITER_KEY) or csv_input.DELIMITER
+        self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_input.DELIMITER
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = _part_name(split_pattern)

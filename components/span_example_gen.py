@@ -9,9 +9,14 @@ Its Examples carry span, version and input fingerprint as CsvExampleGen's do.
 
 What the driver also gave, caching on the input's fingerprint, cannot be had without it:
 runner_kubeflow.py turns caching off for these tasks, so new files are always seen.
+
+Two execution properties a Kubeflow run can set as pipeline parameters (pipeline/kubeflow.py):
+`requested_span` (the span to read; -1 or unset: the latest) and `schema_version` with
+`schema_dir` (read every cell as that curated version's types, with the constraints.yaml and
+checks.yaml beside it, instead of the texts compiled into `custom_config`).
 """
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.components.example_gen import input_processor
@@ -19,9 +24,45 @@ from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import proto_utils
 
 from components import csv_example_gen
+from core import csv_input, schema_files
+from core.errors import ConfigError
+
+REQUESTED_SPAN = "requested_span"  # not `span`: the driver's work writes the resolved span under that key
+SCHEMA_DIR = "schema_dir"
+SCHEMA_VERSION = "schema_version"
+LATEST_SPAN = -1
+
+
+class SpanCsvExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
+    PARAMETERS = dict(
+        standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
+        **{REQUESTED_SPAN: ExecutionParameter(type=int, optional=True),
+           SCHEMA_DIR: ExecutionParameter(type=str, optional=True),
+           SCHEMA_VERSION: ExecutionParameter(type=str, optional=True)},
+    )
+
+
+def with_run_parameters(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """Exec properties with the requested span as a static range and, where a schema version is
+    chosen, that version's texts in custom_config (the delimiter kept); ConfigError in one line for
+    a span below -1 or a version that is not there."""
+    resolved = dict(exec_properties)
+    span = resolved.get(REQUESTED_SPAN)
+    if span is not None and int(span) != LATEST_SPAN:
+        if int(span) < 0:
+            raise ConfigError(f"span {span}: a span number (0 or more), or {LATEST_SPAN} for the latest")
+        resolved[standard_component_specs.RANGE_CONFIG_KEY] = proto_utils.proto_to_json(range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=int(span), end_span_number=int(span))))
+    if resolved.get(SCHEMA_DIR) and resolved.get(SCHEMA_VERSION):
+        texts = schema_files.read_version(schema_files.version_path(resolved[SCHEMA_DIR], resolved[SCHEMA_VERSION]))
+        delimiter = csv_example_gen.settings(resolved).get(csv_example_gen.DELIMITER_KEY) or csv_input.DELIMITER
+        resolved[standard_component_specs.CUSTOM_CONFIG_KEY] = proto_utils.proto_to_json(csv_example_gen.custom_config(
+            texts["schema_text"], delimiter, texts["constraints_text"], texts["checks_text"]))
+    return resolved
 
 
 def resolve_span(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
@@ -53,7 +94,7 @@ class Executor(csv_example_gen.Executor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        resolved = resolve_span(exec_properties)
+        resolved = resolve_span(with_run_parameters(exec_properties))
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         examples.set_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME, resolved[example_gen_utils.SPAN_PROPERTY_NAME])
         if resolved[example_gen_utils.VERSION_PROPERTY_NAME] is not None:
@@ -69,11 +110,13 @@ class Executor(csv_example_gen.Executor):
 class SpanCsvExampleGen(base_component.BaseComponent):
     """CsvExampleGen's inputs and outputs, with span resolution in the executor (no driver)."""
 
-    SPEC_CLASS = standard_component_specs.FileBasedExampleGenSpec
+    SPEC_CLASS = SpanCsvExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-    def __init__(self, input_base: str, input_config, output_config, range_config=None, custom_config=None):
-        spec = standard_component_specs.FileBasedExampleGenSpec(
+    def __init__(self, input_base: str, input_config, output_config, range_config=None, custom_config=None,
+                 requested_span=None, schema_dir: Optional[str] = None, schema_version=None):
+        """`requested_span` and `schema_version` may be RuntimeParameters (Kubeflow run parameters)."""
+        spec = SpanCsvExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
             output_config=output_config,
@@ -82,5 +125,6 @@ class SpanCsvExampleGen(base_component.BaseComponent):
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             examples=types.Channel(type=standard_artifacts.Examples),
+            **{REQUESTED_SPAN: requested_span, SCHEMA_DIR: schema_dir, SCHEMA_VERSION: schema_version},
         )
         super().__init__(spec=spec)

@@ -11,6 +11,7 @@ import os
 from typing import Dict, Iterable, List, Optional
 
 from core import names
+from core.errors import InputError
 
 
 def _open(path: str, mode: str):
@@ -117,6 +118,19 @@ def write_decision(uri: str, document: dict) -> None:
     _makedirs(uri)
     with _open(decision_path(uri), "w") as f:
         f.write(json.dumps(document, indent=1))
+
+
+def read_decision(uri: str) -> dict:
+    """The decision.json document of a GateDecision artifact folder; InputError in one line when
+    the folder holds none (e.g. a URI that is not a gate decision's)."""
+    path = decision_path(uri)
+    if not exists(path):
+        raise InputError(f"{uri}: no {names.DECISION_FILE} (not the `decision` output of a tfxgate gate)")
+    with _open(path, "r") as f:
+        try:
+            return json.loads(f.read())
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}: not JSON ({e.msg} at character {e.pos})") from None
 
 
 def _makedirs(folder: str) -> None:

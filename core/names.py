@@ -93,6 +93,12 @@ QUARANTINED_ROWS = "quarantined_rows"  # Examples: rows left out of the splits
 QUARANTINE_FOLDER = "Quarantine"  # inside Examples: the rows left out, one CSV per input split
 EXECUTION_RESULT = "__execution_result__"  # where TFX's launcher records a failed execution's message
 
+# ---- Kubeflow run parameters (the compiled spec's pipeline parameters, set per run) ----
+PARAM_SPAN = "span"  # the training span to read; -1: the latest
+PARAM_TRAIN_STEPS = "train_steps"
+PARAM_SCHEMA_VERSION = "schema_version"  # a curated version v<N> in the image's schema/
+PARAM_DRIFT_BASELINE = "drift_baseline"  # an earlier run's gate `decision` URI; '': no drift check
+
 # ---- gate decisions ----
 PASS, WARN, BLOCK = "pass", "warn", "block"
 NOT_REACHED = "not reached"

@@ -7,7 +7,7 @@ file is loaded with a one-line error.
 import os
 import pathlib
 import re
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from core import names
 from core.errors import ConfigError, InputError
@@ -57,6 +57,37 @@ def latest_path(schema_dir) -> str:
     if not found:
         raise ConfigError(f"{schema_dir}: no curated schema (expected v<N>/{names.SCHEMA_FILE})")
     return found[-1][1]
+
+
+def version_path(schema_dir: str, version: str) -> str:
+    """<schema_dir>/<version>/schema.pbtxt of a version named `v<N>`; ConfigError in one line,
+    naming the versions there, when it has no such version (a run parameter, a flag)."""
+    if not _VERSION_DIR.match(str(version)):
+        raise ConfigError(f"schema version {version!r}: expected v<N>, e.g. v3")
+    path = os.path.join(str(schema_dir), str(version), names.SCHEMA_FILE)
+    if not os.path.isfile(path):
+        known = ", ".join(f"v{n}" for n, _ in versions(schema_dir)) or "none"
+        raise ConfigError(f"schema version {version}: no {path} (the versions there: {known})")
+    return path
+
+
+def read_version(schema_path: str) -> Dict[str, str]:
+    """{schema_text, constraints_text, checks_text} of the schema version at `schema_path`: the
+    schema and the files beside it, each checked to parse (one-line errors); '' for a file that is
+    not there. What a run carries to its components, read once here for the runner and for the
+    tasks that read a version chosen at run time (a Kubeflow run parameter)."""
+    from core import check_settings, constraints
+
+    schema = load(schema_path)
+    features = [f.name for f in schema.feature]
+    with open(schema_path, encoding="utf-8") as f:
+        texts = {"schema_text": f.read()}
+    for key, file_name, parse in (("constraints_text", names.CONSTRAINTS_FILE, constraints.parse),
+                                  ("checks_text", names.CHECKS_FILE, check_settings.parse)):
+        text = check_settings.read_text(schema_path, file_name)
+        parse(text, check_settings.path_beside(schema_path, file_name), features)
+        texts[key] = text
+    return texts
 
 
 def load(path: str, what: str = "--schema"):

@@ -59,6 +59,11 @@ class PipelineConfig:
     drift_against_previous_span: bool = True
     # ExampleGen resolving its span in its executor: Kubeflow's backend calls no driver.
     example_gen_without_driver: bool = False
+    # Span, training steps, schema version and drift baseline as Kubeflow pipeline parameters
+    # (RuntimeParameters whose defaults are this config's values); the tasks then read the schema
+    # version's files at run time from `schema_dir` (the image's schema/ folder).
+    run_parameters: bool = False
+    schema_dir: str = ""
 
     @property
     def train_data(self) -> str:
@@ -160,17 +165,8 @@ def read_schema_text(path: str) -> str:
 def read_beside_schema(schema_path: str) -> dict:
     """{constraints_text, checks_text}: the files beside a schema version, checked to parse (a
     one-line error if not); '' for a file that is not there."""
-    from core import check_settings, constraints
-
-    schema = schema_files.load(schema_path)
-    features = [f.name for f in schema.feature]
-    texts = {}
-    for key, file_name, parse in (("constraints_text", names.CONSTRAINTS_FILE, constraints.parse),
-                                  ("checks_text", names.CHECKS_FILE, check_settings.parse)):
-        text = check_settings.read_text(schema_path, file_name)
-        parse(text, check_settings.path_beside(schema_path, file_name), features)
-        texts[key] = text
-    return texts
+    texts = schema_files.read_version(schema_path)
+    return {k: texts[k] for k in ("constraints_text", "checks_text")}
 
 
 def input_folders(config: PipelineConfig) -> List[str]:

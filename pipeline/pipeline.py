@@ -9,18 +9,41 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from components.artifacts import GateDecision
 from components.csv_example_gen import CheckedCsvExampleGen, custom_config
 from components.gate.component import DataGate
-from components.span_example_gen import SpanCsvExampleGen
+from components.schema_importer import VersionedSchemaImporter
+from components.span_example_gen import LATEST_SPAN, SpanCsvExampleGen
+from components.trainer import StepsTrainer
 from components.span_resolver import PreviousAcceptedSpanStrategy
 from components.validator.component import DataValidator
 from core.names import (
-    CURATED_SCHEMA, EVAL_SPLIT, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE, INFERRED_SCHEMA, PREVIOUS_DECISIONS, PUSHER,
-    SERVING, SERVING_EXAMPLE_GEN, SERVING_SPLIT, SERVING_STATISTICS_GEN, SERVING_VALIDATOR, SPAN_PATTERN,
+    CURATED_SCHEMA, EVAL_SPLIT, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE, INFERRED_SCHEMA, PARAM_DRIFT_BASELINE,
+    PARAM_SCHEMA_VERSION, PARAM_SPAN, PARAM_TRAIN_STEPS, PREVIOUS_DECISIONS, PUSHER, SERVING, SERVING_EXAMPLE_GEN, SERVING_SPLIT, SERVING_STATISTICS_GEN, SERVING_VALIDATOR, SPAN_PATTERN,
     STATISTICS_GEN, TRAIN_SPLIT, TRAIN_VALIDATOR, TRAINER, TRAINING, TRANSFORM,
 )
 from pipeline.config import PipelineConfig
 
 
-def _train_example_gen(config: PipelineConfig):
+def run_parameters(config: PipelineConfig) -> dict:
+    """{name: RuntimeParameter} of what a Kubeflow run may change (defaults: this config's values);
+    {} where the config compiles none (local runs take flags instead)."""
+    if not config.run_parameters:
+        return {}
+    parameter = tfx.dsl.experimental.RuntimeParameter
+    return {
+        PARAM_SPAN: parameter(name=PARAM_SPAN, ptype=int, default=LATEST_SPAN if config.span is None else config.span),
+        PARAM_TRAIN_STEPS: parameter(name=PARAM_TRAIN_STEPS, ptype=int, default=config.train_steps),
+        PARAM_SCHEMA_VERSION: parameter(name=PARAM_SCHEMA_VERSION, ptype=str, default=config.schema_version),
+        PARAM_DRIFT_BASELINE: parameter(name=PARAM_DRIFT_BASELINE, ptype=str, default=""),
+    }
+
+
+def _versioned(config: PipelineConfig, parameters: dict) -> dict:
+    """ExampleGen's arguments for reading the run's schema version from the image (none locally)."""
+    if not parameters:
+        return {}
+    return {"schema_dir": config.schema_dir, "schema_version": parameters[PARAM_SCHEMA_VERSION]}
+
+
+def _train_example_gen(config: PipelineConfig, parameters: dict):
     input_config = example_gen_pb2.Input(
         splits=[example_gen_pb2.Input.Split(name="single_split", pattern=SPAN_PATTERN)]
     )
@@ -32,8 +55,10 @@ def _train_example_gen(config: PipelineConfig):
             ]
         )
     )
-    range_config = None
-    if config.span is not None:
+    range_config, requested = None, {}
+    if parameters:
+        requested = {"requested_span": parameters[PARAM_SPAN], **_versioned(config, parameters)}
+    elif config.span is not None:
         range_config = range_config_pb2.RangeConfig(
             static_range=range_config_pb2.StaticRange(
                 start_span_number=config.span, end_span_number=config.span
@@ -45,6 +70,7 @@ def _train_example_gen(config: PipelineConfig):
         output_config=output_config,
         range_config=range_config,
         custom_config=_typed_by_schema(config),
+        **requested,
     ).with_id(EXAMPLE_GEN)
 
 
@@ -60,7 +86,7 @@ def _csv_example_gen(config: PipelineConfig):
     return SpanCsvExampleGen if config.example_gen_without_driver else CheckedCsvExampleGen
 
 
-def _serving_example_gen(config: PipelineConfig):
+def _serving_example_gen(config: PipelineConfig, parameters: dict):
     """The serving batch as one split, named `serving`."""
     return _csv_example_gen(config)(
         input_base=config.serving_data,
@@ -73,6 +99,7 @@ def _serving_example_gen(config: PipelineConfig):
             )
         ),
         custom_config=_typed_by_schema(config),
+        **_versioned(config, parameters),
     ).with_id(SERVING_EXAMPLE_GEN)
 
 
@@ -84,9 +111,9 @@ def _user_code(config: PipelineConfig, module: str, function: str) -> dict:
     return {function: f"{dotted}.{function}"}
 
 
-def _validation(config: PipelineConfig) -> dict:
+def _validation(config: PipelineConfig, parameters: dict) -> dict:
     """ExampleGen, statistics and both schemas of the training span, and TFX's own validator."""
-    example_gen = _train_example_gen(config)
+    example_gen = _train_example_gen(config, parameters)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"]
     ).with_id(STATISTICS_GEN)
@@ -94,7 +121,11 @@ def _validation(config: PipelineConfig) -> dict:
     inferred_schema = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False
     ).with_id(INFERRED_SCHEMA)
-    curated_schema = tfx.components.ImportSchemaGen(schema_file=config.schema_path).with_id(CURATED_SCHEMA)
+    if parameters:  # the version a run names, read from the image
+        curated_schema = VersionedSchemaImporter(config.schema_dir, parameters[PARAM_SCHEMA_VERSION])
+    else:
+        curated_schema = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
+    curated_schema = curated_schema.with_id(CURATED_SCHEMA)
     # TFX's own validator, kept for tools that read its `blessed` property; it ignores
     # environments and never stops a run, which is what DataValidator and DataGate are for.
     example_validator = tfx.components.ExampleValidator(
@@ -115,9 +146,18 @@ def _drift_baseline(example_gen):
     ).with_id(PREVIOUS_DECISIONS)
 
 
-def _serving_validation(config: PipelineConfig, schema, training_statistics, training_examples) -> list:
+def _validator_settings(config: PipelineConfig, parameters: dict) -> dict:
+    """The schema version a validator records and where its checks.yaml comes from: compiled in, or
+    read at run time from the version a Kubeflow run names."""
+    if not parameters:
+        return {"schema_version": config.schema_version, "checks": config.checks_text}
+    return {"schema_version": parameters[PARAM_SCHEMA_VERSION], "schema_dir": config.schema_dir}
+
+
+def _serving_validation(config: PipelineConfig, parameters: dict, schema, training_statistics,
+                        training_examples) -> list:
     """ExampleGen, statistics and validation of the serving batch, with skew against training."""
-    serving_example_gen = _serving_example_gen(config)
+    serving_example_gen = _serving_example_gen(config, parameters)
     serving_statistics_gen = tfx.components.StatisticsGen(
         examples=serving_example_gen.outputs["examples"]
     ).with_id(SERVING_STATISTICS_GEN)
@@ -125,16 +165,26 @@ def _serving_validation(config: PipelineConfig, schema, training_statistics, tra
         statistics=serving_statistics_gen.outputs["statistics"],
         schema=schema,
         environment=SERVING,
-        schema_version=config.schema_version,
         examples=serving_example_gen.outputs["examples"],
         training_statistics=training_statistics,
         training_examples=training_examples,
-        checks=config.checks_text,
+        **_validator_settings(config, parameters),
     ).with_id(SERVING_VALIDATOR)
     return [serving_example_gen, serving_statistics_gen, serving_validator]
 
 
-def _training(config: PipelineConfig, examples, schema, gate) -> list:
+def _trainer(config: PipelineConfig, parameters: dict, **inputs):
+    """TFX's Trainer; with run parameters, the one whose steps a run sets."""
+    train_args = tfx.proto.TrainArgs(num_steps=config.train_steps)
+    eval_args = tfx.proto.EvalArgs(num_steps=config.eval_steps)
+    code = _user_code(config, config.trainer_module, "run_fn")
+    if parameters:
+        return StepsTrainer(**inputs, run_fn=code["run_fn"], train_args=train_args, eval_args=eval_args,
+                            train_steps=parameters[PARAM_TRAIN_STEPS])
+    return tfx.components.Trainer(**code, **inputs, train_args=train_args, eval_args=eval_args)
+
+
+def _training(config: PipelineConfig, parameters: dict, examples, schema, gate) -> list:
     """Transform, Trainer and Pusher; nothing of it starts unless the gate passed (also on Kubeflow)."""
     transform = tfx.components.Transform(
         examples=examples,
@@ -142,13 +192,11 @@ def _training(config: PipelineConfig, examples, schema, gate) -> list:
         **_user_code(config, config.transform_module, "preprocessing_fn"),
     ).with_id(TRANSFORM)
     transform.add_upstream_node(gate)
-    trainer = tfx.components.Trainer(
-        **_user_code(config, config.trainer_module, "run_fn"),
+    trainer = _trainer(
+        config, parameters,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema,
-        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
     ).with_id(TRAINER)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -161,7 +209,8 @@ def _training(config: PipelineConfig, examples, schema, gate) -> list:
 
 def create_components(config: PipelineConfig) -> List:
     """The pipeline's nodes, in dependency order."""
-    validation = _validation(config)
+    parameters = run_parameters(config)
+    validation = _validation(config, parameters)
     example_gen, statistics = validation["example_gen"], validation["statistics_gen"].outputs["statistics"]
     schema, nodes = validation["schema"], validation["nodes"]
     previous_decisions = None
@@ -173,15 +222,15 @@ def create_components(config: PipelineConfig) -> List:
         statistics=statistics,
         schema=schema,
         environment=TRAINING,
-        schema_version=config.schema_version,
         examples=example_gen.outputs["examples"],
         previous_decisions=previous_decisions,
-        checks=config.checks_text,
+        drift_baseline=parameters.get(PARAM_DRIFT_BASELINE),
+        **_validator_settings(config, parameters),
     ).with_id(TRAIN_VALIDATOR)
     nodes.append(train_validator)
     serving_anomalies = None
     if config.validate_serving:
-        serving = _serving_validation(config, schema, statistics, example_gen.outputs["examples"])
+        serving = _serving_validation(config, parameters, schema, statistics, example_gen.outputs["examples"])
         serving_anomalies = serving[-1].outputs["anomalies"]
         nodes += serving
     gate = DataGate(
@@ -189,7 +238,7 @@ def create_components(config: PipelineConfig) -> List:
         serving_anomalies=serving_anomalies,
         policy=config.policy_json,
     ).with_id(GATE)
-    return nodes + [gate] + _training(config, example_gen.outputs["examples"], schema, gate)
+    return nodes + [gate] + _training(config, parameters, example_gen.outputs["examples"], schema, gate)
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:

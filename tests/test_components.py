@@ -47,7 +47,7 @@ def _examples(span):
     return examples
 
 
-def _validate(tmp_path, defect, environment=names.TRAINING, span=3, **inputs):
+def _validate(tmp_path, defect, environment=names.TRAINING, span=3, drift_baseline=None, **inputs):
     data = defects.write(tmp_path / "data", defect)
     output = standard_artifacts.ExampleAnomalies()
     output.uri = str(tmp_path / "anomalies" / defect)
@@ -58,7 +58,8 @@ def _validate(tmp_path, defect, environment=names.TRAINING, span=3, **inputs):
         **inputs,
     }
     validator_executor.Executor().Do(input_dict, {"anomalies": [output]},
-                                     {"environment": environment, "schema_version": "v1"})
+                                     {"environment": environment, "schema_version": "v1",
+                                      "drift_baseline": drift_baseline})
     return output
 
 

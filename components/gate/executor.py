@@ -53,10 +53,19 @@ def record(decision: types.Artifact, verdicts: List[policy_lib.Verdict], message
     """Writes decision.json and the GateDecision's properties, including what was accepted:
     the training span and statistics (the next span's drift baseline)."""
     warnings = [v for v in verdicts if v.severity == names.WARN]
+    span = span_resolver.span_of(training)
+    accepted = {  # the next span's drift baseline; decision.json alone is enough to name it by URI
+        names.SPAN: span,
+        names.TRAINING_STATISTICS_URI: training.get_string_custom_property(names.STATISTICS_URI),
+        names.TRAINING_STATISTICS_SPLITS: training.get_string_custom_property(names.STATISTICS_SPLITS),
+        names.TRAINING_EXAMPLES_URI: (training.get_string_custom_property(names.EXAMPLES_URI)
+                                      if training.has_custom_property(names.EXAMPLES_URI) else None),
+    }
     document = {
         "decision": policy_lib.decision(verdicts),
         "summary": message,
         "verdicts": [v.to_json() for v in verdicts],
+        "accepted": accepted,
     }
     layout.write_decision(decision.uri, document)
     decision.set_string_custom_property(names.DECISION, document["decision"])
@@ -64,12 +73,9 @@ def record(decision: types.Artifact, verdicts: List[policy_lib.Verdict], message
     decision.set_int_custom_property("warning_count", len(warnings))
     decision.set_int_custom_property("blocking_count", 0)
     decision.set_string_custom_property(names.VERDICTS, json.dumps(document["verdicts"], sort_keys=True))
-    span = span_resolver.span_of(training)
     if span is not None:
         decision.set_int_custom_property(names.SPAN, span)
-    decision.set_string_custom_property(names.TRAINING_STATISTICS_URI, training.get_string_custom_property(names.STATISTICS_URI))
-    decision.set_string_custom_property(
-        names.TRAINING_STATISTICS_SPLITS, training.get_string_custom_property(names.STATISTICS_SPLITS)
-    )
-    if training.has_custom_property(names.EXAMPLES_URI):  # their profile: the next span's baseline beyond TFDV's
+    decision.set_string_custom_property(names.TRAINING_STATISTICS_URI, accepted[names.TRAINING_STATISTICS_URI])
+    decision.set_string_custom_property(names.TRAINING_STATISTICS_SPLITS, accepted[names.TRAINING_STATISTICS_SPLITS])
+    if accepted[names.TRAINING_EXAMPLES_URI]:  # their profile: the next span's baseline beyond TFDV's
         decision.set_string_custom_property(names.TRAINING_EXAMPLES_URI, training.get_string_custom_property(names.EXAMPLES_URI))

@@ -15,6 +15,12 @@ class DataValidatorSpec(types.ComponentSpec):
         "schema_version": ExecutionParameter(type=str),
         # checks.yaml beside the schema: slices and extra tests ('' for none).
         "checks": ExecutionParameter(type=str, optional=True),
+        # Where the curated versions are (the image's schema/): with it, checks.yaml is read from
+        # <schema_dir>/<schema_version>/ at run time, the version being a Kubeflow run parameter.
+        "schema_dir": ExecutionParameter(type=str, optional=True),
+        # The `decision` output of an earlier run's gate (its URI): the drift baseline where no
+        # Resolver can choose one (Kubeflow); it replaces `previous_decisions`' choice.
+        "drift_baseline": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -54,7 +60,10 @@ class DataValidator(base_component.BaseComponent):
         training_statistics: types.BaseChannel = None,
         training_examples: types.BaseChannel = None,
         checks: str = "",
+        schema_dir: str = None,
+        drift_baseline=None,
     ):
+        """`schema_version` and `drift_baseline` may be RuntimeParameters (Kubeflow run parameters)."""
         spec = DataValidatorSpec(
             statistics=statistics,
             schema=schema,
@@ -65,6 +74,8 @@ class DataValidator(base_component.BaseComponent):
             training_statistics=training_statistics,
             training_examples=training_examples,
             checks=checks,
+            schema_dir=schema_dir,
+            drift_baseline=drift_baseline,
             anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies),
         )
         super().__init__(spec=spec)

@@ -8,7 +8,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils, standard_artifacts
 
 from components import span_resolver
+from components.artifacts import GateDecision
 from core import check_settings, layout, names, reading, schema_files, validation
+from core.errors import InputError
 
 
 class Executor(base_executor.BaseExecutor):
@@ -26,10 +28,12 @@ class Executor(base_executor.BaseExecutor):
         current_span = span_resolver.span_of(examples)
 
         previous = span_resolver.baseline_decision(current_span, input_dict.get("previous_decisions") or [])
+        if exec_properties.get("drift_baseline"):
+            previous = decision_at(exec_properties["drift_baseline"])
         training = (input_dict.get("training_statistics") or [None])[0]
         previous_stats = baseline_statistics(accepted_statistics(previous)) if previous is not None else None
         training_stats = baseline_statistics(training)
-        settings = check_settings.parse(exec_properties.get("checks") or "", names.CHECKS_FILE,
+        settings = check_settings.parse(checks_text(exec_properties), names.CHECKS_FILE,
                                         [f.name for f in schema.feature])
         training_examples = (input_dict.get("training_examples") or [None])[0]
         baseline_profiles = {
@@ -66,6 +70,33 @@ class Executor(base_executor.BaseExecutor):
             output.set_string_custom_property(names.SKEW_BASELINE_URI, training.uri)
         if examples is not None:
             output.set_string_custom_property(names.EXAMPLES_URI, examples.uri)
+
+
+def checks_text(exec_properties: Dict[str, Any]) -> str:
+    """checks.yaml's text: the compiled one, or where `schema_dir` is set, the file of the schema
+    version chosen for this run."""
+    if exec_properties.get("schema_dir"):
+        path = schema_files.version_path(exec_properties["schema_dir"], exec_properties["schema_version"])
+        return schema_files.read_version(path)["checks_text"]
+    return exec_properties.get("checks") or ""
+
+
+def decision_at(uri: str) -> types.Artifact:
+    """A GateDecision artifact read back from its folder's decision.json (what it accepted), for a
+    drift baseline given by URI; InputError in one line when the folder holds no accepted decision."""
+    document = layout.read_decision(uri)
+    accepted = document.get("accepted")
+    if document.get("decision") not in (names.PASS, names.WARN) or not accepted:
+        raise InputError(f"drift baseline {uri}: not an accepted gate decision (decision "
+                         f"{document.get('decision')!r}, no record of the statistics it accepted)")
+    decision = GateDecision()
+    decision.uri = uri
+    if accepted.get(names.SPAN) is not None:
+        decision.set_int_custom_property(names.SPAN, int(accepted[names.SPAN]))
+    for key in (names.TRAINING_STATISTICS_URI, names.TRAINING_STATISTICS_SPLITS, names.TRAINING_EXAMPLES_URI):
+        if accepted.get(key):
+            decision.set_string_custom_property(key, accepted[key])
+    return decision
 
 
 def findings_document(report: validation.Report, environment: str, schema_version: str, split: str) -> dict:
