@@ -19,6 +19,7 @@ GATE = "DataGate"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 PUSHER = "Pusher"
+REPORT = "AnomalyReport"  # Kubeflow only: the report and decision as outputs the run's UI shows
 VALIDATORS = (TRAIN_VALIDATOR, SERVING_VALIDATOR)
 EXAMPLE_GENS = (EXAMPLE_GEN, SERVING_EXAMPLE_GEN)
 

@@ -91,7 +91,7 @@ def test_values_from_data_are_escaped(tmp_path):
             uri=hostile, statistics_uri="/nonexistent", drift_baseline_span=None, splits={},
             verdicts=[policy_lib.Verdict("training[train]", finding, "block", "default")])],
         gate={"decision": "block", "summary": hostile}, pushed_model=None)
-    document = report.render_html(_empty_store(), run, "store")
+    document = report.render_html(run, lineage.history(_empty_store(), pipeline="tfxgate"), "store")
     assert "<script>" not in document and "onerror=" not in document.replace("onerror=&quot;", "")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in document
     assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"

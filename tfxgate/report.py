@@ -49,8 +49,10 @@ def _table(rows: List[dict], columns: Optional[List[str]] = None) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def render_html(store, run: runs.Run, metadata_path) -> str:
-    """The whole report as one self-contained HTML document."""
+def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str = "") -> str:
+    """The whole report as one self-contained HTML document. `history`: the rows of
+    `mlmd.lineage.history` for the history figure (none: no such section, as in a Kubeflow run's
+    report task, which sees no store); `source`: where the run was read from, for the footer."""
     parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>"]
     gate = run.gate
     parts.append(_table([{
@@ -102,10 +104,11 @@ def render_html(store, run: runs.Run, metadata_path) -> str:
         for feature in tables.moved_most(run):
             parts.append(f'<img alt="{_e(feature)}" src="{figures.data_url(figures.distribution_figure(stats[names.TRAINING], stats[names.SERVING], feature))}">')
 
-    history = lineage.history(store, pipeline=run.pipeline or None)
-    parts.append("<h2>History: distance over threshold, per run</h2>")
-    parts.append(f'<img alt="history" src="{figures.data_url(figures.history_figure(history))}">')
-    parts.append(f"<p><small>From MLMD store {_e(store_lib.as_settings(metadata_path).describe())}.</small></p>")
+    if history is not None:
+        parts.append("<h2>History: distance over threshold, per run</h2>")
+        parts.append(f'<img alt="history" src="{figures.data_url(figures.history_figure(history))}">')
+    if source:
+        parts.append(f"<p><small>From {_e(source)}.</small></p>")
 
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (
@@ -121,4 +124,6 @@ def write_report(metadata_path, which: str, out: str, pipeline: Optional[str] = 
     """Writes the report of run `which` ('latest' of `pipeline`, when given, or a run id) to `out`."""
     store = runs.open_store(metadata_path)
     run = runs.find_run(store, which, pipeline)
-    return files.write_atomic(out, render_html(store, run, metadata_path))  # never a half-written report
+    page = render_html(run, lineage.history(store, pipeline=run.pipeline or None),
+                       f"MLMD store {store_lib.as_settings(metadata_path).describe()}")
+    return files.write_atomic(out, page)  # never a half-written report

@@ -140,7 +140,7 @@ def run_statistics(run: runs.Run) -> Dict[str, object]:
     for validation in run.validations:
         split = names.SERVING_SPLIT if validation.environment == names.SERVING else names.BASELINE_SPLIT
         path = layout.statistics_path(validation.statistics_uri or "", split)
-        if os.path.isfile(path):
+        if validation.statistics_uri and layout.exists(path):
             result[validation.environment] = layout.read_statistics(validation.statistics_uri, split)
     return result
 
