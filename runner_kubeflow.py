@@ -2,12 +2,15 @@
 
     python runner_kubeflow.py [--image IMAGE] [--pipeline-root gs://bucket/root] [--data-root URI]
                               [--serving-model-dir URI] [--beam-arg=ARG ...] [--resources TASK=CPU/CPU,GB/GB ...]
+                              [--s3-endpoint URL [--s3-secret NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]]]
                               [--output FILE.yaml]
                               [--submit --host URL [--experiment NAME]]
 
 Writes a bare PipelineSpec (schemaVersion 2.1.0), checked as the backend checks it. Settings
 also come from the environment: TFXGATE_IMAGE, TFXGATE_PIPELINE_ROOT, TFXGATE_DATA_ROOT,
-TFXGATE_SERVING_MODEL_DIR, KFP_HOST. Exit status: 0 done, 2 bad settings or a rejected spec,
+TFXGATE_SERVING_MODEL_DIR, TFXGATE_S3_ENDPOINT, KFP_HOST. An s3:// root (MinIO, as Kubeflow
+installs it) needs --s3-endpoint; the credentials reach the tasks from a Kubernetes secret the
+spec names, never from the spec; a minio:// root is refused. Exit status: 0 done, 2 bad settings or a rejected spec,
 1 the submission failed.
 """
 
@@ -41,6 +44,12 @@ def parse_args(argv):
     parser.add_argument("--resources", action="append", default=[], metavar="TASK=CPU/CPU,GB/GB",
                         help="repeatable; a task's CPU request/limit (cores) and memory request/limit (GB), "
                              "e.g. Trainer=2/4,8/16; replaces that task's default (see the README)")
+    parser.add_argument("--s3-endpoint", default=env("TFXGATE_S3_ENDPOINT"),
+                        help="for s3:// URIs: the S3 endpoint the tasks reach, e.g. http://minio-service.kubeflow:9000 "
+                             "(or TFXGATE_S3_ENDPOINT)")
+    parser.add_argument("--s3-secret", default=kubeflow.S3_SECRET, metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
+                        help="for s3:// URIs: the Kubernetes secret holding the credentials (default: "
+                             f"{kubeflow.S3_SECRET}, keys {':'.join(kubeflow.S3_SECRET_KEYS)})")
     parser.add_argument("--output", default=str(config_lib.DEFAULT_OUTPUTS / "kubeflow" / "tfxgate_pipeline.yaml"),
                         help="the PipelineSpec YAML file to write")
     parser.add_argument("--submit", action="store_true", help="upload the spec and start a run")
@@ -66,7 +75,8 @@ def main(argv=None) -> int:
     try:
         resources = dict(kubeflow.parse_resources(text) for text in args.resources)
         config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg)
-        kubeflow.compile_spec(config, args.image, args.output, resources)
+        s3 = kubeflow.S3Access(args.s3_endpoint, *kubeflow.parse_s3_secret(args.s3_secret)) if args.s3_endpoint else None
+        kubeflow.compile_spec(config, args.image, args.output, resources, s3)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -16,12 +16,22 @@ What the backend hands a task, and what TFX 1.16's entrypoint does with it unwra
   does not declare (the list the compiler wrote into `--tfxgate_declared_outputs`) are removed
   before TFX sees them.
 
-Exit status: TFX's; 2 with one line when the arguments themselves are unusable.
+Object storage: when the task's artifacts or parameters name an `s3://` URI (the pipeline root,
+the serving model directory), `core.storage.prepare` readies TensorFlow and Beam for it from the
+`AWS_*` variables (the endpoint from the spec's container env, the credentials from the
+Kubernetes secret the spec references) before TFX runs, and the process leaves through
+`core.storage.run_and_exit` (tensorflow-io would otherwise abort it at exit).
+
+Exit status: TFX's; 2 with one line when the arguments or the storage settings are unusable.
 """
 
 import json
+import os
+import re
 import sys
 from typing import List, Optional, Tuple
+
+from core import storage
 
 DECLARED_OUTPUTS_FLAG = "--tfxgate_declared_outputs"
 INVOCATION_FLAG = "--json_serialized_invocation_args"
@@ -108,15 +118,26 @@ def prepare(argv: List[str]) -> Tuple[List[str], List[str]]:
     return [INVOCATION_FLAG, json.dumps(executor_input)] + rest, changes
 
 
+def storage_uris(tfx_argv: List[str]) -> List[str]:
+    """Every URI with a scheme of object storage in the task's ExecutorInput: artifact uris and
+    parameters alike (Pusher's destination is a JSON text holding one)."""
+    text = tfx_argv[tfx_argv.index(INVOCATION_FLAG) + 1]
+    schemes = "|".join(re.escape(s) for s in (storage.S3_SCHEME,) + storage.REFUSED_SCHEMES)
+    return re.findall(rf'(?:{schemes})[^"\\\s]*', text)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         tfx_argv, changes = prepare(argv)
-    except EntrypointError as e:
+        on_s3 = storage.prepare(storage_uris(tfx_argv))
+    except (EntrypointError, storage.StorageError) as e:
         print(f"error: tfxgate entrypoint: {e}", file=sys.stderr)
         return 2
     for change in changes:
         print(f"tfxgate entrypoint: {change}", file=sys.stderr)
+    if on_s3:
+        print(f"tfxgate entrypoint: s3:// storage at {os.environ[storage.ENDPOINT]}", file=sys.stderr)
     from absl import app
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
@@ -126,4 +147,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    storage.run_and_exit(main)

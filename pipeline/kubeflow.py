@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 
 from core import names, schema_files
+from core import storage
 from core.errors import ConfigError
 from pipeline import config as config_lib, kfp_entrypoint
 
@@ -143,8 +144,149 @@ def use_entrypoint(spec: dict) -> dict:
     return spec
 
 
-def check_spec(spec: dict) -> List[str]:
-    """What the backend checks, and what would fail in a first pod; raises SpecError.
+# Object storage: the credentials of a default Kubeflow installation's MinIO, a Kubernetes secret
+# in the profile namespace (kubeflow/pipelines backend/src/v2/config/env.go).
+S3_SECRET = "mlpipeline-minio-artifact"
+S3_SECRET_KEYS = ("accesskey", "secretkey")
+CREDENTIALS = (storage.ACCESS_KEY, storage.SECRET_KEY, "AWS_SESSION_TOKEN")
+SECRET_AS_ENV_FIELDS = {"secretName", "secretNameParameter", "keyToEnv"}
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Access:
+    """How every task reaches `s3://` URIs: the endpoint, in each container's env, and the
+    Kubernetes secret whose keys the driver puts in each pod as AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY (driver.go initPodSpecPatch, secretAsEnv); the spec holds its name only."""
+
+    endpoint: str
+    secret: str = S3_SECRET
+    access_key_key: str = S3_SECRET_KEYS[0]
+    secret_key_key: str = S3_SECRET_KEYS[1]
+
+
+def parse_s3_secret(text: str) -> Tuple[str, str, str]:
+    """'NAME' or 'NAME:ACCESS_KEY_KEY:SECRET_KEY_KEY' -> (name, access key's key, secret key's key)."""
+    parts = text.split(":")
+    if len(parts) == 1 and parts[0]:
+        return parts[0], S3_SECRET_KEYS[0], S3_SECRET_KEYS[1]
+    if len(parts) == 3 and all(parts):
+        return parts[0], parts[1], parts[2]
+    raise ConfigError(f"--s3-secret {text!r}: expected NAME or NAME:ACCESS_KEY_KEY:SECRET_KEY_KEY, "
+                      f"e.g. {S3_SECRET}:{S3_SECRET_KEYS[0]}:{S3_SECRET_KEYS[1]}")
+
+
+def check_storage(config: config_lib.PipelineConfig, s3: Optional[S3Access]) -> None:
+    """Refuses, before anything compiles, a root no task could open, and an s3:// one without an
+    endpoint; raises ConfigError."""
+    uris = (config.pipeline_root, config.serving_model_dir, config.data_root)
+    for uri in uris:
+        reason = storage.refusal(uri)
+        if reason:
+            raise ConfigError(reason)
+    if s3 is None and any(storage.is_s3(u) for u in uris):
+        raise ConfigError(f"{next(u for u in uris if storage.is_s3(u))}: an s3:// URI needs --s3-endpoint, the "
+                          f"endpoint the tasks reach (e.g. http://minio-service.kubeflow:9000 for Kubeflow's MinIO)")
+    if s3 is not None and not s3.endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"--s3-endpoint {s3.endpoint!r}: give the scheme, http:// or https://")
+
+
+def use_s3(spec: dict, s3: S3Access) -> dict:
+    """Puts the endpoint in every container's env and returns the platform spec (the package's
+    second YAML document, as kfp-kubernetes writes it) that gives every executor the secret's
+    keys as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
+    executors = {}
+    for label, executor in spec["deploymentSpec"]["executors"].items():
+        container = executor.get("container")
+        if container is None:
+            continue
+        env = [e for e in container.get("env", []) if e.get("name") != storage.ENDPOINT]
+        container["env"] = env + [{"name": storage.ENDPOINT, "value": s3.endpoint}]
+        executors[label] = {"secretAsEnv": [{
+            "secretName": s3.secret,  # read by 2.5.0's driver; newer ones read the parameter
+            "secretNameParameter": {"runtimeValue": {"constant": s3.secret}},
+            "keyToEnv": [{"secretKey": s3.access_key_key, "envVar": storage.ACCESS_KEY},
+                         {"secretKey": s3.secret_key_key, "envVar": storage.SECRET_KEY}],
+        }]}
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+
+
+def storage_platform(spec: dict, config: config_lib.PipelineConfig, s3: Optional[S3Access]) -> Optional[dict]:
+    """`use_s3` when the config names an s3:// URI, else nothing (a secret reference to a secret
+    the namespace lacks would keep every pod from starting)."""
+    uris = (config.pipeline_root, config.serving_model_dir, config.data_root)
+    return use_s3(spec, s3) if s3 is not None and any(storage.is_s3(u) for u in uris) else None
+
+
+def write_package(spec: dict, output: str, platform: Optional[dict] = None) -> None:
+    """Writes the spec, and the platform spec as a second YAML document when there is one,
+    through a temporary file and a rename."""
+    tmp = output + ".tmp"
+    with open(tmp, "w") as f:
+        yaml.safe_dump_all([spec] + ([platform] if platform else []), f, sort_keys=True)
+    os.replace(tmp, output)
+
+
+def read_package(path: str) -> Tuple[dict, Optional[dict]]:
+    """(the PipelineSpec, the platform spec or None) of a package written by `write_package`."""
+    with open(path) as f:
+        documents = list(yaml.safe_load_all(f))
+    return documents[0], (documents[1] if len(documents) > 1 else None)
+
+
+def _storage_problems(spec: dict, platform: Optional[dict]) -> List[str]:
+    """No credential in the spec; an s3:// root reached by every container (the endpoint in its
+    env, a secret's keys as credentials); the platform spec as the backend parses it."""
+    problems = []
+    root = spec.get("defaultPipelineRoot", "")
+    if storage.refusal(root):
+        problems.append(storage.refusal(root))
+    executors = {label: e["container"] for label, e in spec.get("deploymentSpec", {}).get("executors", {}).items()
+                 if "container" in e}
+    no_endpoint = []
+    for label, container in sorted(executors.items()):
+        names_in_env = {e.get("name") for e in container.get("env", [])}
+        problems += [f"executor {label}: {name} in the container env: credentials come from a Kubernetes secret"
+                     for name in sorted(names_in_env & set(CREDENTIALS))]
+        if storage.ENDPOINT not in names_in_env:
+            no_endpoint.append(label)
+    if storage.is_s3(root) and no_endpoint:
+        problems.append(f"{root} but no {storage.ENDPOINT} in the container env of {', '.join(no_endpoint)}")
+    secrets = {}
+    if platform is not None:
+        from google.protobuf import json_format
+        from kfp.pipeline_spec import pipeline_spec_pb2
+
+        try:
+            json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec(), ignore_unknown_fields=False)
+        except json_format.ParseError as e:
+            return problems + [f"not a PlatformSpec: {e}"]
+        configs = platform["platforms"].get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
+        for label, config in sorted(configs.items()):
+            if label not in executors:
+                problems.append(f"platform spec: no executor {label!r} in the spec")
+            unknown = sorted(set(config) - {"secretAsEnv"})
+            unknown += sorted({k for entry in config.get("secretAsEnv", []) for k in entry} - SECRET_AS_ENV_FIELDS)
+            unknown += sorted({k for entry in config.get("secretAsEnv", []) for m in entry.get("keyToEnv", [])
+                               for k in m} - {"secretKey", "envVar"})
+            if unknown:
+                problems.append(f"platform spec: executor {label}: field(s) {', '.join(unknown)} this compiler "
+                                f"never writes (the driver parses kfp-kubernetes' KubernetesExecutorConfig strictly)")
+            for entry in config.get("secretAsEnv", []):
+                name = entry.get("secretName") or entry.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant")
+                pairs = [(m.get("secretKey"), m.get("envVar")) for m in entry.get("keyToEnv", [])]
+                if not name or not pairs or not all(k and v for k, v in pairs):
+                    problems.append(f"platform spec: executor {label}: a secretAsEnv without a secret name, key or variable")
+                secrets.setdefault(label, set()).update(v for _, v in pairs)
+    lacking = [label for label in sorted(executors) if {storage.ACCESS_KEY, storage.SECRET_KEY} - secrets.get(label, set())]
+    if storage.is_s3(root) and lacking:
+        problems.append(f"{root} but no Kubernetes secret gives {storage.ACCESS_KEY} and {storage.SECRET_KEY} "
+                        f"to {', '.join(lacking)}")
+    return problems
+
+
+def check_spec(spec: dict, platform: Optional[dict] = None) -> List[str]:
+    """What the backend checks, and what would fail in a first pod; raises SpecError. `platform`
+    is the package's platform spec (the Kubernetes secrets), when it has one.
 
     Returns the task names."""
     parsed, deployment = _parse(spec)
@@ -155,6 +297,7 @@ def check_spec(spec: dict) -> List[str]:
     problems += _cycles({n: list(t.dependent_tasks) for n, t in tasks.items()})
     for label, executor in deployment.executors.items():
         problems += _executor_problems(label, executor)
+    problems += _storage_problems(spec, platform)
     if problems:
         raise SpecError("; ".join(problems))
     return sorted(tasks)
@@ -261,9 +404,11 @@ def _cycles(graph: dict) -> List[str]:
 
 
 def compile_spec(config: config_lib.PipelineConfig, image: str, output: str,
-                 resources: Optional[Dict[str, Resources]] = None) -> dict:
+                 resources: Optional[Dict[str, Resources]] = None, s3: Optional[S3Access] = None) -> dict:
     """Compiles, post-processes, checks and writes the spec; returns it. `resources` (by task)
-    replace DEFAULT_RESOURCES task by task."""
+    replace DEFAULT_RESOURCES task by task. `s3` is how the tasks reach s3:// URIs, needed when
+    the config names one (see `use_s3`)."""
+    check_storage(config, s3)
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
@@ -279,9 +424,7 @@ def compile_spec(config: config_lib.PipelineConfig, image: str, output: str,
     spec = use_entrypoint(uncache_example_gens(json.loads(json.dumps(job["pipelineSpec"]))))
     set_resources(spec, dict(DEFAULT_RESOURCES, **(resources or {})))
     spec["defaultPipelineRoot"] = config.pipeline_root
-    check_spec(spec)
-    tmp = output + ".tmp"
-    with open(tmp, "w") as f:
-        yaml.safe_dump(spec, f, sort_keys=True)
-    os.replace(tmp, output)
+    platform = storage_platform(spec, config, s3)
+    check_spec(spec, platform)
+    write_package(spec, output, platform)
     return spec

@@ -261,3 +261,111 @@ def test_an_image_tag_is_warned_about_and_a_digest_is_not(tmp_path, capsys):
     assert runner_kubeflow.main(ARGS[2:] + ["--image", digest, "--output", str(out)]) == 0
     assert "warning" not in capsys.readouterr().err
     assert {e["container"]["image"] for e in yaml.safe_load(out.read_text())["deploymentSpec"]["executors"].values()} == {digest}
+
+
+S3_ARGS = ["--image", "registry.example/tfxgate@sha256:" + "0" * 64, "--pipeline-root", "s3://mlpipeline/tfxgate",
+           "--serving-model-dir", "s3://mlpipeline/serving", "--s3-endpoint", "http://minio-service.kubeflow:9000"]
+
+
+@pytest.fixture(scope="module")
+def s3_package(tmp_path_factory):
+    """A spec compiled for Kubeflow's MinIO, with credentials in this process's environment that
+    must not end up anywhere in the package."""
+    out = tmp_path_factory.mktemp("kfp-s3") / "tfxgate_pipeline.yaml"
+    sentinels = {"AWS_ACCESS_KEY_ID": "SENTINELACCESSKEY", "AWS_SECRET_ACCESS_KEY": "SENTINEL/SECRET+KEY"}
+    saved = {k: os.environ.get(k) for k in sentinels}
+    os.environ.update(sentinels)
+    try:
+        assert runner_kubeflow.main(S3_ARGS + ["--s3-secret", "tfxgate-s3:id:key", "--output", str(out)]) == 0
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return out, sentinels
+
+
+@pytest.mark.parametrize("flag", ["--pipeline-root", "--serving-model-dir"])
+def test_a_minio_root_is_refused_with_what_to_use_instead(tmp_path, capsys, flag):
+    out = tmp_path / "spec.yaml"
+    assert runner_kubeflow.main(ARGS + [flag, "minio://mlpipeline/v2/artifacts", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: minio://mlpipeline/v2/artifacts: TensorFlow and Beam cannot open minio:// URIs; use "
+                   "s3://mlpipeline/v2/artifacts with MinIO's service as the S3 endpoint "
+                   "(e.g. --s3-endpoint http://minio-service.kubeflow:9000)\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "s3://mlpipeline/tfxgate: an s3:// URI needs --s3-endpoint"),
+    (["--s3-endpoint", "minio-service.kubeflow:9000"], "--s3-endpoint 'minio-service.kubeflow:9000': give the scheme"),
+    (["--s3-endpoint", "http://m:9000", "--s3-secret", "name:onlyone"], "--s3-secret 'name:onlyone': expected NAME"),
+])
+def test_s3_settings_that_cannot_work_are_one_line(tmp_path, capsys, extra, message):
+    out = tmp_path / "spec.yaml"
+    args = ARGS + ["--pipeline-root", "s3://mlpipeline/tfxgate", "--output", str(out)] + extra
+    assert runner_kubeflow.main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_an_s3_root_names_the_secret_and_holds_no_credential(s3_package):
+    out, sentinels = s3_package
+    text = out.read_text()
+    assert all(value not in text for value in sentinels.values())
+    spec, platform = kubeflow.read_package(str(out))
+    assert kubeflow.check_spec(spec, platform)
+    executors = spec["deploymentSpec"]["executors"]
+    secrets = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(secrets) == set(executors)
+    for label, config in secrets.items():
+        [entry] = config["secretAsEnv"]
+        assert entry["secretName"] == "tfxgate-s3"
+        assert entry["secretNameParameter"] == {"runtimeValue": {"constant": "tfxgate-s3"}}
+        assert entry["keyToEnv"] == [{"secretKey": "id", "envVar": "AWS_ACCESS_KEY_ID"},
+                                     {"secretKey": "key", "envVar": "AWS_SECRET_ACCESS_KEY"}]
+    for label, executor in executors.items():
+        assert executor["container"]["env"] == [{"name": "AWS_ENDPOINT_URL", "value": "http://minio-service.kubeflow:9000"}]
+
+
+def test_a_gs_root_gets_no_endpoint_and_no_secret(spec_path, spec):
+    assert kubeflow.read_package(str(spec_path))[1] is None
+    assert all("env" not in e["container"] for e in spec["deploymentSpec"]["executors"].values())
+
+
+def test_the_default_secret_is_kubeflows_minio_secret(tmp_path):
+    out = tmp_path / "spec.yaml"
+    assert runner_kubeflow.main(S3_ARGS + ["--output", str(out)]) == 0
+    _, platform = kubeflow.read_package(str(out))
+    [config, *_] = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values()
+    assert config["secretAsEnv"][0]["secretName"] == "mlpipeline-minio-artifact"
+    assert [m["secretKey"] for m in config["secretAsEnv"][0]["keyToEnv"]] == ["accesskey", "secretkey"]
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda s, pl: s.update(defaultPipelineRoot="minio://mlpipeline/x"), "cannot open minio:// URIs"),
+    (lambda s, pl: next(iter(s["deploymentSpec"]["executors"].values()))["container"]["env"].append(
+        {"name": "AWS_SECRET_ACCESS_KEY", "value": "x"}), "AWS_SECRET_ACCESS_KEY in the container env"),
+    (lambda s, pl: next(iter(s["deploymentSpec"]["executors"].values()))["container"].pop("env"),
+     "but no AWS_ENDPOINT_URL in the container env of"),
+    (lambda s, pl: pl["platforms"]["kubernetes"]["deploymentSpec"]["executors"].popitem(),
+     "but no Kubernetes secret gives AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to"),
+    (lambda s, pl: next(iter(pl["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values()))[
+        "secretAsEnv"][0].update(secretKeyRef="x"), "field.s. secretKeyRef this compiler never writes"),
+    (lambda s, pl: pl.update(colour="red"), "not a PlatformSpec"),
+    (lambda s, pl: pl["platforms"]["kubernetes"]["deploymentSpec"]["executors"].update(ghost_executor={}),
+     "no executor 'ghost_executor'"),
+])
+def test_storage_checks_catch_a_spec_that_could_not_reach_its_root(s3_package, break_it, message):
+    spec, platform = kubeflow.read_package(str(s3_package[0]))
+    break_it(spec, platform)
+    with pytest.raises(kubeflow.SpecError, match=message):
+        kubeflow.check_spec(spec, platform)
+
+
+def test_the_entrypoint_readies_storage_only_for_object_storage_uris():
+    from pipeline import kfp_entrypoint
+
+    executor_input = {"inputs": {"artifacts": {"examples": {"artifacts": [{"uri": "s3://b/root/Examples/1"}]}},
+                                 "parameterValues": {"push_destination": '{"filesystem": {"base_directory": "s3://b/serving"}}'}},
+                      "outputs": {"artifacts": {"model": {"artifacts": [{"uri": "/local/model"}]}}}}
+    argv = [kfp_entrypoint.INVOCATION_FLAG, json.dumps(executor_input)]
+    assert kfp_entrypoint.storage_uris(argv) == ["s3://b/root/Examples/1", "s3://b/serving"]
