@@ -51,7 +51,7 @@ class Resources:
 TASKS = frozenset({names.EXAMPLE_GEN, names.STATISTICS_GEN, names.INFERRED_SCHEMA, names.CURATED_SCHEMA,
                    names.EXAMPLE_VALIDATOR, names.TRAIN_VALIDATOR, names.SERVING_EXAMPLE_GEN,
                    names.SERVING_STATISTICS_GEN, names.SERVING_VALIDATOR, names.GATE, names.TRANSFORM,
-                   names.TRAINER, names.PUSHER})
+                   names.TRAINER, names.PUSHER, names.REPORT})
 
 # From docs/BENCHMARKS.md: about 0.9 GB of imports in every task, and a local run with a 1 GB
 # serving batch peaked at 1.4 GB (ExampleGen streams); Transform and Trainer load TensorFlow and
@@ -115,10 +115,72 @@ def kubeflow_config(
         policy_json=config_lib.read_policy(),
         schema_text=config_lib.read_schema_text(local_schema),  # the same file as in the image
         **config_lib.read_beside_schema(local_schema),
-        drift_against_previous_span=False,
+        drift_against_previous_span=False,  # a Resolver's work: the drift_baseline run parameter instead
         example_gen_without_driver=True,
+        run_parameters=True,
+        schema_dir=f"{project_root}/schema",
         beam_pipeline_args=config_lib.beam_args_for(tuple(beam_args)),
     )
+
+
+REPORT_MODULE = "tfxgate.kfp_report"  # the report task's entrypoint (python -m)
+# The report task's inputs: its key -> (producer task, the producer's output key).
+REPORT_INPUTS = {
+    "training_anomalies": (names.TRAIN_VALIDATOR, "anomalies"),
+    "serving_anomalies": (names.SERVING_VALIDATOR, "anomalies"),
+    "examples": (names.EXAMPLE_GEN, "examples"),
+    "curated_schema": (names.CURATED_SCHEMA, "schema"),
+    "inferred_schema": (names.INFERRED_SCHEMA, "schema"),
+}
+# KFP's UI renders these types on the run's page (frontend MetricsVisualizations.tsx).
+REPORT_OUTPUTS = {"report": "system.HTML", "decision": "system.Markdown"}
+
+
+def add_report_task(spec: dict, config: config_lib.PipelineConfig, image: str) -> dict:
+    """The AnomalyReport task (tfxgate/kfp_report.py): the anomaly report and the gate's decision
+    as `system.HTML` and `system.Markdown` outputs, which KFP's UI shows on the run's page. It
+    reads the validators' outputs beside the gate, not the gate's, so a blocked run has its
+    report too (the gate's task fails, and nothing below a failed task starts)."""
+    tasks, components = spec["root"]["dag"]["tasks"], spec["components"]
+    inputs = {key: source for key, source in REPORT_INPUTS.items() if source[0] in tasks}
+    definitions = {}
+    for key, (producer, output) in inputs.items():
+        producer_component = components[tasks[producer]["componentRef"]["name"]]
+        definitions[key] = {"artifactType": producer_component["outputDefinitions"]["artifacts"][output]["artifactType"]}
+    label = f"{names.REPORT}_executor"
+    components[names.REPORT] = {
+        "executorLabel": label,
+        "inputDefinitions": {"artifacts": definitions, "parameters": {"policy": {"parameterType": "STRING"}}},
+        "outputDefinitions": {"artifacts": {key: {"artifactType": {"schemaTitle": title, "schemaVersion": "0.0.1"}}
+                                            for key, title in REPORT_OUTPUTS.items()}},
+    }
+    spec["deploymentSpec"]["executors"][label] = {"container": {
+        "image": image, "command": ["python", "-m", REPORT_MODULE], "args": ["--executor_input", EXECUTOR_INPUT]}}
+    tasks[names.REPORT] = {
+        "taskInfo": {"name": names.REPORT},
+        "componentRef": {"name": names.REPORT},
+        "dependentTasks": sorted({producer for producer, _ in inputs.values()}),
+        "inputs": {
+            "artifacts": {key: {"taskOutputArtifact": {"producerTask": producer, "outputArtifactKey": output}}
+                          for key, (producer, output) in inputs.items()},
+            "parameters": {"policy": {"runtimeValue": {"constant": config.policy_json}}},
+        },
+        "cachingOptions": {"enableCache": True},
+    }
+    return spec
+
+
+def set_parameter_defaults(spec: dict, config: config_lib.PipelineConfig) -> dict:
+    """The run parameters' defaults (this config's values) on the root's inputDefinitions, where
+    the backend fills a run's missing values from (argocompiler/argo.go); TFX leaves them out of a
+    bare spec, and the API server refuses a run that omits a parameter without one."""
+    from pipeline.pipeline import run_parameters
+
+    parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    for name, parameter in run_parameters(config).items():
+        if name in parameters:
+            parameters[name].update(defaultValue=parameter.default, isOptional=True)
+    return spec
 
 
 def uncache_example_gens(spec: dict) -> dict:
@@ -295,6 +357,7 @@ def check_spec(spec: dict, platform: Optional[dict] = None) -> List[str]:
     for name, task in tasks.items():
         problems += _task_problems(name, task, parsed, deployment.executors)
     problems += _cycles({n: list(t.dependent_tasks) for n, t in tasks.items()})
+    problems += _parameter_problems(parsed)
     for label, executor in deployment.executors.items():
         problems += _executor_problems(label, executor)
     problems += _storage_problems(spec, platform)
@@ -360,6 +423,20 @@ def _task_problems(name: str, task, parsed, executors) -> List[str]:
     return problems
 
 
+def _parameter_problems(parsed) -> List[str]:
+    """Every pipeline parameter a task reads exists and has a default (the API server refuses a
+    run that omits a required parameter without one)."""
+    root = parsed.root.input_definitions.parameters
+    problems = [f"pipeline parameter {name}: no default value" for name, p in root.items()
+                if not p.HasField("default_value") and not p.is_optional]
+    for name, task in parsed.root.dag.tasks.items():
+        for key, value in task.inputs.parameters.items():
+            wanted = value.component_input_parameter
+            if wanted and wanted not in root:
+                problems.append(f"task {name}: parameter {key} reads unknown pipeline parameter {wanted!r}")
+    return problems
+
+
 def _executor_problems(label: str, executor) -> List[str]:
     kind = executor.WhichOneof("spec")
     if kind == "resolver":
@@ -422,6 +499,8 @@ def compile_spec(config: config_lib.PipelineConfig, image: str, output: str,
     )
     job = runner.run(create_pipeline(config), write_out=False)
     spec = use_entrypoint(uncache_example_gens(json.loads(json.dumps(job["pipelineSpec"]))))
+    set_parameter_defaults(spec, config)
+    add_report_task(spec, config, image)
     set_resources(spec, dict(DEFAULT_RESOURCES, **(resources or {})))
     spec["defaultPipelineRoot"] = config.pipeline_root
     platform = storage_platform(spec, config, s3)

@@ -42,8 +42,8 @@ def test_spec_passes_the_backends_checks(spec):
     assert spec["defaultPipelineRoot"] == "gs://tfxgate-test/root"
     expected = {p.EXAMPLE_GEN, p.STATISTICS_GEN, p.INFERRED_SCHEMA, p.CURATED_SCHEMA, p.EXAMPLE_VALIDATOR,
                 p.TRAIN_VALIDATOR, p.SERVING_EXAMPLE_GEN, p.SERVING_STATISTICS_GEN, p.SERVING_VALIDATOR,
-                p.GATE, p.TRANSFORM, p.TRAINER, p.PUSHER}
-    assert set(tasks) == expected  # no Resolver node on Kubeflow
+                p.GATE, p.TRANSFORM, p.TRAINER, p.PUSHER, p.REPORT}
+    assert set(tasks) == expected  # no Resolver node on Kubeflow; the report task is Kubeflow's own
 
 
 def test_gate_stands_before_transform_and_example_gens_are_not_cached(spec):
@@ -160,11 +160,16 @@ def test_bad_settings_and_an_unreachable_host_are_one_line_errors(tmp_path, caps
 
 
 def test_every_task_runs_the_entrypoint_told_its_declared_outputs(spec):
+    """Every TFX task; the report task is tfxgate's own, which reads untyped inputs as they come."""
     from pipeline import kfp_entrypoint
 
     for name, task in spec["root"]["dag"]["tasks"].items():
         component = spec["components"][task["componentRef"]["name"]]
         container = _executor(spec, name)
+        if name == p.REPORT:
+            assert container["command"] == ["python", "-m", kubeflow.REPORT_MODULE]
+            assert container["args"] == ["--executor_input", "{{$}}"]
+            continue
         assert container["command"] == ["python", "-m", kubeflow.ENTRYPOINT], name
         assert container["args"][0] == kfp_entrypoint.DECLARED_OUTPUTS_FLAG
         assert json.loads(container["args"][1]) == sorted(component["outputDefinitions"]["artifacts"]), name

@@ -1,0 +1,186 @@
+"""Kubeflow run parameters (span, training steps, schema version, drift baseline): compiled as the
+spec's pipeline parameters with defaults, and each one changing what its task does, proven by
+calling the tasks' executors as a run would with the parameter set. The whole spec run with
+parameters on the backend double is in tests/test_kubeflow_harness.py."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+from tfx.proto import example_gen_pb2, trainer_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components import schema_importer, span_example_gen, trainer
+from components.artifacts import GateDecision
+from components.csv_example_gen import custom_config
+from components.gate import executor as gate_executor
+from components.validator import executor as validator_executor
+from core import layout, names as p, schema_files
+from core.errors import ConfigError, InputError, UserError
+from pipeline import config as config_lib, kubeflow
+from tests import defects
+from tests.conftest import DATA_ROOT, PROJECT_ROOT
+from tests.test_components import _statistics_artifact, _validate
+
+pytestmark = pytest.mark.kubeflow
+
+PARAMETERS = {p.PARAM_SPAN: "NUMBER_INTEGER", p.PARAM_TRAIN_STEPS: "NUMBER_INTEGER",
+              p.PARAM_SCHEMA_VERSION: "STRING", p.PARAM_DRIFT_BASELINE: "STRING"}
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kfp-parameters") / "spec.yaml"
+    config = kubeflow.kubeflow_config("gs://tfxgate-test/root", "/pipeline/data", "gs://tfxgate-test/serving",
+                                      train_steps=300)
+    kubeflow.compile_spec(config, "registry.example/tfxgate@sha256:" + "0" * 64, str(out))
+    return yaml.safe_load(out.read_text())
+
+
+def _readers(spec) -> dict:
+    """{pipeline parameter: {task: its input parameter key}}."""
+    found = {}
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        for key, value in task.get("inputs", {}).get("parameters", {}).items():
+            if "componentInputParameter" in value:
+                found.setdefault(value["componentInputParameter"], {})[name] = key
+    return found
+
+
+def test_the_spec_has_the_four_run_parameters_with_defaults_and_the_tasks_read_them(spec):
+    definitions = spec["root"]["inputDefinitions"]["parameters"]
+    assert {name: d["parameterType"] for name, d in definitions.items()} == PARAMETERS
+    defaults = {name: d["defaultValue"] for name, d in definitions.items()}
+    latest = schema_files.version_of(config_lib.default_schema_path())
+    assert defaults == {p.PARAM_SPAN: -1, p.PARAM_TRAIN_STEPS: 300, p.PARAM_SCHEMA_VERSION: latest,
+                        p.PARAM_DRIFT_BASELINE: ""}
+    readers = _readers(spec)
+    assert readers[p.PARAM_SPAN] == {p.EXAMPLE_GEN: span_example_gen.REQUESTED_SPAN}
+    assert readers[p.PARAM_TRAIN_STEPS] == {p.TRAINER: trainer.TRAIN_STEPS}
+    assert readers[p.PARAM_DRIFT_BASELINE] == {p.TRAIN_VALIDATOR: "drift_baseline"}
+    assert set(readers[p.PARAM_SCHEMA_VERSION]) == {p.EXAMPLE_GEN, p.SERVING_EXAMPLE_GEN, p.CURATED_SCHEMA,
+                                                    p.TRAIN_VALIDATOR, p.SERVING_VALIDATOR}
+
+
+def test_a_parameter_without_a_default_or_an_unknown_one_is_refused(spec):
+    broken = json.loads(json.dumps(spec))
+    del broken["root"]["inputDefinitions"]["parameters"][p.PARAM_SPAN]["defaultValue"]
+    del broken["root"]["inputDefinitions"]["parameters"][p.PARAM_SPAN]["isOptional"]
+    with pytest.raises(kubeflow.SpecError, match="pipeline parameter span: no default value"):
+        kubeflow.check_spec(broken)
+    broken = json.loads(json.dumps(spec))
+    broken["root"]["dag"]["tasks"][p.TRAINER]["inputs"]["parameters"][trainer.TRAIN_STEPS] = {
+        "componentInputParameter": "steps"}
+    with pytest.raises(kubeflow.SpecError, match="Trainer: parameter train_steps reads unknown pipeline parameter 'steps'"):
+        kubeflow.check_spec(broken)
+
+
+def _example_gen_properties(input_base, requested_span, schema_dir="", schema_version=""):
+    schema_path = config_lib.default_schema_path()
+    texts = schema_files.read_version(schema_path)
+    input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=p.SPAN_PATTERN)])
+    output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name=p.TRAIN_SPLIT, hash_buckets=4),
+        example_gen_pb2.SplitConfig.Split(name=p.EVAL_SPLIT, hash_buckets=1)]))
+    return {
+        "input_base": str(input_base), "input_config": proto_utils.proto_to_json(input_config),
+        "output_config": proto_utils.proto_to_json(output_config), "range_config": None,
+        "custom_config": proto_utils.proto_to_json(custom_config(texts["schema_text"], ",", texts["constraints_text"],
+                                                                  texts["checks_text"])),
+        "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
+        "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        span_example_gen.REQUESTED_SPAN: requested_span, span_example_gen.SCHEMA_DIR: schema_dir,
+        span_example_gen.SCHEMA_VERSION: schema_version,
+    }
+
+
+def _run_example_gen(tmp_path, name, properties):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples" / name)
+    span_example_gen.Executor().Do({}, {"examples": [examples]}, properties)
+    return examples
+
+
+def test_example_gen_reads_the_span_and_the_schema_version_a_run_names(tmp_path):
+    """Two spans of real rows; schema v2 is v1 with one more rule, which Cash trips break. The run
+    naming span 1 and v1 reads span 1 and leaves nothing out; the run naming the latest span and
+    v2 reads span 2 and leaves out exactly its Cash rows."""
+    for span in (1, 2):
+        defects.write_rows(tmp_path / "train" / f"span-{span}" / "data.csv", defects.base_rows(span=span, n=300))
+    schema_dir = tmp_path / "schema"
+    shutil.copytree(PROJECT_ROOT / "schema" / "v1", schema_dir / "v1")
+    shutil.copytree(PROJECT_ROOT / "schema" / "v1", schema_dir / "v2")
+    rule = ('  - name: no_cash_trips\n    when: "payment_type == \'Cash\'"\n    expect: "tips < 0"\n')
+    with open(schema_dir / "v2" / p.CONSTRAINTS_FILE, "a") as f:
+        f.write(rule)
+    first = _run_example_gen(tmp_path, "first", _example_gen_properties(tmp_path / "train", 1, str(schema_dir), "v1"))
+    assert first.get_int_custom_property(p.SPAN) == 1
+    assert first.get_int_custom_property(p.QUARANTINED_ROWS) == 0
+    latest = _run_example_gen(tmp_path, "latest", _example_gen_properties(tmp_path / "train", -1, str(schema_dir), "v2"))
+    assert latest.get_int_custom_property(p.SPAN) == 2
+    cash = sum(row["payment_type"] == "Cash" for row in defects.base_rows(span=2, n=300))
+    assert cash > 0 and latest.get_int_custom_property(p.QUARANTINED_ROWS) == cash
+
+
+@pytest.mark.parametrize("requested, version, message", [
+    (-2, "", "span -2: a span number (0 or more), or -1 for the latest"),
+    (-1, "v9", "schema version v9: no "),
+    (-1, "latest", "schema version 'latest': expected v<N>"),
+])
+def test_a_span_or_schema_version_that_cannot_be_read_is_one_line(requested, version, message):
+    properties = _example_gen_properties(DATA_ROOT / "train", requested, str(PROJECT_ROOT / "schema"), version)
+    with pytest.raises(ConfigError) as e:
+        span_example_gen.with_run_parameters(properties)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+    if version == "v9":
+        assert "(the versions there: v1)" in str(e.value)
+
+
+def test_the_schema_importer_imports_the_version_a_run_names(tmp_path):
+    schema = standard_artifacts.Schema()
+    schema.uri = str(tmp_path / "schema")
+    schema_importer.Executor().Do({}, {"schema": [schema]},
+                                  {"schema_dir": str(PROJECT_ROOT / "schema"), "schema_version": "v1"})
+    assert layout.read_schema(schema.uri) == schema_files.load(str(PROJECT_ROOT / "schema" / "v1" / p.SCHEMA_FILE))
+    assert schema.get_string_custom_property(p.SCHEMA_VERSION) == "v1"
+    with pytest.raises(ConfigError, match=r"schema version v2: no .*\(the versions there: v1\)"):
+        schema_importer.Executor().Do({}, {"schema": [schema]},
+                                      {"schema_dir": str(PROJECT_ROOT / "schema"), "schema_version": "v2"})
+
+
+def test_train_steps_replace_the_compiled_number_of_steps():
+    properties = {"train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=1000))}
+    replaced = trainer.with_train_steps(dict(properties, train_steps=40))
+    assert proto_utils.json_to_proto(replaced["train_args"], trainer_pb2.TrainArgs()).num_steps == 40
+    assert trainer.with_train_steps(dict(properties, train_steps=None)) == dict(properties, train_steps=None)
+    with pytest.raises(ConfigError, match="train_steps 0: at least 1"):
+        trainer.with_train_steps(dict(properties, train_steps=0))
+
+
+def test_a_drift_baseline_named_by_uri_is_the_decision_it_names(tmp_path):
+    """The gate's decision.json records what it accepted; the validator given that folder's URI
+    measures drift against those statistics, as against the Resolver's choice locally."""
+    accepted = _statistics_artifact(tmp_path / "accepted", defects.write(tmp_path / "base", "clean_training"))
+    anomalies = _validate(tmp_path / "earlier", "clean_training", span=2)
+    anomalies.set_string_custom_property(p.STATISTICS_URI, accepted.uri)
+    anomalies.set_string_custom_property(p.STATISTICS_SPLITS, accepted.split_names)
+    decision = GateDecision()
+    decision.uri = str(tmp_path / "decision")
+    gate_executor.Executor().Do({"training_anomalies": [anomalies]}, {"decision": [decision]},
+                                {p.POLICY: config_lib.read_policy()})
+    output = _validate(tmp_path, "miles_in_km_span", drift_baseline=decision.uri)
+    assert output.get_int_custom_property(p.DRIFT_BASELINE_SPAN) == 2
+    assert output.get_string_custom_property(p.DRIFT_BASELINE_URI) == accepted.uri
+    [document] = layout.read_findings(output.uri, [p.TRAIN_SPLIT]).values()
+    assert {(f["feature"], f["check"], f.get("rule")) for f in document["findings"]} == {
+        ("trip_miles", "drift", "scale_shift")}
+
+
+def test_a_drift_baseline_that_is_no_accepted_decision_is_one_line(tmp_path):
+    (tmp_path / "not-a-decision").mkdir()
+    with pytest.raises(InputError) as e:
+        validator_executor.decision_at(str(tmp_path / "not-a-decision"))
+    assert "no decision.json (not the `decision` output of a tfxgate gate)" in str(e.value)
+    assert isinstance(e.value, UserError) and "\n" not in str(e.value)
