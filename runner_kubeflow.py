@@ -4,14 +4,17 @@
                               [--serving-model-dir URI] [--beam-arg=ARG ...] [--resources TASK=CPU/CPU,GB/GB ...]
                               [--s3-endpoint URL [--s3-secret NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]]]
                               [--output FILE.yaml]
-                              [--submit --host URL [--experiment NAME]]
+                              [--submit --host URL [--experiment NAME] [--param NAME=VALUE ...]]
 
 Writes a bare PipelineSpec (schemaVersion 2.1.0), checked as the backend checks it. Settings
 also come from the environment: TFXGATE_IMAGE, TFXGATE_PIPELINE_ROOT, TFXGATE_DATA_ROOT,
 TFXGATE_SERVING_MODEL_DIR, TFXGATE_S3_ENDPOINT, KFP_HOST. An s3:// root (MinIO, as Kubeflow
 installs it) needs --s3-endpoint; the credentials reach the tasks from a Kubernetes secret the
-spec names, never from the spec; a minio:// root is refused. Exit status: 0 done, 2 bad settings or a rejected spec,
-1 the submission failed.
+spec names, never from the spec; a minio:// root is refused. The spec's run parameters (span,
+train_steps, schema_version, drift_baseline) keep their defaults unless --param sets them for the
+run --submit starts; drift_baseline `auto` (the default there) is the decision of the newest run
+of the experiment whose gate accepted its data, `none` checks no drift. Exit status: 0 done,
+2 bad settings or a rejected spec, 1 the submission failed.
 """
 
 import argparse
@@ -55,6 +58,9 @@ def parse_args(argv):
     parser.add_argument("--submit", action="store_true", help="upload the spec and start a run")
     parser.add_argument("--host", default=env("KFP_HOST"), help="the KFP API server, an http(s) URL (or KFP_HOST)")
     parser.add_argument("--experiment", default="tfxgate", help="the experiment the run goes into")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="repeatable, with --submit: a run parameter: span (-1: the latest), train_steps, "
+                             "schema_version (v<N>), drift_baseline (auto, none, or a gate decision URI)")
     return parser.parse_args(argv)
 
 
@@ -68,6 +74,9 @@ def main(argv=None) -> int:
         return 2
     if args.submit and not args.host:
         print("error: --submit needs --host URL (or KFP_HOST)", file=sys.stderr)
+        return 2
+    if args.param and not args.submit:
+        print("error: --param needs --submit (a compiled spec takes parameter values per run)", file=sys.stderr)
         return 2
     if args.host and not _is_http_url(args.host):
         print(f"error: --host {args.host!r}: not an http(s) URL (e.g. http://localhost:8888)", file=sys.stderr)
@@ -86,7 +95,7 @@ def main(argv=None) -> int:
               "string, so after the tag is pushed again cached tasks serve the old image's results "
               "(use REGISTRY/IMAGE@sha256:...)", file=sys.stderr)
     if args.submit:
-        return submit(args.output, args.host, args.experiment, args.pipeline_root)
+        return submit(args)
     return 0
 
 
@@ -97,19 +106,20 @@ def _is_http_url(text: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
-def submit(package: str, host: str, experiment: str, pipeline_root: str) -> int:
-    import kfp
+def submit(args) -> int:
+    from pipeline import kfp_runs
 
     try:
-        client = kfp.Client(host=host)
-        run = client.create_run_from_pipeline_package(
-            package, arguments={}, experiment_name=experiment, pipeline_root=pipeline_root
-        )
-    except Exception as e:  # the kfp client raises many kinds; each is one line for the user
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"error: submitting to {host} failed: {reason}", file=sys.stderr)
+        run_id, lines = kfp_runs.submit(args.output, args.host, args.experiment, args.pipeline_root, args.param)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except kfp_runs.SubmitError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"tfxgate: started run {run.run_id} in experiment {experiment} on {host}")
+    for line in lines:
+        print(f"tfxgate: {line}")
+    print(f"tfxgate: started run {run_id} in experiment {args.experiment} on {args.host}")
     return 0
 
 

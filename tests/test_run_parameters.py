@@ -184,3 +184,104 @@ def test_a_drift_baseline_that_is_no_accepted_decision_is_one_line(tmp_path):
         validator_executor.decision_at(str(tmp_path / "not-a-decision"))
     assert "no decision.json (not the `decision` output of a tfxgate gate)" in str(e.value)
     assert isinstance(e.value, UserError) and "\n" not in str(e.value)
+
+
+class _FakeKfpClient:
+    """kfp.Client's surface that --submit uses, recording what it is asked; no KFP API server
+    can run here. The runs it lists are folders a gate wrote under the pipeline root."""
+
+    runs: list = []
+    created: list = []
+
+    def __init__(self, host):
+        self.host = host
+
+    def get_experiment(self, experiment_name=None, **_):
+        if experiment_name != "tfxgate":
+            raise ValueError(f"No experiment is found with name {experiment_name}.")
+        return type("Experiment", (), {"experiment_id": "exp-1"})()
+
+    def list_runs(self, experiment_id=None, sort_by="", page_size=10, **_):
+        assert experiment_id == "exp-1" and sort_by == "created_at desc"
+        return type("Runs", (), {"runs": [type("Run", (), {"run_id": r})() for r in self.runs]})()
+
+    def create_run_from_pipeline_package(self, package, arguments=None, experiment_name=None, pipeline_root=None, **_):
+        self.created.append({"package": package, "arguments": arguments, "experiment": experiment_name,
+                             "pipeline_root": pipeline_root})
+        return type("Result", (), {"run_id": "run-new"})()
+
+
+def _gate_decision_under(root, run_id, tmp_path, defect):
+    """A gate's real decision where the backend puts it: <root>/tfxgate/<run>/DataGate/<uuid>/decision."""
+    accepted = _statistics_artifact(tmp_path / run_id / "accepted", defects.write(tmp_path / run_id / "base", defect))
+    anomalies = _validate(tmp_path / run_id, defect, span=2)
+    anomalies.set_string_custom_property(p.STATISTICS_URI, accepted.uri)
+    anomalies.set_string_custom_property(p.STATISTICS_SPLITS, accepted.split_names)
+    decision = GateDecision()
+    decision.uri = str(root / "tfxgate" / run_id / p.GATE / "0f3a-uuid" / "decision")
+    try:
+        gate_executor.Executor().Do({"training_anomalies": [anomalies]}, {"decision": [decision]},
+                                    {p.POLICY: config_lib.read_policy()})
+    except gate_executor.GateBlocked:
+        pass  # a blocked gate writes no decision, as on the backend
+    return decision.uri
+
+
+def test_submit_sets_the_parameters_and_finds_the_drift_baseline_in_the_run_history(tmp_path, monkeypatch, capsys):
+    import kfp
+
+    import runner_kubeflow
+
+    root = tmp_path / "root"
+    accepted = _gate_decision_under(root, "run-older", tmp_path, "clean_training")
+    _gate_decision_under(root, "run-blocked", tmp_path, "hour_out_of_domain")
+    monkeypatch.setattr(kfp, "Client", _FakeKfpClient)
+    _FakeKfpClient.runs, _FakeKfpClient.created = ["run-newest-no-gate", "run-blocked", "run-older"], []
+    args = ["--image", "registry.example/tfxgate@sha256:" + "0" * 64, "--pipeline-root", str(root),
+            "--serving-model-dir", str(tmp_path / "serving"), "--output", str(tmp_path / "spec.yaml"),
+            "--submit", "--host", "http://kfp.test"]
+    assert runner_kubeflow.main(args + ["--param", "span=2", "--param", "train_steps=40"]) == 0
+    [created] = _FakeKfpClient.created
+    assert created["arguments"] == {p.PARAM_SPAN: 2, p.PARAM_TRAIN_STEPS: 40, p.PARAM_DRIFT_BASELINE: accepted}
+    assert created["pipeline_root"] == str(root) and created["experiment"] == "tfxgate"
+    out = capsys.readouterr().out
+    assert f"drift against the newest accepted run's decision, {accepted}" in out and "started run run-new" in out
+
+    _FakeKfpClient.created = []
+    assert runner_kubeflow.main(args + ["--param", "drift_baseline=none", "--param", "schema_version=v1"]) == 0
+    assert _FakeKfpClient.created[0]["arguments"] == {p.PARAM_DRIFT_BASELINE: "", p.PARAM_SCHEMA_VERSION: "v1"}
+    _FakeKfpClient.runs, _FakeKfpClient.created = ["run-blocked"], []
+    assert runner_kubeflow.main(args) == 0
+    assert _FakeKfpClient.created[0]["arguments"] == {p.PARAM_DRIFT_BASELINE: ""}
+    assert "no earlier run of experiment tfxgate passed its gate: no drift check this run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("params, message", [
+    (["span=x"], "--param 'span=x': span takes a whole number"),
+    (["span=-3"], "--param span=-3: a span number (0 or more), or -1 for the latest"),
+    (["train_steps=0"], "--param train_steps=0: at least 1"),
+    (["schema_version=v9"], "schema version v9: no "),
+    (["colour=red"], "--param 'colour=red': expected NAME=VALUE with NAME one of the spec's parameters "
+                     "(drift_baseline, schema_version, span, train_steps)"),
+    (["drift_baseline=/nonexistent/decision"], "/nonexistent/decision: no decision.json"),
+])
+def test_a_run_parameter_that_cannot_work_is_one_line_before_a_run_starts(tmp_path, monkeypatch, capsys, params, message):
+    import kfp
+
+    import runner_kubeflow
+
+    monkeypatch.setattr(kfp, "Client", _FakeKfpClient)
+    _FakeKfpClient.runs, _FakeKfpClient.created = [], []
+    args = ["--pipeline-root", str(tmp_path / "root"), "--output", str(tmp_path / "spec.yaml"),
+            "--submit", "--host", "http://kfp.test"]
+    assert runner_kubeflow.main(args + [a for param in params for a in ("--param", param)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: --image")]
+    assert len(err) == 1 and err[0].startswith(f"error: {message}")
+    assert _FakeKfpClient.created == []
+
+
+def test_param_without_submit_is_refused(tmp_path, capsys):
+    import runner_kubeflow
+
+    assert runner_kubeflow.main(["--output", str(tmp_path / "spec.yaml"), "--param", "span=1"]) == 2
+    assert capsys.readouterr().err == "error: --param needs --submit (a compiled spec takes parameter values per run)\n"
