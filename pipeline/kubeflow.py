@@ -2,12 +2,17 @@
 checks a KFP 2 backend makes, so a spec that would be rejected never leaves this machine.
 
 Differences from the local pipeline (the README says so too):
-- no Resolver node (the open-source backend cannot run one), so no drift against the previous
-  span; skew against the serving batch and every schema check remain;
+- no Resolver node (the open-source backend cannot run one): the drift baseline is the
+  `drift_baseline` run parameter instead, an earlier run's gate decision URI, which
+  `runner_kubeflow.py --submit` finds through the run history (pipeline/kfp_runs.py);
+- span, training steps and schema version are run parameters too (with this config's values as
+  defaults); the tasks read the chosen schema version from the image's schema/ folder;
 - ExampleGen resolves its span in its executor (SpanCsvExampleGen), since the backend never calls
   the `preCacheCheck` driver; those tasks are not cached, so new files are always read;
-- every task runs pipeline/kfp_entrypoint.py around TFX's entrypoint (the backend hands inputs
-  untyped and adds an `executor-logs` output), with CPU and memory requests and limits.
+- every TFX task runs pipeline/kfp_entrypoint.py around TFX's entrypoint (the backend hands inputs
+  untyped and adds an `executor-logs` output), with CPU and memory requests and limits;
+- an AnomalyReport task (tfxgate/kfp_report.py) writes the report and the decision as outputs the
+  run's UI shows.
 """
 
 import dataclasses
