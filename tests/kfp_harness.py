@@ -26,9 +26,23 @@ From the backend's sources (the file and function each behaviour comes from):
   parameter types, image, and the raw command and args, as sorted JSON hashed with SHA-256; a hit
   reuses the cached execution's artifacts (the same MLMD ids) and starts no process.
 
+- Object storage (`launcher_v2.go` `LocalPathForURI`, `downloadArtifacts`, `prepareOutputFolders`,
+  `getLogWriter`, `uploadOutputArtifacts`), for an `s3://` root: every input artifact is
+  downloaded to the pod's local path (`/s3/<bucket>/<key>`, a folder of the task's own here)
+  before the command runs; the parents of the outputs' local paths are made; the task's stdout
+  and stderr go to executor-logs' local path, uploaded to its uri after exit 0 with every output
+  whose local path exists (a missing one is only a warning, since the executor wrote to the
+  bucket itself). The launcher reaches the bucket as the kfp-launcher ConfigMap's
+  `providers.s3` says (`s3_provider`: endpoint, SSL, region, a secret reference).
+- The pod's environment (`driver.go` `initPodSpecPatch`): the container's `env` from the spec,
+  then each `secretAsEnv` of the package's platform spec resolved from the namespace's secrets
+  (`secrets`, name -> key -> value); a missing secret or key keeps the pod from starting (the task
+  fails, nothing runs). Nothing else of this process's `AWS_*` or `S3_*` variables reaches a task.
+
 What is not exercised: the image (the commands run in this environment, which installs the same
-lock and project as the Dockerfile) and object storage transfers (the root is a local folder,
-which the launcher would leave to the executor: not a recognized storage URI).
+lock and project as the Dockerfile), MinIO itself (the S3 server is moto, tests/s3.py, which
+speaks the same API), and for a local root the launcher's refusal of an unrecognized storage
+URI (the harness makes its output folders instead).
 """
 
 import dataclasses
@@ -53,12 +67,15 @@ SESSION_INFO = json.dumps({"Provider": "minio", "Params": {"accessKeyKey": "acce
                           separators=(",", ":"))
 
 SUCCEEDED, FAILED, CACHED, OMITTED = "Succeeded", "Failed", "Cached", "Omitted"
+S3 = "s3://"
+# What a pod never inherits from this process: object storage settings come from the spec.
+POD_STRIPPED_PREFIXES = ("AWS_", "S3_")
 
 
 @dataclasses.dataclass
 class TaskResult:
     name: str
-    code: Optional[int]  # None when cached
+    code: Optional[int]  # None when cached or never started
     seconds: float
     log: str
     state: str = SUCCEEDED
@@ -77,12 +94,18 @@ class RunResult:
 class Backend:
     """One backend: its MLMD store and its cache outlive runs, as a deployment's do."""
 
-    def __init__(self, workdir: str, cwd: str, env: Optional[Dict[str, str]] = None, publish_logs: bool = True):
+    def __init__(self, workdir: str, cwd: str, env: Optional[Dict[str, str]] = None, publish_logs: bool = True,
+                 secrets: Optional[Dict[str, Dict[str, str]]] = None, s3_provider: Optional[dict] = None):
+        """`env`: added to every task's environment (not from the spec: for the test's own settings).
+        `secrets`: the namespace's Kubernetes secrets. `s3_provider`: the kfp-launcher ConfigMap's
+        `providers.s3.default` ({"endpoint": "host:port", "disableSSL": bool, "region": …,
+        "credentials": {"fromEnv": false, "secretRef": {"secretName", "accessKeyKey", "secretKeyKey"}}})."""
         from ml_metadata.metadata_store import metadata_store
         from ml_metadata.proto import metadata_store_pb2
 
         os.makedirs(workdir, exist_ok=True)
         self.workdir, self.cwd, self.env, self.publish_logs = workdir, cwd, env or {}, publish_logs
+        self.secrets, self.s3_provider = secrets or {}, s3_provider
         config = metadata_store_pb2.ConnectionConfig()
         config.sqlite.filename_uri = os.path.join(workdir, "kfp-mlmd.sqlite")
         config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
@@ -150,9 +173,71 @@ class Backend:
 
     # -- the launcher ----------------------------------------------------------------------
 
-    def _start(self, spec: dict, name: str, executor_input: dict, pod: str):
+    def _pod_env(self, container: dict, label: str, platform: Optional[dict]) -> Dict[str, str]:
+        """driver.go initPodSpecPatch: the container's env, then each secretAsEnv's keys from the
+        namespace's secrets; this process's AWS_* and S3_* variables are not the pod's."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(POD_STRIPPED_PREFIXES)}
+        env.update(self.env)
+        env.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
+        config = ((platform or {}).get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {})
+                  .get("executors", {}).get(label, {}))
+        for entry in config.get("secretAsEnv", []):
+            secret = entry.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant") or entry.get("secretName")
+            for mapping in entry.get("keyToEnv", []):
+                data = self.secrets.get(secret)
+                if data is None or mapping["secretKey"] not in data:
+                    raise PodError(f"CreateContainerConfigError: secret {secret!r} or its key {mapping['secretKey']!r} not found")
+                env[mapping["envVar"]] = data[mapping["secretKey"]]
+        return env
+
+    def _bucket(self):
+        """The launcher's S3 client, as the kfp-launcher ConfigMap's providers.s3 configures it."""
+        import boto3
+
+        if self.s3_provider is None:
+            raise PodError("an s3:// uri, but the launcher has no providers.s3 configuration")
+        provider = self.s3_provider
+        reference = provider["credentials"]["secretRef"]
+        data = self.secrets.get(reference["secretName"], {})
+        return boto3.client("s3", endpoint_url=("http://" if provider.get("disableSSL") else "https://") + provider["endpoint"],
+                            region_name=provider.get("region") or "us-east-1",
+                            aws_access_key_id=data.get(reference["accessKeyKey"]),
+                            aws_secret_access_key=data.get(reference["secretKeyKey"]))
+
+    def _download_inputs(self, executor_input: dict, pod: str) -> None:
+        """downloadArtifacts: each input's first artifact, every object under its key, to the
+        pod's local path (a file or a folder alike)."""
+        for artifact_list in executor_input["inputs"]["artifacts"].values():
+            uri = artifact_list["artifacts"][0]["uri"] if artifact_list["artifacts"] else ""
+            if not uri.startswith(S3):
+                continue
+            bucket, key = _split(uri)
+            client, local = self._bucket(), local_path(pod, uri)
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            for item in (o for page in pages for o in page.get("Contents", [])):
+                target = os.path.join(local, os.path.relpath(item["Key"], key)) if item["Key"] != key else local
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                client.download_file(bucket, item["Key"], target)
+
+    def _upload_outputs(self, executor_input: dict, pod: str) -> None:
+        """uploadOutputArtifacts: each output's local path, a file or a folder, to its uri; a
+        missing local path is skipped with a warning (the executor may write to the bucket itself)."""
+        for artifact_list in executor_input["outputs"]["artifacts"].values():
+            uri = artifact_list["artifacts"][0]["uri"]
+            local = local_path(pod, uri) if uri.startswith(S3) else None
+            if not local or not os.path.exists(local):
+                continue
+            bucket, key = _split(uri)
+            client = self._bucket()
+            files = [local] if os.path.isfile(local) else [os.path.join(d, f) for d, _, fs in os.walk(local) for f in fs]
+            for path in files:
+                client.upload_file(path, bucket, key if path == local else f"{key}/{os.path.relpath(path, local)}")
+
+    def _start(self, spec: dict, name: str, executor_input: dict, pod: str, platform: Optional[dict] = None):
         component = spec["components"][spec["root"]["dag"]["tasks"][name]["componentRef"]["name"]]
         container = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]
+        env = self._pod_env(container, component["executorLabel"], platform)
+        _transfer(self._download_inputs, executor_input, pod)
         with_defaults = json.loads(json.dumps(executor_input))
         for key, definition in component.get("inputDefinitions", {}).get("parameters", {}).items():
             if key not in with_defaults["inputs"]["parameterValues"] and "defaultValue" in definition:
@@ -162,15 +247,16 @@ class Backend:
         command = [sys.executable if c == "python" else c for c in container["command"]]
         for artifact_list in executor_input["outputs"]["artifacts"].values():
             uri = artifact_list["artifacts"][0]["uri"]
-            os.makedirs(os.path.dirname(uri), exist_ok=True)  # prepareOutputFolders: the parent only
+            local = local_path(pod, uri) if uri.startswith(S3) else uri
+            os.makedirs(os.path.dirname(local), exist_ok=True)  # prepareOutputFolders: the parent only
         log = open(os.path.join(pod, "log.txt"), "w+")
-        proc = subprocess.Popen(command + args, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.cwd,
-                                env=dict(os.environ, **self.env))
+        proc = subprocess.Popen(command + args, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.cwd, env=env)
         return proc, log
 
-    def _record(self, spec: dict, name: str, executor_input: dict, log_text: str):
-        """After exit 0: the output file parsed strictly, uri and metadata merged, every output
-        recorded in MLMD as the launcher records it. Returns ({key: artifact id}, execution id)."""
+    def _record(self, spec: dict, name: str, executor_input: dict, log_text: str, pod: str):
+        """After exit 0: the output file parsed strictly, the outputs uploaded, uri and metadata
+        merged, every output recorded in MLMD as the launcher records it. Returns ({key: artifact
+        id}, execution id)."""
         output_file = executor_input["outputs"]["outputFile"]
         reported = {}
         if os.path.exists(output_file):
@@ -186,8 +272,8 @@ class Backend:
             if got[0].get("uri"):
                 artifact["uri"] = got[0]["uri"]
             metadata = dict(artifact.get("metadata") or {}, **(got[0].get("metadata") or {}))
-            if key == EXECUTOR_LOGS:
-                with open(artifact["uri"], "w") as f:
+            if key == EXECUTOR_LOGS:  # getLogWriter: the task's output, at the local path
+                with open(local_path(pod, artifact["uri"]) if artifact["uri"].startswith(S3) else artifact["uri"], "w") as f:
                     f.write(log_text)
             recorded = self._pb.Artifact(type_id=self._type_id(_title(artifact["type"])), uri=artifact["uri"],
                                          state=self._pb.Artifact.LIVE)
@@ -196,13 +282,25 @@ class Backend:
             if "display_name" not in recorded.custom_properties:
                 recorded.custom_properties["display_name"].string_value = key
             if "store_session_info" not in recorded.custom_properties:
-                recorded.custom_properties["store_session_info"].string_value = SESSION_INFO
+                recorded.custom_properties["store_session_info"].string_value = (
+                    self._s3_session_info() if artifact["uri"].startswith(S3) else SESSION_INFO)
             artifacts.append(recorded)
             keys.append(key)
+        _transfer(self._upload_outputs, executor_input, pod)
         events = [self._pb.Event(type=self._pb.Event.OUTPUT,
                                  path=self._pb.Event.Path(steps=[self._pb.Event.Path.Step(key=k)])) for k in keys]
         execution_id, ids, _ = self.store.put_execution(execution, list(zip(artifacts, events)), [])
         return dict(zip(keys, ids)), execution_id
+
+    def _s3_session_info(self) -> str:
+        """config/s3.go ProvideSessionInfo for the provider's default."""
+        provider = self.s3_provider or {}
+        reference = provider.get("credentials", {}).get("secretRef", {})
+        params = {"endpoint": provider.get("endpoint", ""), "region": provider.get("region", ""),
+                  "disableSSL": str(bool(provider.get("disableSSL"))).lower(), "forcePathStyle": "true",
+                  "fromEnv": "false", "secretName": reference.get("secretName", ""),
+                  "accessKeyKey": reference.get("accessKeyKey", ""), "secretKeyKey": reference.get("secretKeyKey", "")}
+        return json.dumps({"Provider": "s3", "Params": params}, separators=(",", ":"))
 
     def _type_id(self, title: str, execution: bool = False) -> int:
         if execution:
@@ -225,9 +323,11 @@ class Backend:
         return [n for n in sorted(tasks) if n not in state
                 and all(state.get(u) in (SUCCEEDED, CACHED) for u in tasks[n].get("dependentTasks", []))]
 
-    def run(self, spec: dict, root: str, parameters: Optional[Dict[str, object]] = None) -> RunResult:
+    def run(self, spec: dict, root: str, parameters: Optional[Dict[str, object]] = None,
+            platform: Optional[dict] = None) -> RunResult:
         """One run of `spec` with its outputs under `root`; `parameters` override the spec's
-        pipeline parameter defaults."""
+        pipeline parameter defaults; `platform` is the package's platform spec (its second YAML
+        document), if any."""
         tasks = spec["root"]["dag"]["tasks"]
         values = {k: d.get("defaultValue") for k, d in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items()}
         values.update(parameters or {})
@@ -255,13 +355,18 @@ class Backend:
                     state[name] = CACHED
                     results[name] = TaskResult(name, None, 0.0, "", CACHED, fingerprint)
                     continue
-                proc, log = self._start(spec, name, executor_input, pod)
-                running[name] = (proc, log, time.monotonic(), executor_input, fingerprint)
+                try:
+                    proc, log = self._start(spec, name, executor_input, pod, platform)
+                except PodError as e:  # the pod never ran its command
+                    state[name] = FAILED
+                    results[name] = TaskResult(name, None, 0.0, f"launcher: {e}", FAILED, fingerprint)
+                    continue
+                running[name] = (proc, log, time.monotonic(), executor_input, fingerprint, pod)
                 state[name] = "Running"
             if not running and not self._ready(tasks, state):
                 break
             time.sleep(0.2)
-            for name, (proc, log, started, executor_input, fingerprint) in list(running.items()):
+            for name, (proc, log, started, executor_input, fingerprint, pod) in list(running.items()):
                 if proc.poll() is None:
                     continue
                 del running[name]
@@ -271,15 +376,39 @@ class Backend:
                 result = TaskResult(name, proc.returncode, time.monotonic() - started, text[-6000:], FAILED, fingerprint)
                 if proc.returncode == 0:
                     try:
-                        outputs[name], execution_id = self._record(spec, name, executor_input, text)
+                        outputs[name], execution_id = self._record(spec, name, executor_input, text, pod)
                         result.state = SUCCEEDED
                         if tasks[name].get("cachingOptions", {}).get("enableCache"):
                             self._cache[scope + fingerprint] = execution_id
-                    except ValueError as e:  # the launcher fails the task it cannot record
+                    except (ValueError, PodError) as e:  # the launcher fails the task it cannot record
                         result.log += f"\nlauncher: {e}"
                 state[name] = result.state
                 results[name] = result
         return RunResult(run_id, results, sorted(n for n, s in state.items() if s == OMITTED), outputs, inputs)
+
+
+class PodError(RuntimeError):
+    """The pod cannot start its command, or the launcher cannot move its artifacts."""
+
+
+def local_path(pod: str, uri: str) -> str:
+    """launcher_v2.go LocalPathForURI, under the task's own folder: s3://b/k -> <pod>/s3/b/k."""
+    return os.path.join(pod, "s3", uri[len(S3):])
+
+
+def _transfer(move, executor_input: dict, pod: str) -> None:
+    """A transfer the launcher fails the task on when the bucket refuses it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        move(executor_input, pod)
+    except (BotoCoreError, ClientError) as e:
+        raise PodError(f"object storage: {e}") from None
+
+
+def _split(uri: str):
+    bucket, _, key = uri[len(S3):].partition("/")
+    return bucket, key.rstrip("/")
 
 
 def _title(artifact_type: dict) -> str:

@@ -11,6 +11,7 @@ access key: a wrong or missing key is refused, as MinIO refuses it), and creates
 
 import dataclasses
 import json
+import logging
 import subprocess
 import sys
 from typing import Dict, Optional
@@ -59,6 +60,7 @@ class S3Server:
         import requests
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
