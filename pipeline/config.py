@@ -215,6 +215,10 @@ def local_config(
     """The config of a local run, every output under `outputs` unless overridden; checks the inputs.
 
     `store`: the MLMD store; a SQLite file `<outputs>/metadata.sqlite` when it names none."""
+    for flag, path in (("--pipeline-root", pipeline_root), ("--data-root", data_root)):
+        if path and "://" in path:
+            raise ConfigError(f"{flag} {path}: a local run keeps this on this machine (its run lock, crash recovery "
+                              "and input checks need a folder); object storage is for Kubeflow (runner_kubeflow.py)")
     train = os.path.join(data_root, names.TRAIN_FOLDER)
     if not os.path.isdir(train):
         raise ConfigError(f"--data-root {data_root}: no train/ folder (expected train/span-N/*.csv)")

@@ -34,6 +34,15 @@ def test_flags_override_the_defaults(tmp_path):
     assert "--runner=DirectRunner" in config.beam_pipeline_args
 
 
+@pytest.mark.parametrize("flag, uri", [("--pipeline-root", "s3://bucket/root"), ("--data-root", "gs://bucket/taxi")])
+def test_object_storage_in_a_local_run_is_a_one_line_error(tmp_path, flag, uri):
+    paths = {"pipeline_root": uri} if flag == "--pipeline-root" else {"data_root": uri}
+    with pytest.raises(config_lib.ConfigError) as e:
+        config_lib.local_config(**dict({"data_root": str(DATA_ROOT), "outputs": str(tmp_path)}, **paths))
+    assert str(e.value).startswith(f"{flag} {uri}: a local run keeps this on this machine")
+    assert "\n" not in str(e.value)
+
+
 def test_config_is_frozen(tmp_path):
     config = config_lib.local_config(data_root=str(DATA_ROOT), outputs=str(tmp_path))
     with pytest.raises(AttributeError):
