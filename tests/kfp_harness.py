@@ -329,8 +329,7 @@ class Backend:
         pipeline parameter defaults; `platform` is the package's platform spec (its second YAML
         document), if any."""
         tasks = spec["root"]["dag"]["tasks"]
-        values = {k: d.get("defaultValue") for k, d in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items()}
-        values.update(parameters or {})
+        values = run_parameters(spec, parameters or {})
         run_id = str(uuid.uuid4())
         state: Dict[str, str] = {}
         results: Dict[str, TaskResult] = {}
@@ -409,6 +408,46 @@ def _transfer(move, executor_input: dict, pod: str) -> None:
 def _split(uri: str):
     bucket, _, key = uri[len(S3):].partition("/")
     return bucket, key.rstrip("/")
+
+
+def run_parameters(spec: dict, given: Dict[str, object]) -> Dict[str, object]:
+    """A run's parameter values as the API server takes them (apiserver/template/v2_template.go:
+    a parameter neither optional nor with a default must be given; a number parameter takes only
+    a number) and the compiled workflow fills them (argocompiler/argo.go: missing values from
+    defaultValue, an optional one without a default as null). ValueError: the run is refused."""
+    definitions = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    values = {}
+    for name, definition in definitions.items():
+        if name in given:
+            value = given[name]
+            number = definition.get("parameterType") in ("NUMBER_INTEGER", "NUMBER_DOUBLE")
+            if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"input parameter {name} requires type double or integer, "
+                                 "but the parameter value is not of number value type")
+            values[name] = value
+        elif "defaultValue" in definition:
+            values[name] = definition["defaultValue"]
+        elif definition.get("isOptional"):
+            values[name] = None
+        else:
+            raise ValueError(f"parameter {name} is not optional, yet has neither default value nor user provided value")
+    return values
+
+
+def visualizations(backend: "Backend", run: "RunResult") -> Dict[tuple, dict]:
+    """{(task, output key): {type, uri}} of the run's outputs KFP's UI renders on the run's page:
+    MLMD type system.HTML or system.Markdown, with a display_name (frontend
+    MetricsVisualizations.tsx getVertifiedHtmlArtifacts / getVertifiedMarkdownArtifacts); the UI
+    reads the object at the uri as the page."""
+    shown = {}
+    for task, keys in run.outputs.items():
+        for key, artifact_id in keys.items():
+            [artifact] = backend.store.get_artifacts_by_id([artifact_id])
+            [kind] = backend.store.get_artifact_types_by_id([artifact.type_id])
+            named = "display_name" in artifact.custom_properties and artifact.custom_properties["display_name"].string_value
+            if kind.name in ("system.HTML", "system.Markdown") and named:
+                shown[(task, key)] = {"type": kind.name, "uri": artifact.uri}
+    return shown
 
 
 def _title(artifact_type: dict) -> str:

@@ -11,6 +11,7 @@ spec names the endpoint and a Kubernetes secret, and the credentials reach the t
 that secret (the harness resolves it as the driver does; no AWS variable of this process reaches
 a task)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,8 +19,8 @@ import shutil
 import pytest
 import yaml
 
-from core import names as p
-from pipeline import kfp_entrypoint, kubeflow
+from core import names as p, storage
+from pipeline import kfp_entrypoint, kfp_runs, kubeflow
 from tests import defects, kfp_harness, s3 as s3_server
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 
@@ -42,7 +43,7 @@ def _compile(root, data_root, server=None):
     return kubeflow.read_package(str(root / "tfxgate_pipeline.yaml")) + (store,)  # run what was written
 
 
-def _compile_and_run(root, data_root, server):
+def _compile_and_run(root, data_root, server, parameters=None):
     spec, platform, store = _compile(root, data_root, server)
     host, port = server.endpoint[len("http://"):].split(":")
     backend = kfp_harness.Backend(
@@ -51,7 +52,7 @@ def _compile_and_run(root, data_root, server):
         s3_provider={"endpoint": f"{host}:{port}", "disableSSL": True, "region": s3_server.REGION,
                      "credentials": {"fromEnv": False, "secretRef": {"secretName": SECRET, "accessKeyKey": kubeflow.S3_SECRET_KEYS[0],
                                                                      "secretKeyKey": kubeflow.S3_SECRET_KEYS[1]}}})
-    run = backend.run(spec, f"{store}/pipeline", platform=platform)
+    run = backend.run(spec, f"{store}/pipeline", parameters=parameters, platform=platform)
     return {"root": root, "store": store, "spec": spec, "platform": platform, "backend": backend, "run": run,
             "results": run.results, "s3": server}
 
@@ -63,18 +64,43 @@ def server():
     started.stop()
 
 
+TRAIN_STEPS = 40  # a run parameter: the spec's default is kubeflow_config's 50
+
+
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, server):
-    return _compile_and_run(tmp_path_factory.mktemp("kfp-clean"), DATA_ROOT, server)
+    return _compile_and_run(tmp_path_factory.mktemp("kfp-clean"), DATA_ROOT, server,
+                            parameters={p.PARAM_TRAIN_STEPS: TRAIN_STEPS})
+
+
+@contextlib.contextmanager
+def _s3_env(server):
+    """This process's environment reaching `server`, as --submit's would (restored after)."""
+    saved = dict(os.environ)
+    os.environ.update(server.env())
+    try:
+        storage.prepare([f"s3://{server.bucket}/"])
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
-def corrupted(tmp_path_factory, server):
+def corrupted(tmp_path_factory, server, clean):
+    """Span 7, a tenth of its rows with a payment type the schema does not know, run with the
+    drift baseline --submit would find: the clean run's gate decision, through the run history."""
     data = tmp_path_factory.mktemp("kfp-data")
     shutil.copytree(DATA_ROOT / "serving", data / "serving")
     rows = [dict(r, payment_type="Bitcoin") if i % 10 == 0 else r for i, r in enumerate(defects.base_rows(n=10**6))]
     defects.write_rows(data / "train" / "span-7" / "data.csv", rows, defects.SERVING_COLUMNS)
-    return _compile_and_run(tmp_path_factory.mktemp("kfp-corrupt"), data, server)
+    with _s3_env(server):
+        baseline = kfp_runs.accepted_decision([clean["run"].run_id], f"{clean['store']}/pipeline",
+                                              clean["spec"]["pipelineInfo"]["name"])
+    assert baseline, "the clean run's gate decision was not found where the backend puts it"
+    run = _compile_and_run(tmp_path_factory.mktemp("kfp-corrupt"), data, server,
+                           parameters={p.PARAM_DRIFT_BASELINE: baseline})
+    return dict(run, baseline=baseline)
 
 
 class _Props(dict):
@@ -198,3 +224,43 @@ def test_the_backend_cache_serves_a_rerun_only_where_nothing_changed(clean):
     assert states[p.EXAMPLE_GEN] == kfp_harness.SUCCEEDED
     assert states[p.STATISTICS_GEN] == kfp_harness.SUCCEEDED  # a new Examples id: a new key
     assert rerun.results[p.STATISTICS_GEN].fingerprint != clean["results"][p.STATISTICS_GEN].fingerprint
+
+
+def test_run_parameters_reach_their_tasks(clean, corrupted):
+    """train_steps set for the clean run, drift_baseline for the corrupted one; every other
+    parameter took the spec's default, as the backend fills it."""
+    trainer = clean["run"].executor_inputs[p.TRAINER]["inputs"]["parameterValues"]
+    assert trainer["train_steps"] == TRAIN_STEPS
+    assert f"{TRAIN_STEPS}/{TRAIN_STEPS}" in clean["results"][p.TRAINER].log  # Keras' progress: the steps trained
+    example_gen = clean["run"].executor_inputs[p.EXAMPLE_GEN]["inputs"]["parameterValues"]
+    assert example_gen["requested_span"] == -1 and example_gen["schema_version"] == "v1"
+    validator = corrupted["run"].executor_inputs[p.TRAIN_VALIDATOR]["inputs"]["parameterValues"]
+    assert validator["drift_baseline"] == corrupted["baseline"]
+    with pytest.raises(ValueError, match="requires type double or integer"):
+        clean["backend"].run(clean["spec"], f"{clean['store']}/pipeline", parameters={p.PARAM_SPAN: "3"})
+
+
+def test_drift_on_kubeflow_is_measured_against_the_earlier_runs_accepted_span(clean, corrupted):
+    """No Resolver: the drift baseline came as a parameter, and the validator used what the clean
+    run's gate accepted (span 3, its statistics)."""
+    anomalies = _metadata(corrupted, p.TRAIN_VALIDATOR, "anomalies")
+    assert anomalies.get(p.DRIFT_BASELINE_SPAN) == 3
+    accepted = _metadata(clean, p.GATE, "decision").get(p.TRAINING_STATISTICS_URI)
+    assert accepted and anomalies.get(p.DRIFT_BASELINE_URI) == accepted
+    assert corrupted["baseline"].startswith(f"{clean['store']}/pipeline/tfxgate/{clean['run'].run_id}/{p.GATE}/")
+
+
+def test_the_report_and_the_decision_are_outputs_the_runs_ui_shows(clean, corrupted):
+    """Both runs, the blocked one too: the report task reads the validators, not the failed gate."""
+    for run, decision in ((clean, p.PASS), (corrupted, p.BLOCK)):
+        assert run["results"][p.REPORT].code == 0, run["results"][p.REPORT].log[-1500:]
+        shown = kfp_harness.visualizations(run["backend"], run["run"])
+        assert {k: v["type"] for k, v in shown.items()} == {(p.REPORT, "report"): "system.HTML",
+                                                            (p.REPORT, "decision"): "system.Markdown"}
+        page = run["s3"].read(shown[(p.REPORT, "report")]["uri"]).decode()
+        assert page.startswith("<!DOCTYPE html>") and f'<span class="{decision}">{decision}</span>' in page
+        assert f"tfxgate anomaly report: run {run['run'].run_id}" in page
+        markdown = run["s3"].read(shown[(p.REPORT, "decision")]["uri"]).decode()
+        assert markdown.startswith(f"# Data gate: **{decision}**")
+    assert "| block | training | payment_type" in markdown and "payment_type" in page
+    assert corrupted["results"][p.GATE].code == 1
