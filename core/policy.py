@@ -180,6 +180,14 @@ def summary(verdicts: List[Verdict]) -> str:
     return ". ".join(parts) or "no anomalies"
 
 
+def digest(policy_text: str) -> str:
+    """A policy's short fingerprint, the same for any formatting of the same rules (its canonical
+    JSON's SHA-256, 10 hex digits): which policy judged a run, in reports."""
+    import hashlib
+
+    return hashlib.sha256(to_json_text(policy_text).encode()).hexdigest()[:10]
+
+
 def to_json_text(policy_text: str) -> str:
     """The canonical JSON of a policy's text: what the pipeline passes to the gate."""
     parse(policy_text)

@@ -61,6 +61,7 @@ class Run:
     validations: List[Validation]
     gate: dict  # {"decision": pass|warn|block|not reached, "summary", "artifact_id"?}
     pushed_model: Optional[dict]
+    policy_digest: Optional[str] = None  # core.policy.digest of the policy the gate judged with
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -163,7 +164,13 @@ def load_run(store, context) -> Run:
         validations=_validations(store, by_node, _policy_of(gate_execution)),
         gate=_gate(store, gate_execution),
         pushed_model=_pushed(store, by_node.get(names.PUSHER)),
+        policy_digest=_policy_digest(gate_execution),
     )
+
+
+def _policy_digest(execution) -> Optional[str]:
+    text = query.custom_value(execution, names.POLICY) if execution is not None else None
+    return policy_lib.digest(text) if text else None
 
 
 def run_contexts(store, pipeline: Optional[str] = None) -> list:

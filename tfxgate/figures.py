@@ -2,7 +2,9 @@
 global backend): shared by the HTML report and the notebook."""
 
 import base64
+import datetime
 import io
+import math
 from typing import Dict, List, Tuple
 
 from core import names
@@ -16,6 +18,28 @@ def literal(text) -> str:
     return str(text).replace("$", r"\$")
 
 
+def number(value: float, digits: int = 3) -> str:
+    """`value` with `digits` significant digits, in plain notation with thousands separators
+    (1,740 not 1.74e+03; -87.63; 0.00125)."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    rounded = round(value, decimals)
+    return f"{rounded:,.{decimals}f}"
+
+
+def bin_labels(edges: List[Tuple[float, float]]) -> List[str]:
+    """'low–high' per bin, with the fewest significant digits (3 at least) that tell every bin
+    apart and show each bin's two edges apart where they differ: longitude bins read
+    -87.632–-87.626, not -87.6--87.6."""
+    for digits in range(3, 16):
+        labels = [number(low, digits) + "–" + number(high, digits) for low, high in edges]
+        distinct_edges = all(number(low, digits) != number(high, digits) for low, high in edges if low != high)
+        if len(set(labels)) == len(labels) and distinct_edges:
+            return labels
+    return labels
+
+
 def _distribution(feature) -> Tuple[List[str], List[float]]:
     """Labels and shares: equal-width histogram for numbers, top values for strings."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
@@ -24,7 +48,8 @@ def _distribution(feature) -> Tuple[List[str], List[float]]:
         for h in feature.num_stats.histograms:
             if h.type == statistics_pb2.Histogram.QUANTILES:
                 total = sum(b.sample_count for b in h.buckets) or 1
-                return [f"{b.low_value:.3g}-{b.high_value:.3g}" for b in h.buckets], [b.sample_count / total for b in h.buckets]
+                return (bin_labels([(b.low_value, b.high_value) for b in h.buckets]),
+                        [b.sample_count / total for b in h.buckets])
     if feature.HasField("string_stats"):
         values = feature.string_stats.top_values[:10]
         total = feature.string_stats.common_stats.num_non_missing or 1
@@ -97,20 +122,36 @@ def distances_figure(rows: List[dict]):
     return fig
 
 
+def run_label(row: dict) -> str:
+    """A run on the history axis: when it ran (UTC) and what it judged ('2026-12-02 14:05\nspan 3')."""
+    when = datetime.datetime.fromtimestamp((row.get("created_ms") or 0) / 1000, datetime.timezone.utc)
+    span = row.get("span")
+    judged = "serving" if span == "serving" else (f"span {span}" if span is not None else "")
+    return f"{when:%Y-%m-%d %H:%M}\n{judged}".strip()
+
+
 def history_figure(rows: List[dict]):
-    fig, ax = _figure(6.5, 2.8)
+    """Per feature and check, the distance over its threshold across runs, oldest first; each run
+    labelled by its time and span on the axis, the threshold (1.0) drawn. One run is one labelled
+    point."""
+    fig, ax = _figure(6.5, 3.0)
     series: Dict[Tuple[str, str], List[Tuple[int, float]]] = {}
-    runs_seen = []
+    runs_seen: List[str] = []
+    labels: List[str] = []
     for r in rows:
         if r["type"] not in _COMPARATORS or r.get("slice") or r["split"] not in (names.BASELINE_SPLIT, names.SERVING_SPLIT):
             continue
         if r["run_id"] not in runs_seen:
             runs_seen.append(r["run_id"])
+            labels.append(run_label(r))
         series.setdefault((r["check"], r["feature"]), []).append((runs_seen.index(r["run_id"]), r["value"] / r["threshold"]))
     for (check, feature), points in sorted(series.items()):
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=literal(f"{check} {feature}"))
-    ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
-    ax.set_xlabel("run (oldest first)")
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="threshold")
+    ax.set_xticks(list(range(len(labels))))
+    ax.set_xticklabels([literal(label) for label in labels], fontsize=7)
+    ax.set_xlim(-0.5, max(len(labels) - 0.5, 0.5))
+    ax.set_xlabel("run (oldest first): time (UTC) and what it judged")
     ax.set_ylabel("distance / threshold")
     if series:
         ax.legend(fontsize=6, ncol=2)

@@ -110,17 +110,20 @@ def run_from_inputs(executor_input: dict, policy: policy_lib.Policy, folder: str
 
 
 def markdown(run: runs.Run) -> str:
-    """The decision and its reasons, one line each, for the run's UI."""
-    lines = [f"# Data gate: **{run.gate['decision']}**", "", run.gate["summary"] or "no finding", ""]
-    spans = ", ".join(str(e["span"]) for e in run.examples if e.get("span") is not None)
-    lines.append(f"Span {spans or '?'}, curated schema {run.schema_version}; "
-                 f"{sum(e['quarantined_rows'] for e in run.examples):,} rows quarantined by ExampleGen.")
-    verdicts = policy_lib.unique([v for validation in run.validations for v in validation.verdicts])
-    if verdicts:
-        lines += ["", "| severity | dataset | finding | why |", "|---|---|---|---|"]
-        for v in sorted(verdicts, key=lambda v: ({names.BLOCK: 0, names.WARN: 1}.get(v.severity, 2), v.dataset)):
-            cells = [v.severity, v.dataset.split("[")[0], v.line().split(": ", 1)[-1], v.why]
+    """The verdict first (tfxgate/verdict.py, as the report's top), for the run's UI."""
+    from tfxgate import verdict
+
+    headline = verdict.of_run(run)
+    lines = [f"# Data gate: **{headline.decision}**", "", f"{headline.counts}. Judged: {'; '.join(headline.judged)}. "
+             f"Against: {headline.against}. {sum(e['quarantined_rows'] for e in run.examples):,} rows quarantined "
+             "by ExampleGen.", ""]
+    if headline.reasons:
+        lines += ["| severity | dataset | finding | next step |", "|---|---|---|---|"]
+        for v, step in headline.reasons:
+            cells = [v.severity, v.dataset.split("[")[0], v.line().split(": ", 1)[-1], step]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    else:
+        lines.append("Nothing to do: no finding blocks or warns.")
     return "\n".join(lines) + "\n"
 
 
@@ -149,6 +152,7 @@ def write_outputs(executor_input: dict) -> str:
         raise UserError(f"the task was handed no {' or '.join(missing)} output")
     with tempfile.TemporaryDirectory() as folder:
         run = run_from_inputs(executor_input, policy, folder, run_id=_run_id(outputs[REPORT_OUTPUT]["artifacts"][0]["uri"]))
+        run.policy_digest = policy_lib.digest(parameters[POLICY_PARAMETER])
         page = report.render_html(run)
     _write(outputs[REPORT_OUTPUT]["artifacts"][0]["uri"], page)
     _write(outputs[DECISION_OUTPUT]["artifacts"][0]["uri"], markdown(run))

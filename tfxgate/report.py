@@ -13,7 +13,7 @@ from typing import List, Optional
 from core import names, noise, schema_files
 from mlmd import lineage, runs
 from mlmd import store as store_lib
-from tfxgate import figures, files, tables
+from tfxgate import figures, files, tables, verdict
 
 _CSS = """
 body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -22,6 +22,12 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f2f2f2}.block{color:#fff;background:#c0392b;padding:1px 5px}
 .warn{background:#f4d03f;padding:1px 5px}.pass{color:#fff;background:#27ae60;padding:1px 5px}
 code{font-size:12px}pre{white-space:pre-wrap;font-size:12px}
+section.headline{padding:12px 18px;margin:0 0 1.5em;border-left:12px solid #27ae60;background:#eafaf1;color:#222}
+section.headline.warn{border-color:#d4ac0d;background:#fef9e7}section.headline.block{border-color:#c0392b;background:#fdedec}
+.verdict{font-size:48px;font-weight:bold;letter-spacing:2px}.counts{font-size:20px;margin:4px 0}
+.judged{font-size:14px;color:#444}.reasons{padding-left:1.2em}.reason{margin:.4em 0}
+.reason-warn{opacity:.75}.next{font-size:13px;color:#333}
+td,th{overflow-wrap:anywhere;max-width:420px}img{max-width:100%}
 """
 
 
@@ -53,33 +59,9 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
     """The whole report as one self-contained HTML document. `history`: the rows of
     `mlmd.lineage.history` for the history figure (none: no such section, as in a Kubeflow run's
     report task, which sees no store); `source`: where the run was read from, for the footer."""
-    parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>"]
-    gate = run.gate
-    parts.append(_table([{
-        "pipeline": run.pipeline, "run": run.run_id, "spans": ", ".join(str(e["span"]) for e in run.examples),
-        "schema version": run.schema_version, "decision": gate.get("decision"),
-        "pushed model": (run.pushed_model or {}).get("destination") or "(none)",
-    }]))
-    parts.append(f"<p>Gate: {_e(gate.get('summary'))}</p>")
-    parts.append("<h3>Artifacts</h3>")
-    artifacts = [{"artifact": "examples (span %s)" % e["span"], "uri": e["uri"]} for e in run.examples]
-    artifacts += [{"artifact": f"{v.node} anomalies", "uri": v.uri} for v in run.validations]
-    artifacts += [{"artifact": f"{v.node} statistics", "uri": v.statistics_uri} for v in run.validations]
-    parts.append(_table(artifacts))
-
-    parts.append(f"<h2>Curated schema {_e(run.schema_version)} and its environments</h2>")
-    if run.schema_file and os.path.isfile(run.schema_file):
-        parts.append(_table(tables.schema_rows(schema_files.load(run.schema_file, "curated schema"))))
-    differences = tables.schema_differences(run)
-    parts.append("<h3>What the curated schema says that the schema inferred from this span does not</h3>")
-    parts.append("<pre>" + _e("\n".join(differences) or "(no difference)") + "</pre>")
-
-    quarantined = sum(e.get("quarantined_rows") or 0 for e in run.examples)
-    parts.append(f"<h2>Rows left out: {quarantined:,} quarantined by ExampleGen</h2>")
-    parts.append("<p>A row with a value its schema type cannot hold, or that breaks a rule across columns "
-                 "(<code>constraints.yaml</code>), is never written to the splits; it is in the quarantine (<code>Quarantine/</code> inside the Examples), with its file, "
-                 "line and reasons.</p>")
-    parts.append(_table(tables.quarantine_rows(run)))
+    parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>", verdict.to_html(verdict.of_run(run))]
+    if run.gate.get("summary"):
+        parts.append(f"<p>Gate: {_e(run.gate.get('summary'))}</p>")
 
     parts.append("<h2>Anomalies, with the policy's verdict</h2>")
     parts.append(_table(tables.anomaly_rows(run), ["dataset", "feature", "slice", "types", "check", "severity",
@@ -104,9 +86,32 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
         for feature in tables.moved_most(run):
             parts.append(f'<img alt="{_e(feature)}" src="{figures.data_url(figures.distribution_figure(stats[names.TRAINING], stats[names.SERVING], feature))}">')
 
+    quarantined = sum(e.get("quarantined_rows") or 0 for e in run.examples)
+    parts.append(f"<h2>Rows left out: {quarantined:,} quarantined by ExampleGen</h2>")
+    parts.append("<p>A row with a value its schema type cannot hold, or that breaks a rule across columns "
+                 "(<code>constraints.yaml</code>), is never written to the splits; it is in the quarantine (<code>Quarantine/</code> inside the Examples), with its file, "
+                 "line and reasons.</p>")
+    parts.append(_table(tables.quarantine_rows(run)))
+
+    parts.append(f"<h2>Curated schema {_e(run.schema_version)} and its environments</h2>")
+    if run.schema_file and os.path.isfile(run.schema_file):
+        parts.append(_table(tables.schema_rows(schema_files.load(run.schema_file, "curated schema"))))
+    parts.append("<h3>What the curated schema says that the schema inferred from this span does not</h3>")
+    parts.append(_table(tables.schema_difference_rows(run)))
+
     if history is not None:
         parts.append("<h2>History: distance over threshold, per run</h2>")
         parts.append(f'<img alt="history" src="{figures.data_url(figures.history_figure(history))}">')
+    parts.append("<h2>Artifacts</h2>")
+    parts.append(_table([{
+        "pipeline": run.pipeline, "run": run.run_id, "spans": ", ".join(str(e["span"]) for e in run.examples),
+        "schema version": run.schema_version, "decision": run.gate.get("decision"),
+        "pushed model": (run.pushed_model or {}).get("destination") or "(none)",
+    }]))
+    artifacts = [{"artifact": "examples (span %s)" % e["span"], "uri": e["uri"]} for e in run.examples]
+    artifacts += [{"artifact": f"{v.node} anomalies", "uri": v.uri} for v in run.validations]
+    artifacts += [{"artifact": f"{v.node} statistics", "uri": v.statistics_uri} for v in run.validations]
+    parts.append(_table(artifacts))
     if source:
         parts.append(f"<p><small>From {_e(source)}.</small></p>")
 

@@ -55,19 +55,23 @@ def _compact(message) -> str:
     return text_format.MessageToString(message, as_one_line=True).strip() or "(set, empty)"
 
 
-def diff(old, new, old_name: str = "old", new_name: str = "new") -> List[str]:
-    """Readable lines: what a reviewer needs to know changed between two schemas."""
-    lines = []
+def diff_rows(old, new) -> List[Dict[str, str]]:
+    """What changed between two schemas, one row per feature and aspect: {feature, aspect, old,
+    new, change} (change: added, removed or changed; for a domain, the values added and removed).
+    The one comparison behind `tfxgate schema diff` and the report's schema table."""
+    rows = []
     if list(old.default_environment) != list(new.default_environment):
-        lines.append(f"~ default_environment: {list(old.default_environment)} -> {list(new.default_environment)}")
+        rows.append({"feature": "(schema)", "aspect": "default_environment", "old": str(list(old.default_environment)),
+                     "new": str(list(new.default_environment)), "change": "changed"})
     old_domains, new_domains = _string_domains(old), _string_domains(new)
     old_features = {f.name: f for f in old.feature}
     new_features = {f.name: f for f in new.feature}
     for name in sorted(set(new_features) - set(old_features)):
         aspects = _aspects(new_features[name], new_domains)
-        lines.append(f"+ feature {name} ({aspects['type']})")
+        rows.append({"feature": name, "aspect": "feature", "old": "(absent)", "new": str(aspects["type"]), "change": "added"})
     for name in sorted(set(old_features) - set(new_features)):
-        lines.append(f"- feature {name}")
+        aspects = _aspects(old_features[name], old_domains)
+        rows.append({"feature": name, "aspect": "feature", "old": str(aspects["type"]), "new": "(absent)", "change": "removed"})
     for name in sorted(set(old_features) & set(new_features)):
         a = _aspects(old_features[name], old_domains)
         b = _aspects(new_features[name], new_domains)
@@ -75,16 +79,32 @@ def diff(old, new, old_name: str = "old", new_name: str = "new") -> List[str]:
             before, after = a.get(key), b.get(key)
             if before == after:
                 continue
+            row = {"feature": name, "aspect": key, "old": _shown(before), "new": _shown(after), "change": "changed"}
             if key == "domain values" and isinstance(before, list) and isinstance(after, list):
-                added = sorted(set(after) - set(before))
-                removed = sorted(set(before) - set(after))
-                change = " ".join(
-                    part for part in (f"+{added}" if added else "", f"-{removed}" if removed else "") if part
-                )
-                lines.append(f"~ {name}: domain values {change}")
-            else:
-                lines.append(f"~ {name}: {key}: {before if before is not None else '(unset)'} -> "
-                             f"{after if after is not None else '(unset)'}")
+                added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+                row["change"] = " ".join(p for p in (f"+{added}" if added else "", f"-{removed}" if removed else "") if p)
+            rows.append(row)
+    return rows
+
+
+def _shown(value) -> str:
+    return "(unset)" if value is None else str(value)
+
+
+def diff(old, new, old_name: str = "old", new_name: str = "new") -> List[str]:
+    """Readable lines: what a reviewer needs to know changed between two schemas."""
+    lines = []
+    for row in diff_rows(old, new):
+        if row["aspect"] == "default_environment":
+            lines.append(f"~ default_environment: {row['old']} -> {row['new']}")
+        elif row["change"] == "added":
+            lines.append(f"+ feature {row['feature']} ({row['new']})")
+        elif row["change"] == "removed":
+            lines.append(f"- feature {row['feature']}")
+        elif row["aspect"] == "domain values":
+            lines.append(f"~ {row['feature']}: domain values {row['change']}")
+        else:
+            lines.append(f"~ {row['feature']}: {row['aspect']}: {row['old']} -> {row['new']}")
     header = f"schema diff {old_name} -> {new_name}: {len(lines)} change(s)"
     return [header] + (lines or ["(no semantic change)"])
 

@@ -134,6 +134,17 @@ def schema_differences(run: runs.Run) -> List[str]:
                                 f"curated {run.schema_version}", "inferred")[1:]
 
 
+def schema_difference_rows(run: runs.Run) -> List[dict]:
+    """The same comparison as a table: {feature, aspect, curated, inferred} (`tfxgate schema
+    diff`'s rows, the curated schema as old and the inferred one as new)."""
+    if not run.schema_file or not run.inferred_schema_uri or not os.path.isfile(run.schema_file):
+        return []
+    rows = schema_versions.diff_rows(schema_files.load(run.schema_file, "curated schema"),
+                                     schema_files.load(layout.schema_path(run.inferred_schema_uri), "inferred schema"))
+    return [{"feature": r["feature"], "aspect": r["aspect"], f"curated {run.schema_version}": r["old"],
+             "inferred from this span": r["new"]} for r in rows]
+
+
 def run_statistics(run: runs.Run) -> Dict[str, object]:
     """{'TRAINING': stats of the train split, 'SERVING': stats of the serving batch}."""
     result = {}

@@ -29,6 +29,7 @@ class Outcome:
     left_out: dict = dataclasses.field(default_factory=dict)  # {"rows", "by_reason", "file"?}
     skipped_slices: List[dict] = dataclasses.field(default_factory=list)
     notes: List[str] = dataclasses.field(default_factory=list)
+    policy_digest: Optional[str] = None
 
     @property
     def result(self) -> str:
@@ -67,7 +68,12 @@ class Outcome:
         }
 
     def to_text(self) -> str:
-        lines = [
+        from tfxgate import verdict
+
+        what = "training" if self.environment == "TRAINING" else "serving batch"
+        headline = verdict.headline(self.verdicts, [f"{what} {self.data}, {self.rows:,} rows"], self.schema_version,
+                                    self.policy_digest)
+        lines = verdict.text_lines(headline) + [
             f"tfxgate validate: {self.data}: {self.rows} rows, environment {self.environment}, "
             f"schema {self.schema_version}",
             f"baseline: {self.baseline['description']}",
@@ -213,5 +219,7 @@ def run(
         left_out["file"] = rows_path
     if batch.report.constraints:
         left_out["by_rule"] = {rule: entry["rows"] for rule, entry in batch.report.constraints.items() if entry["rows"]}
+    with open(policy_path) as f:  # read once already by policy_lib.load: a one-line error there
+        digest = policy_lib.digest(f.read())
     return Outcome(data, batch.rows, environment, schema_path, version, baseline_info, verdicts, report.distances,
-                   left_out, report.skipped_slices, report.notes)
+                   left_out, report.skipped_slices, report.notes, digest)

@@ -1,0 +1,78 @@
+"""The verdict first (tfxgate/verdict.py, core/next_steps.py) and readable figures
+(tfxgate/figures.py): what the report, the notebook and `tfxgate validate` put on top, and labels
+a person can tell apart. Findings come from real sample rows, named for their defect."""
+
+import pathlib
+
+import pytest
+
+from core import batch_stats, names, next_steps, policy as policy_lib, schema_files, validation
+from core.findings import Finding
+from pipeline import config as config_lib
+from tests import defects
+from tests.conftest import DATA_ROOT
+from tfxgate import figures, verdict
+from tfxgate.tables import feature_statistics
+
+pytestmark = pytest.mark.unit
+
+
+def _verdicts(tmp_path, defect):
+    """The policy's verdicts on a training batch with `defect`, as `tfxgate validate` judges it."""
+    schema = schema_files.load(config_lib.default_schema_path())
+    batch = batch_stats.read(str(defects.write(tmp_path, defect)))
+    report = validation.validate(batch.statistics, schema, names.TRAINING, reading=batch.report)
+    return policy_lib.judge_all("training", report.findings, policy_lib.load(str(config_lib.POLICY_PATH)))
+
+
+@pytest.mark.parametrize("defect, severity, feature, words", [
+    ("hour_out_of_domain", names.BLOCK, "trip_start_hour", ("Fix", "upstream", "tfxgate schema propose")),
+    ("rare_new_payment_type", names.WARN, "payment_type", ("Fix payment_type upstream", "schema/policy.yaml")),
+    ("missing_trip_miles", names.BLOCK, "trip_miles", ("Restore column trip_miles", "tfxgate schema propose")),
+])
+def test_the_headline_puts_each_reason_with_what_to_do(tmp_path, defect, severity, feature, words):
+    verdicts = _verdicts(tmp_path, defect)
+    headline = verdict.headline(verdicts, ["training span 3, 1,000 rows"], "v1", "abc")
+    assert headline.decision == severity
+    [(reason, step)] = [(v, s) for v, s in headline.reasons if v.finding.feature == feature]
+    assert reason.severity == severity and all(word in step for word in words), step
+    lines = verdict.text_lines(headline)
+    assert lines[0].startswith(f"{severity.upper()}: ") and "against curated schema v1, policy abc" in lines[0]
+    assert f"        next: {step}" in lines
+    page = verdict.to_html(headline)
+    assert f'<div class="verdict">{severity.upper()}</div>' in page and f"Next: " in page
+
+
+def test_blocking_reasons_come_before_warnings_and_every_check_has_a_next_step():
+    finding = lambda check, **kw: Finding(feature="fare", types=["X"], check=check, description="", **kw)  # noqa: E731
+    verdicts = [policy_lib.Verdict("serving[serving]", finding("skew"), names.WARN, "w"),
+                policy_lib.Verdict("training[train]", finding("drift"), names.BLOCK, "b")]
+    headline = verdict.headline(verdicts, [], "v1", None)
+    assert [v.severity for v, _ in headline.reasons] == [names.BLOCK, names.WARN]
+    assert headline.counts == "1 blocking, 1 warning" and "policy (unknown)" in headline.against
+    for check in ("schema", "fill_rate", "skew", "drift", "degenerate", "tails", "constraint", "something new"):
+        step = next_steps.next_step(policy_lib.Verdict("training[train]", finding(check, slice="company=Flash Cab"),
+                                                       names.BLOCK, ""))
+        assert "fare" in step and step.endswith(".") and "\n" not in step
+
+
+def test_bin_labels_of_a_narrow_real_column_are_all_different():
+    """Pickup longitudes span a few hundredths of a degree: at three significant digits every bin
+    read -87.6--87.6."""
+    stats, _ = batch_stats.statistics(str(DATA_ROOT / "train" / "span-3" / "data.csv"))
+    labels, shares = figures._distribution(feature_statistics(stats, "pickup_longitude"))
+    assert len(labels) == len(set(labels)) >= 5 and abs(sum(shares) - 1) < 1e-6
+    assert all(label.count("-87.6") <= 2 for label in labels)
+    fares, _ = figures._distribution(feature_statistics(stats, "trip_seconds"))
+    assert not any("e+" in label for label in fares) and len(fares) == len(set(fares))
+    assert figures.number(1740.0) == "1,740" and figures.number(0.001234) == "0.00123"
+
+
+def test_one_run_in_the_history_is_one_labelled_point():
+    rows = [{"run_id": "r1", "created_ms": 1_700_000_000_000, "span": 3, "type": "JENSEN_SHANNON_DIVERGENCE",
+             "split": names.BASELINE_SPLIT, "check": "drift", "feature": "fare", "value": 0.05, "threshold": 0.1}]
+    fig = figures.history_figure(rows)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2023-11-14 22:13\nspan 3"]
+    low, high = ax.get_xlim()
+    assert low < 0 < high and high - low >= 1
