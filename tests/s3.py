@@ -66,6 +66,9 @@ class S3Server:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         try:
+            # moto keeps its state per process, not per server: a second server in the same test
+            # session would find the first one's user and bucket. Start from nothing.
+            requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
             # The next three calls (the user, its policy, its key) go unchecked; every later one
             # must be signed with the key.
             requests.post(f"{endpoint}/moto-api/reset-auth", data=b"3", timeout=30).raise_for_status()
