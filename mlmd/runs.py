@@ -33,6 +33,7 @@ class Validation:
     drift_baseline_span: Optional[int]
     splits: Dict[str, dict]  # split -> findings.json document
     verdicts: List[policy_lib.Verdict]
+    drift_baseline_uri: Optional[str] = None  # the statistics drift was measured against
 
     @property
     def distances(self) -> List[dict]:
@@ -121,6 +122,7 @@ def _validation(node: str, artifact, policy: Optional[policy_lib.Policy]) -> Val
         uri=artifact.uri,
         statistics_uri=query.custom_value(artifact, names.STATISTICS_URI),
         drift_baseline_span=query.custom_value(artifact, names.DRIFT_BASELINE_SPAN),
+        drift_baseline_uri=query.custom_value(artifact, names.DRIFT_BASELINE_URI),
         splits=splits,
         verdicts=verdicts,
     )

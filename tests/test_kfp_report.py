@@ -42,6 +42,7 @@ def _executor_input(tmp_path, defect):
 @pytest.mark.parametrize("defect, decision, reason", [
     ("clean_training", p.PASS, None),
     ("hour_out_of_domain", p.BLOCK, "trip_start_hour"),
+    ("new_payment_type", p.BLOCK, "payment_type"),
 ])
 def test_the_report_task_writes_the_page_and_the_decision_at_the_output_uris(tmp_path, defect, decision, reason):
     executor_input = _executor_input(tmp_path, defect)
@@ -54,8 +55,12 @@ def test_the_report_task_writes_the_page_and_the_decision_at_the_output_uris(tmp
     assert markdown.startswith(f"# Data gate: **{decision}**")
     if reason:
         assert f"| block | training | {reason}" in markdown and reason in page
+        evidence = page.split('id="evidence-1"')[1].split("</div>")[0]
+        assert reason in evidence
+        if reason == "payment_type":  # the values outside the domain, counted, and their figure
+            assert "<td>Bitcoin</td>" in evidence and 'class="evidence-figure"' in evidence
     else:
-        assert "| severity |" not in markdown
+        assert "| severity |" not in markdown and "The evidence for each reason" not in page
 
 
 def test_an_executor_input_the_report_cannot_use_is_one_line(tmp_path, capsys):

@@ -57,8 +57,34 @@ def _distribution(feature) -> Tuple[List[str], List[float]]:
     return [], []
 
 
-def distribution_figure(training, serving, name: str):
-    """Training versus serving distribution of one feature, from statistics."""
+def distribution(feature) -> Tuple[List[str], List[float]]:
+    """(labels, shares) of a feature's statistics: its deciles for a number, its top values for a string."""
+    return _distribution(feature)
+
+
+def share_in_deciles(base_f, batch_f) -> List[float]:
+    """The batch's share of rows in each of the baseline's deciles."""
+    return _share_in_training_deciles(base_f, batch_f)
+
+
+def categories_figure(values: List[Tuple[str, float]], known: set, name: str):
+    """A feature's most frequent values, those outside the schema's domain in red."""
+    fig, ax = _figure(6, 2.6)
+    shown = values[:12]
+    total = sum(count for _, count in values) or 1
+    ax.bar(range(len(shown)), [count / total for _, count in shown],
+           color=["#2e86c1" if value in known else "#c0392b" for value, _ in shown])
+    ax.set_xticks(list(range(len(shown))))
+    ax.set_xticklabels([literal(value) for value, _ in shown], rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("share of rows")
+    ax.set_title(literal(f"{name}: red = outside the schema's domain"), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def distribution_figure(training, serving, name: str, sides: Tuple[str, str] = ("training", "serving")):
+    """Two distributions of one feature overlaid, from statistics: training versus serving, or a
+    baseline versus a batch (`sides` names them)."""
     fig, ax = _figure(6, 2.6)
     train_f, serve_f = feature_statistics(training, name), feature_statistics(serving, name)
     if train_f is not None and train_f.HasField("num_stats") and serve_f is not None:
@@ -70,8 +96,8 @@ def distribution_figure(training, serving, name: str):
         serve_counts = dict(zip(*_distribution(serve_f))) if serve_f is not None else {}
         serve_share = [serve_counts.get(label, 0.0) for label in labels]
     xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], train_share, width=0.4, label="training")
-    ax.bar([x + 0.2 for x in xs], serve_share, width=0.4, label="serving")
+    ax.bar([x - 0.2 for x in xs], train_share, width=0.4, label=sides[0])
+    ax.bar([x + 0.2 for x in xs], serve_share, width=0.4, label=sides[1])
     ax.set_xticks(list(xs))
     ax.set_xticklabels([literal(label) for label in labels], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("share of rows")

@@ -85,7 +85,8 @@ def run_from_inputs(executor_input: dict, policy: policy_lib.Policy, folder: str
             node=INPUTS[key], environment=artifact.get(names.ENVIRONMENT), schema_version=artifact.get(names.SCHEMA_VERSION),
             span=artifact.get(names.SPAN), artifact_id=artifact.id, uri=artifact.uri,
             statistics_uri=artifact.get(names.STATISTICS_URI), drift_baseline_span=artifact.get(names.DRIFT_BASELINE_SPAN),
-            splits=splits, verdicts=policy_lib.judge_documents(splits, policy)))
+            splits=splits, verdicts=policy_lib.judge_documents(splits, policy),
+            drift_baseline_uri=artifact.get(names.DRIFT_BASELINE_URI)))
     if not validations:
         raise UserError("the task was handed no validator output (training_anomalies, serving_anomalies)")
     verdicts = [v for validation in validations for v in validation.verdicts]

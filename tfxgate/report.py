@@ -13,7 +13,7 @@ from typing import List, Optional
 from core import names, noise, schema_files
 from mlmd import lineage, runs
 from mlmd import store as store_lib
-from tfxgate import figures, files, tables, verdict
+from tfxgate import evidence, figures, files, tables, verdict
 
 _CSS = """
 body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -27,6 +27,7 @@ section.headline.warn{border-color:#d4ac0d;background:#fef9e7}section.headline.b
 .verdict{font-size:48px;font-weight:bold;letter-spacing:2px}.counts{font-size:20px;margin:4px 0}
 .judged{font-size:14px;color:#444}.reasons{padding-left:1.2em}.reason{margin:.4em 0}
 .reason-warn{opacity:.75}.next{font-size:13px;color:#333}
+.evidence{border-left:4px solid #ccc;padding-left:12px;margin:1em 0}.evidence.reason-block{border-color:#c0392b}
 td,th{overflow-wrap:anywhere;max-width:420px}img{max-width:100%}
 """
 
@@ -55,13 +56,39 @@ def _table(rows: List[dict], columns: Optional[List[str]] = None) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+MAX_FIGURES = 10  # evidence figures per report: it stays small (under 1 MB) however many findings
+
+
+def _evidence_section(run: runs.Run, headline) -> List[str]:
+    """Beside each reason, blocking first: the evidence (tfxgate/evidence.py)."""
+    if not headline.reasons:
+        return []
+    parts, drawn = ["<h2>The evidence for each reason</h2>"], 0
+    for i, (v, _) in enumerate(headline.reasons, 1):
+        found = evidence.for_verdict(run, v)
+        parts.append(f'<div class="evidence reason-{_e(v.severity)}" id="evidence-{i}">'
+                     f'<h3><span class="{_e(v.severity)}">{_e(v.severity)}</span> {_e(v.line())}</h3>')
+        if found is None:
+            parts.append(f"<p>{_e(v.finding.description)}</p></div>")
+            continue
+        parts.append(f"<p>{_e(found.summary)}</p>{_table(found.rows)}")
+        if found.figure is not None and drawn < MAX_FIGURES:
+            parts.append(f'<img class="evidence-figure" alt="evidence: {_e(v.finding.feature)}" '
+                         f'src="{figures.data_url(found.figure())}">')
+            drawn += 1
+        parts.append("</div>")
+    return parts
+
+
 def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str = "") -> str:
     """The whole report as one self-contained HTML document. `history`: the rows of
     `mlmd.lineage.history` for the history figure (none: no such section, as in a Kubeflow run's
     report task, which sees no store); `source`: where the run was read from, for the footer."""
-    parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>", verdict.to_html(verdict.of_run(run))]
+    headline = verdict.of_run(run)
+    parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>", verdict.to_html(headline)]
     if run.gate.get("summary"):
         parts.append(f"<p>Gate: {_e(run.gate.get('summary'))}</p>")
+    parts += _evidence_section(run, headline)
 
     parts.append("<h2>Anomalies, with the policy's verdict</h2>")
     parts.append(_table(tables.anomaly_rows(run), ["dataset", "feature", "slice", "types", "check", "severity",
