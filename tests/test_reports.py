@@ -1,6 +1,7 @@
 """Reports people read: the HTML file in Chromium, the notebook, lineage and history, all from a
 store made by real pipeline runs (the session's `runs`: clean span 3, drifted span 4, blocked 5)."""
 
+import html as html_lib
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from nbclient import NotebookClient
 
 from core import policy as policy_lib
 from core.findings import Finding
-from mlmd import lineage, runs as runs_lib
+from mlmd import lineage, query, runs as runs_lib
 from tests.conftest import PROJECT_ROOT
 from tfxgate import cli, report
 
@@ -52,11 +53,80 @@ def test_report_shows_the_run_the_schema_and_the_verdicts(report_file):
     assert "schema version" in text and "v1" in text
     assert "tips SCHEMA_MISSING_COLUMN" in text  # the latest run: span 5, blocked
     assert "payment_type" in text and '<span class="block">block</span>' in text
-    # Curated versus inferred from span 5 (no label there): environments and the label differ.
-    assert "~ default_environment: [&#x27;TRAINING&#x27;, &#x27;SERVING&#x27;] -&gt; []" in text
-    assert "- feature tips" in text
+    # Curated versus inferred from span 5 (no label there), as a table: environments and the label differ.
+    assert ("<td>(schema)</td><td>default_environment</td><td>[&#x27;TRAINING&#x27;, &#x27;SERVING&#x27;]</td>"
+            "<td>[]</td>") in text
+    assert re.search(r"<td>tips</td><td>feature</td><td>[A-Z]+</td><td>\(absent\)</td>", text)
     # Span 5 has fractional trip_seconds: those rows are in ExampleGen's quarantine, counted here.
     assert "Rows left out:" in text and "trip_seconds" in text and "not_int" in text
+
+
+SCREENSHOTS = PROJECT_ROOT / "outputs" / "test-artifacts"  # for a reviewer to look at
+_PROBE = """<script>
+const verdict = document.getElementById('verdict').getBoundingClientRect();
+let wide = [];
+for (const el of document.querySelectorAll('body *')) {
+  if (el.getBoundingClientRect().right > window.innerWidth + 1) wide.push(el.tagName);
+}
+document.body.setAttribute('data-probe', JSON.stringify({top: verdict.top, bottom: verdict.bottom,
+  height: window.innerHeight, width: window.innerWidth, wide: wide,
+  text: document.querySelector('#verdict .verdict').innerText,
+  fontSize: getComputedStyle(document.querySelector('#verdict .verdict')).fontSize}));
+</script>"""
+
+
+def _laid_out(page, tmp_path, name):
+    """How Chromium lays the report out at 1280x800: measured in a copy that runs a probe (the
+    report itself forbids every script), and a screenshot of the report itself under outputs/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = "--window-size=1280,800"
+    shot = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 's'}", size,
+                           f"--screenshot={SCREENSHOTS / f'report-{name}.png'}", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.returncode == 0 and (SCREENSHOTS / f"report-{name}.png").stat().st_size > 10_000, shot.stderr[-2000:]
+    text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page.read_text())
+    probe = tmp_path / f"{name}-probe.html"
+    probe.write_text(text.replace("</body>", _PROBE + "</body>"))
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p'}", size, "--dump-dom",
+                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r"data-probe=\"([^\"]*)\"", dom)
+    assert found, dom[-2000:]
+    return json.loads(html_lib.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("which, decision", [("blocked", "BLOCK"), ("first", "PASS")])
+def test_the_verdict_is_the_first_thing_on_the_screen(runs, tmp_path, which, decision):
+    """At 1280x800, without scrolling: the decision in large type, the whole headline inside the
+    first screen; no element wider than the window."""
+    assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"
+    run_id = runs["first_runs"][0].name if which == "first" else "latest"
+    page = tmp_path / f"{which}.html"
+    report.write_report(_store_path(runs), run_id, str(page))
+    layout = _laid_out(page, tmp_path, which)
+    assert layout["text"] == decision and float(layout["fontSize"].rstrip("px")) >= 32
+    assert 0 <= layout["top"] and layout["bottom"] <= layout["height"], layout
+    assert layout["wide"] == [], layout["wide"]
+    source = page.read_text()
+    if decision == "BLOCK":
+        assert "Next: " in source and "payment_type" in source.split('id="verdict"')[1].split("</section>")[0]
+        evidence = [block.split("</div>")[0] for block in source.split('<div class="evidence reason-block"')[1:]]
+        [payment] = [e for e in evidence if "payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES" in e]
+        assert 'class="evidence-figure"' in payment and "outside the schema&#x27;s domain" in payment
+    assert len(source.encode()) < 1_000_000
+
+
+def test_a_distance_has_its_evidence_beside_it(runs, tmp_path):
+    """Span 4 drifted from span 3 (more card payments): beside the drift, the two distributions
+    overlaid and the categories that moved most, with both shares and the noise level."""
+    page = tmp_path / "warn.html"
+    [warn_run] = [c.name for c in query.run_contexts(runs["store"])][-2:-1]
+    report.write_report(_store_path(runs), warn_run, str(page))
+    source = page.read_text()
+    blocks = [b.split("</div>")[0] for b in source.split('<div class="evidence ')[1:]]
+    distances = [b for b in blocks if " (drift " in b or " (skew " in b or "drift against" in b or "skew against" in b]
+    assert distances, [b[:300] for b in blocks]
+    assert any("<th>baseline share</th>" in b and " points</td>" in b and 'class="evidence-figure"' in b
+               for b in distances), distances[0][:2000]
 
 
 def test_report_renders_in_chromium_with_the_feature_names(report_file, tmp_path):
@@ -114,8 +184,11 @@ def test_notebook_executes_against_the_store(runs, tmp_path):
         os.environ.pop("TFXGATE_METADATA")
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    noise = [o.get("text", "")[:300] for o in outputs if o.get("name") == "stderr"]
+    assert not noise, noise  # library start-up lines and warnings stay out of what a reader sees
     text = "\n".join(str(o.get("text", "")) + json.dumps(o.get("data", {})) for o in outputs)
     assert "payment_type" in text and "SCHEMA_MISSING_COLUMN" in text
+    assert "BLOCK: " in text and "next: " in text  # the verdict first, as in the report
     assert "schema v1" in text
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
 

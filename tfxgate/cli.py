@@ -26,7 +26,6 @@ import os
 import sys
 import tempfile
 import traceback
-import warnings
 from typing import Iterator, List, Optional
 
 import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
@@ -145,9 +144,9 @@ def _add_store(parser: argparse.ArgumentParser) -> None:
 def quiet_native_stderr() -> Iterator[None]:
     """TensorFlow's C++ logging writes to file descriptor 2 directly; send that to /dev/null
     while Python's own stderr (errors, tracebacks) stays on the terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from tfxgate import quiet
+
+    quiet.settings()
     if os.environ.get("TFXGATE_VERBOSE"):
         yield
         return
