@@ -242,8 +242,7 @@ def local_config(
         store=store,
         beam_pipeline_args=beam_args_for(beam_args),
         policy_json=read_policy(policy_path or str(POLICY_PATH)),
-        schema_text=read_schema_text(schema_path),
-        **read_beside_schema(schema_path),
+        **schema_files.read_version(schema_path),  # the schema's text and the files beside it, read once
         validate_serving=os.path.isdir(os.path.join(data_root, names.SERVING_FOLDER)),  # serving/ with no CSV: an error
         **overrides,
     )

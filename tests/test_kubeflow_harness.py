@@ -9,7 +9,9 @@ Those two runs keep their artifacts and the pushed model on S3-compatible storag
 on loopback that checks credentials, tests/s3.py), as on a Kubeflow installation's MinIO: the
 spec names the endpoint and a Kubernetes secret, and the credentials reach the tasks only from
 that secret (the harness resolves it as the driver does; no AWS variable of this process reaches
-a task)."""
+a task). The clean run sets `train_steps` as a run parameter; the corrupted run takes as its drift
+baseline the clean run's gate decision, found as `--submit` finds it; both show the report and the
+decision as outputs the run's UI renders."""
 
 import contextlib
 import json
