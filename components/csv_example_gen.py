@@ -111,6 +111,14 @@ def schema_kinds(exec_properties: Dict[str, Any]) -> Dict[str, str]:
     return reading.schema_kinds(text_format.Parse(text, schema_pb2.Schema())) if text else {}
 
 
+def schema_domains(exec_properties: Dict[str, Any]) -> Dict[str, reading.Domain]:
+    """{feature: Domain} of the schema in the execution's custom_config; {} without one."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    text = settings(exec_properties).get(SCHEMA_KEY)
+    return reading.schema_domains(text_format.Parse(text, schema_pb2.Schema())) if text else {}
+
+
 def rules_and_slices(exec_properties: Dict[str, Any]):
     """(constraints.yaml's rules, checks.yaml's slice keys) in the execution's custom_config."""
     chosen = settings(exec_properties)
@@ -168,8 +176,10 @@ class _RowsToExamples(beam.DoFn):
     (base_example_gen_executor._GeneratePartitionKey), so every row keeps its split, and the
     bytes written are the same on every run."""
 
-    def __init__(self, names: List[str], kinds: Dict[str, str], rules=(), slice_keys=(), serialized: bool = True):
+    def __init__(self, names: List[str], kinds: Dict[str, str], rules=(), slice_keys=(), serialized: bool = True,
+                 domains=None):
         self._names, self._kinds, self._rules, self._slice_keys = names, kinds, rules, slice_keys
+        self._domains = domains or {}
         self._serialized = serialized
 
     def setup(self):
@@ -189,7 +199,7 @@ class _RowsToExamples(beam.DoFn):
                 read[name], texts[name] = column, text
             columns.append(pa.ListArray.from_arrays(pa.array(column.offsets()), column.values))
         block = rows_lib.judge(read, {n: self._kinds[n] for n in read}, self._rules, report,
-                               lambda i: (batch[i][0], batch[i][1]), texts.__getitem__)
+                               lambda i: (batch[i][0], batch[i][1]), texts.__getitem__, self._domains)
         profile = profile_lib.Profile()
         profile.add(rows_lib.kept(block), self._slice_keys)
         for i, reasons in sorted(block.reasons.items()):
@@ -256,6 +266,7 @@ class _TypedCsvToExample(beam.PTransform):
     def __init__(self, exec_properties: Dict[str, Any], split_pattern: str):
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
         self._kinds = schema_kinds(exec_properties)
+        self._domains = schema_domains(exec_properties)
         self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_input.DELIMITER
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
@@ -288,7 +299,7 @@ class _TypedCsvToExample(beam.PTransform):
             rows
             | "Batch" >> beam.BatchElements(**_BATCH)
             | "ToTFExample" >> beam.ParDo(
-                _RowsToExamples(names, self._kinds, self._rules, self._slice_keys, self._serialized),
+                _RowsToExamples(names, self._kinds, self._rules, self._slice_keys, self._serialized, self._domains),
                 beam.pvalue.AsSingleton(inferred))
             .with_outputs("reading", "quarantine", "profile", main="examples")
         )

@@ -108,7 +108,7 @@ def column_kinds(path: str, known: Optional[Dict[str, str]] = None,
 
 def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], known=(),
                     report: Optional[ReadingReport] = None, where=None, left_out=None, rules=(),
-                    profile: Optional[profile_lib.Profile] = None, slice_keys=()) -> pa.RecordBatch:
+                    profile: Optional[profile_lib.Profile] = None, slice_keys=(), domains=None) -> pa.RecordBatch:
     """Columns as ExampleGen encodes them: lists of int64, float32 or bytes; a column empty
     throughout is missing (null). Columns named in `known` are read by core/cells.py; a row with
     a cell they cannot read, or that breaks one of `rules` (core/constraints.py), is left out
@@ -117,7 +117,7 @@ def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], know
     read = {n: cells.read_column(batch.column(n), kinds[n]) for n in batch.schema.names
             if n in known and kinds[n] is not None}
     block = rows_lib.judge(read, {n: kinds[n] for n in read}, rules, report if report is not None else ReadingReport(),
-                           where or (lambda i: ("", i)), lambda n: batch.column(n).to_pylist())
+                           where or (lambda i: ("", i)), lambda n: batch.column(n).to_pylist(), domains)
     bad = block.bad
     if profile is not None:
         profile.add(rows_lib.kept(block), slice_keys)
@@ -173,7 +173,7 @@ class Batch:
 
 
 def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_input.DELIMITER,
-         rows_out=None, rules=(), slice_keys=(), profiled: bool = True) -> Batch:
+         rows_out=None, rules=(), slice_keys=(), profiled: bool = True, domains=None) -> Batch:
     """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
     core.reading.schema_kinds of the curated schema; None: every column inferred).
 
@@ -185,6 +185,8 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
     quarantine format), with their line numbers, file by file as each is read.
     rules: rules across columns (core/constraints.py): a row breaking one is left out too.
     slice_keys: the slices of the profile (core/check_settings.py).
+    domains: {feature: core.reading.Domain}: the rows whose value lies outside are located in the
+      report, by value, with their lines.
     profiled: whether to profile the rows kept (core/profile.py); without, `Batch.profile` is
       None and only TFDV's checks can run (what the benchmark compares against).
     """
@@ -211,7 +213,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
             record_batch = to_record_batch(
                 batch, column_types, known, file_report, where=lambda i, start=start, f=f: (f, start + i),
                 left_out=(lambda i, reasons, fields, start=start: left_out.append((start + i, reasons, fields)))
-                if writer is not None else None, rules=rules, profile=profile, slice_keys=slice_keys)
+                if writer is not None else None, rules=rules, profile=profile, slice_keys=slice_keys, domains=domains)
             file_rows += batch.num_rows
             if record_batch.num_rows:
                 accumulators = [g.add_input(a, record_batch) for g, a in zip(generators, accumulators)]

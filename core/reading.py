@@ -40,6 +40,56 @@ def schema_kinds(schema) -> Dict[str, str]:
     return {f.name: kinds[f.type] for f in schema.feature if f.type in kinds}
 
 
+OUTSIDE_VALUES_KEPT = 20  # per feature: distinct values outside its domain given examples (all are counted)
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """What the curated schema allows a feature's values to be: `values` for a string domain, or
+    a range (`low`, `high`, either open) for a number."""
+
+    values: Optional[frozenset] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+
+    def outside(self, dense):
+        """Per row of a dense column (core.profile.dense), whether its value lies outside."""
+        import numpy as np
+
+        if self.values is not None:
+            present = np.array([v is not None for v in dense], dtype=bool)
+            inside = np.array([v in self.values for v in dense], dtype=bool) if len(dense) else present
+            return present & ~inside
+        values = np.asarray(dense, dtype=np.float64)
+        result = np.zeros(len(values), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if self.low is not None:
+                result |= values < self.low
+            if self.high is not None:
+                result |= values > self.high
+        return result
+
+
+def schema_domains(schema) -> Dict[str, Domain]:
+    """{feature: Domain} of the curated schema's features that have one: a string domain (inline
+    or named), an int or a float range."""
+    named = {d.name: frozenset(d.value) for d in schema.string_domain}
+    result = {}
+    for f in schema.feature:
+        which = f.WhichOneof("domain_info")
+        if which == "string_domain":
+            result[f.name] = Domain(values=frozenset(f.string_domain.value))
+        elif which == "domain" and f.domain in named:
+            result[f.name] = Domain(values=named[f.domain])
+        elif which in ("int_domain", "float_domain"):
+            d = getattr(f, which)
+            low = d.min if d.HasField("min") else None
+            high = d.max if d.HasField("max") else None
+            if low is not None or high is not None:
+                result[f.name] = Domain(low=low, high=high)
+    return result
+
+
 @dataclasses.dataclass
 class ReadingReport:
     """What reading a batch found: rows read, and per feature and reason the rows not read."""
@@ -50,6 +100,25 @@ class ReadingReport:
     # problems[feature][reason] = {"rows": n, "examples": [{"file", "line", "value"}, ...]}
     constraints: Dict[str, dict] = dataclasses.field(default_factory=dict)
     # constraints[rule] = {"rows": broken, "evaluated": n, "feature", "text", "examples": [...]}
+    outside: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    # outside[feature] = {"rows": n, "values": {value: {"rows": n, "examples": [{"file", "line"}]}}}:
+    # rows kept whose value lies outside the schema's domain (TFDV's domain check counts them; these
+    # say where they are)
+
+    def add_outside(self, feature: str, indices, show, where) -> None:
+        """Counts the rows at `indices` whose value lies outside `feature`'s domain; `show(i)`: the
+        value as text; `where(i)`: (file, line)."""
+        entry = self.outside.setdefault(feature, {"rows": 0, "values": {}})
+        entry["rows"] += len(indices)
+        for i in indices:
+            value = show(int(i))
+            if value not in entry["values"] and len(entry["values"]) >= OUTSIDE_VALUES_KEPT:
+                continue
+            kept = entry["values"].setdefault(value, {"rows": 0, "examples": []})
+            kept["rows"] += 1
+            if len(kept["examples"]) < EXAMPLES_KEPT:
+                file, line = where(int(i))
+                kept["examples"].append({"file": file, "line": line})
 
     def add_constraint(self, rule, evaluated: int, violating, where, show) -> None:
         """Counts the rows that break `rule` (a core.constraints.Rule); `violating`: their
@@ -90,18 +159,31 @@ class ReadingReport:
                     target["rows"] += entry["rows"]
                     target["examples"] = sorted(target["examples"] + entry["examples"],
                                                 key=lambda e: (e["file"], e["line"] or 0))[:EXAMPLES_KEPT]
+            for feature, entry in report.outside.items():
+                target = merged.outside.setdefault(feature, {"rows": 0, "values": {}})
+                target["rows"] += entry["rows"]
+                for value, seen in entry["values"].items():
+                    if value not in target["values"] and len(target["values"]) >= OUTSIDE_VALUES_KEPT:
+                        continue
+                    kept = target["values"].setdefault(value, {"rows": 0, "examples": []})
+                    kept["rows"] += seen["rows"]
+                    kept["examples"] = sorted(kept["examples"] + seen["examples"],
+                                              key=lambda e: (e["file"], e["line"] or 0))[:EXAMPLES_KEPT]
         return merged
 
     def to_json(self) -> dict:
         data = {"rows": self.rows, "problems": self.problems, "dropped": self.dropped}
         if self.constraints:
             data["constraints"] = self.constraints
+        if self.outside:
+            data["outside"] = self.outside
         return data
 
     def examples(self) -> List[dict]:
         """Every example kept (cells and rules alike), to be given its line."""
         return [e for reasons in self.problems.values() for entry in reasons.values() for e in entry["examples"]] + \
-            [e for entry in self.constraints.values() for e in entry["examples"]]
+            [e for entry in self.constraints.values() for e in entry["examples"]] + \
+            [e for entry in self.outside.values() for seen in entry["values"].values() for e in seen["examples"]]
 
     @classmethod
     def from_json(cls, data: Optional[dict], split: Optional[str] = None) -> "ReadingReport":
@@ -111,7 +193,7 @@ class ReadingReport:
         if split is not None and split in data.get("splits", {}):
             data = data["splits"][split]
         return cls(int(data.get("rows", 0)), data.get("problems", {}), int(data.get("dropped", 0)),
-                   data.get("constraints", {}))
+                   data.get("constraints", {}), data.get("outside", {}))
 
 
 QUARANTINE_HEADER = ["file", "line", "reasons"]  # then the data's own columns

@@ -1,12 +1,13 @@
 """What happens to a block of rows once its cells are read, in ExampleGen and `tfxgate validate`
 alike: a row with a cell its type cannot hold, or that breaks a rule across columns
-(`constraints.yaml`), is left out and counted in the ReadingReport; the rows kept are profiled.
+(`constraints.yaml`), is left out and counted in the ReadingReport; the rows kept are profiled,
+and those with a value outside the schema's domain are located (file and line) in the report.
 
 One function, so the pipeline and validate leave out the same rows for the same reasons.
 """
 
 import dataclasses
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,7 +22,8 @@ class Block:
 
 
 def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Sequence,
-          report: reading_lib.ReadingReport, where: Callable[[int], tuple], texts: Callable[[str], List[str]]) -> Block:
+          report: reading_lib.ReadingReport, where: Callable[[int], tuple], texts: Callable[[str], List[str]],
+          domains: Optional[Mapping[str, reading_lib.Domain]] = None) -> Block:
     """Judges a block whose schema-known columns were read by core.cells.read_column.
 
     Args:
@@ -31,6 +33,9 @@ def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Seq
       report: counts what was unreadable and which rules were broken, with examples.
       where: row index -> (file, line or row index) for the examples kept.
       texts: feature -> the column's cells as text (for the examples of unreadable cells).
+      domains: {feature: core.reading.Domain} of the curated schema (core.reading.schema_domains):
+        the rows kept whose value lies outside are counted in the report by value, with where
+        they are (TFDV's domain check finds them in the statistics; this says where).
 
     Returns:
       The rows left out with their reasons, and the dense columns of the whole block.
@@ -59,6 +64,12 @@ def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Seq
         for i in reasons:
             bad[i] = True
     report.dropped += int(bad.sum())
+    for name, domain in (domains or {}).items():
+        if name in columns:
+            dense = columns[name][1]
+            outside = np.flatnonzero(domain.outside(dense) & ~bad)
+            if len(outside):
+                report.add_outside(name, outside, lambda i, dense=dense: _show(dense[i]), where)
     return Block(bad, reasons, columns)
 
 

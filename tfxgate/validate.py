@@ -30,6 +30,7 @@ class Outcome:
     skipped_slices: List[dict] = dataclasses.field(default_factory=list)
     notes: List[str] = dataclasses.field(default_factory=list)
     policy_digest: Optional[str] = None
+    outside: dict = dataclasses.field(default_factory=dict)  # core.reading.ReadingReport.outside: where
 
     @property
     def result(self) -> str:
@@ -65,6 +66,7 @@ class Outcome:
             "left_out": self.left_out,
             "skipped_slices": self.skipped_slices,
             "notes": self.notes,
+            "outside_domain": self.outside,
         }
 
     def to_text(self) -> str:
@@ -82,6 +84,10 @@ class Outcome:
             where = f"; written to {self.left_out['file']}" if self.left_out.get("file") else " (--rows FILE writes them)"
             lines.append(f"left out: {self.left_out['rows']} rows with a value their schema type cannot hold, "
                          f"or breaking a rule across columns{where}")
+        for feature, entry in sorted(self.outside.items()):
+            shown = "; ".join(f"{value!r} in {seen['rows']:,} rows (at {', '.join(_at(e) for e in seen['examples'])})"
+                              for value, seen in sorted(entry["values"].items(), key=lambda item: -item[1]["rows"])[:5])
+            lines.append(f"outside the schema's domain: {feature}: {entry['rows']:,} rows: {shown}")
         for note in self.notes:
             lines.append(f"note: {note}")
         if self.skipped_slices:
@@ -94,6 +100,11 @@ class Outcome:
         blocking = sum(v.severity == policy_lib.BLOCK for v in self.verdicts)
         lines.append(f"result: {self.result} ({blocking} blocking, {len(self.verdicts) - blocking} warnings)")
         return "\n".join(lines)
+
+
+def _at(example: dict) -> str:
+    """'batch.csv:52': a row's file (its name) and line."""
+    return f"{os.path.basename(str(example.get('file') or ''))}:{example.get('line')}"
 
 
 def load_baseline(baseline: str, metadata_path, pipeline: Optional[str] = None, kinds=None, delimiter: str = ",",
@@ -196,7 +207,7 @@ def run(
     kinds = reading.schema_kinds(schema)
     rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
     settings = check_settings.load(schema_path, list(kinds))
-    read = dict(rules=rules, slice_keys=settings.slices)
+    read = dict(rules=rules, slice_keys=settings.slices, domains=reading.schema_domains(schema))
     if rows_path is None:
         batch = batch_stats.read(data, kinds, delimiter, **read)
     else:
@@ -222,4 +233,4 @@ def run(
     with open(policy_path) as f:  # read once already by policy_lib.load: a one-line error there
         digest = policy_lib.digest(f.read())
     return Outcome(data, batch.rows, environment, schema_path, version, baseline_info, verdicts, report.distances,
-                   left_out, report.skipped_slices, report.notes, digest)
+                   left_out, report.skipped_slices, report.notes, digest, batch.report.outside)
