@@ -106,6 +106,31 @@ def load(path: str, what: str = "--schema"):
     return schema
 
 
+UNIT_TAG = "unit:"  # a feature's unit, as the schema gives it: `annotation { tag: "unit:USD" }`
+_TIME_UNITS = {"UNIX_DAYS": "days since 1970-01-01", "UNIX_SECONDS": "seconds since 1970-01-01 UTC",
+               "UNIX_MILLISECONDS": "milliseconds since 1970-01-01 UTC",
+               "UNIX_MICROSECONDS": "microseconds since 1970-01-01 UTC",
+               "UNIX_NANOSECONDS": "nanoseconds since 1970-01-01 UTC"}
+
+
+def units(schema) -> Dict[str, str]:
+    """{feature: unit} where the schema gives one: an annotation tag `unit:<unit>` (the schema
+    proto has no unit field; annotations are its place for what TFDV does not check), or a time
+    domain's integer format. Features without one are left out."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    found = {}
+    for feature in schema.feature:
+        tags = [t[len(UNIT_TAG):].strip() for t in feature.annotation.tag if t.startswith(UNIT_TAG)]
+        if tags and tags[0]:
+            found[feature.name] = tags[0]
+        elif feature.HasField("time_domain") and feature.time_domain.HasField("integer_format"):
+            name = schema_pb2.TimeDomain.IntegerTimeFormat.Name(feature.time_domain.integer_format)
+            if name in _TIME_UNITS:
+                found[feature.name] = _TIME_UNITS[name]
+    return found
+
+
 def features_in(schema, environment: str) -> set:
     """The names of the schema's features that belong to `environment`."""
     result = set()

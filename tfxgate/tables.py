@@ -13,10 +13,14 @@ MAX_MOVED = 4
 
 
 def schema_rows(schema) -> List[dict]:
-    """One row per feature: type, domain, presence, environments, comparators."""
+    """One row per feature: type, unit (where the schema gives one), domain, presence,
+    environments, comparators."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
+    from core import schema_files
+
     domains = {d.name: list(d.value) for d in schema.string_domain}
+    units = schema_files.units(schema)
     rows = []
     for f in schema.feature:
         kind = f.WhichOneof("domain_info")
@@ -42,6 +46,7 @@ def schema_rows(schema) -> List[dict]:
         rows.append({
             "feature": f.name,
             "type": schema_pb2.FeatureType.Name(f.type),
+            "unit": units.get(f.name, ""),
             "domain": domain,
             "min fill": f.presence.min_fraction if f.HasField("presence") else "",
             "environments": ", ".join(envs),
