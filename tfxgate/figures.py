@@ -1,21 +1,57 @@
 """The figures of a run's anomaly report, drawn with matplotlib's object API (no pyplot, no
-global backend): shared by the HTML report and the notebook."""
+global backend): shared by the HTML report and the notebook.
+
+The report embeds each figure as inline SVG whose text stays text (`svg(fig)`): a reader can
+select and search a bin label, a browser renders it in the page's fonts, and a test reads it
+from the rendered page. The notebook shows the same figure as PNG (`png_bytes`)."""
 
 import base64
+import contextlib
 import datetime
 import io
+import itertools
 import math
-from typing import Dict, List, Tuple
+import re
+import warnings
+from typing import Dict, List, Optional, Tuple
 
 from core import names
 from tfxgate.tables import feature_statistics
 
 
-def literal(text) -> str:
+LABEL_CHARS = 40  # a label from data longer than this is cut, with an ellipsis: a figure keeps its shape
+
+
+def literal(text, limit: Optional[int] = None) -> str:
     """A string from data as matplotlib should draw it: as it is. Matplotlib reads `$...$` as
     math markup (`$x_$` fails to render, `Cab $5 to $10` is drawn as math); an escaped dollar is
-    drawn as a dollar."""
-    return str(text).replace("$", r"\$")
+    drawn as a dollar. With `limit`, a longer string is cut to that many characters."""
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def tick_labels(labels: List[str]) -> List[str]:
+    """Labels from data as ticks of one axis: each at most LABEL_CHARS long, and as distinct as
+    they were (two long values with one beginning are cut in the middle, then numbered)."""
+    shown = [literal(label, LABEL_CHARS) for label in labels]
+    if len(set(shown)) < len(set(labels)):
+        half = LABEL_CHARS // 2
+        shown = [literal(label) if len(label) <= LABEL_CHARS else literal(label[:half] + "…" + label[-(half - 1):])
+                 for label in labels]
+    seen: Dict[str, int] = {}
+    for i, label in enumerate(shown):
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            shown[i] = f"{label} #{seen[label]}"
+    return shown
+
+
+def with_unit(name: str, units: Optional[Dict[str, str]]) -> str:
+    """'fare (USD)' where the schema gives a unit (core.schema_files.units), else the name."""
+    unit = (units or {}).get(name)
+    return f"{name} ({unit})" if unit else name
 
 
 def number(value: float, digits: int = 3) -> str:
@@ -31,25 +67,39 @@ def number(value: float, digits: int = 3) -> str:
 def bin_labels(edges: List[Tuple[float, float]]) -> List[str]:
     """'low–high' per bin, with the fewest significant digits (3 at least) that tell every bin
     apart and show each bin's two edges apart where they differ: longitude bins read
-    -87.632–-87.626, not -87.6--87.6."""
+    -87.632–-87.626, not -87.6--87.6. A bin of one value (low == high) reads as that value."""
     for digits in range(3, 16):
-        labels = [number(low, digits) + "–" + number(high, digits) for low, high in edges]
+        labels = [number(low, digits) if low == high else number(low, digits) + "–" + number(high, digits)
+                  for low, high in edges]
         distinct_edges = all(number(low, digits) != number(high, digits) for low, high in edges if low != high)
         if len(set(labels)) == len(labels) and distinct_edges:
             return labels
     return labels
 
 
-def _distribution(feature) -> Tuple[List[str], List[float]]:
-    """Labels and shares: equal-width histogram for numbers, top values for strings."""
+def quantile_bins(feature) -> List[Tuple[float, float, float]]:
+    """(low, high, rows) of a number's quantile histogram, in order, bins with the same edges merged:
+    a value that fills several deciles (a tip of 0 in half the rows) is one bin, not five alike."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
+    merged: List[List[float]] = []
+    for h in feature.num_stats.histograms:
+        if h.type == statistics_pb2.Histogram.QUANTILES:
+            for b in h.buckets:
+                if merged and (merged[-1][0], merged[-1][1]) == (b.low_value, b.high_value):
+                    merged[-1][2] += b.sample_count
+                else:
+                    merged.append([b.low_value, b.high_value, b.sample_count])
+            break
+    return [(low, high, rows) for low, high, rows in merged]
+
+
+def _distribution(feature) -> Tuple[List[str], List[float]]:
+    """Labels and shares: quantile bins for numbers, top values for strings."""
     if feature.HasField("num_stats"):
-        for h in feature.num_stats.histograms:
-            if h.type == statistics_pb2.Histogram.QUANTILES:
-                total = sum(b.sample_count for b in h.buckets) or 1
-                return (bin_labels([(b.low_value, b.high_value) for b in h.buckets]),
-                        [b.sample_count / total for b in h.buckets])
+        bins = quantile_bins(feature)
+        total = sum(rows for _, _, rows in bins) or 1
+        return bin_labels([(low, high) for low, high, _ in bins]), [rows / total for _, _, rows in bins]
     if feature.HasField("string_stats"):
         values = feature.string_stats.top_values[:10]
         total = feature.string_stats.common_stats.num_non_missing or 1
@@ -58,13 +108,62 @@ def _distribution(feature) -> Tuple[List[str], List[float]]:
 
 
 def distribution(feature) -> Tuple[List[str], List[float]]:
-    """(labels, shares) of a feature's statistics: its deciles for a number, its top values for a string."""
+    """(labels, shares) of a feature's statistics: its quantile bins for a number, its top values
+    for a string."""
     return _distribution(feature)
 
 
-def share_in_deciles(base_f, batch_f) -> List[float]:
-    """The batch's share of rows in each of the baseline's deciles."""
-    return _share_in_training_deciles(base_f, batch_f)
+def aligned(base_f, batch_f) -> Tuple[List[str], List[float], List[float]]:
+    """(labels, baseline shares, batch shares) on one set of bins, the baseline's: for a number its
+    quantile bins, plus 'below'/'above' bins where the batch has rows beyond the baseline's range;
+    for a string the baseline's top values, then the batch's values the baseline lacks."""
+    if base_f.HasField("num_stats") and batch_f.HasField("num_stats"):
+        bins = quantile_bins(base_f)
+        if not bins:
+            return [], [], []
+        base_total = sum(rows for _, _, rows in bins) or 1
+        inside, below, above = _batch_mass(bins, quantile_bins(batch_f))
+        batch_total = (sum(inside) + below + above) or 1
+        labels = bin_labels([(low, high) for low, high, _ in bins])
+        base_share = [rows / base_total for _, _, rows in bins]
+        batch_share = [mass / batch_total for mass in inside]
+        if below > 1e-9 * batch_total:
+            labels, base_share, batch_share = ([f"below {number(bins[0][0])}"] + labels, [0.0] + base_share,
+                                               [below / batch_total] + batch_share)
+        if above > 1e-9 * batch_total:
+            labels, base_share, batch_share = (labels + [f"above {number(bins[-1][1])}"], base_share + [0.0],
+                                               batch_share + [above / batch_total])
+        return labels, base_share, batch_share
+    base, batch = dict(zip(*_distribution(base_f))), dict(zip(*_distribution(batch_f)))
+    labels = list(base) + [label for label in batch if label not in base]
+    return labels, [base.get(k, 0.0) for k in labels], [batch.get(k, 0.0) for k in labels]
+
+
+def _batch_mass(bins, batch_bins) -> Tuple[List[float], float, float]:
+    """The batch's rows in each baseline bin (a batch bin spread over them by overlap, a batch bin
+    of one value into the baseline's bin of that one value, else the first bin that holds it), and
+    its rows below and above them all."""
+    inside, below, above = [0.0] * len(bins), 0.0, 0.0
+    low_edge, high_edge = bins[0][0], bins[-1][1]
+    for low, high, rows in batch_bins:
+        if high <= low:
+            home = next((i for i, (b_low, b_high, _) in enumerate(bins) if b_low == low == b_high),
+                        next((i for i, (b_low, b_high, _) in enumerate(bins) if b_low <= low <= b_high), None))
+            if home is not None:
+                inside[home] += rows
+            elif low < low_edge:
+                below += rows
+            else:
+                above += rows
+            continue
+        width = high - low
+        below += rows * max(0.0, min(high, low_edge) - low) / width
+        above += rows * max(0.0, high - max(low, high_edge)) / width
+        for i, (b_low, b_high, _) in enumerate(bins):
+            overlap = min(b_high, high) - max(b_low, low)
+            if overlap > 0:
+                inside[i] += rows * overlap / width
+    return inside, below, above
 
 
 def categories_figure(values: List[Tuple[str, float]], known: set, name: str):
@@ -75,61 +174,56 @@ def categories_figure(values: List[Tuple[str, float]], known: set, name: str):
     ax.bar(range(len(shown)), [count / total for _, count in shown],
            color=["#2e86c1" if value in known else "#c0392b" for value, _ in shown])
     ax.set_xticks(list(range(len(shown))))
-    ax.set_xticklabels([literal(value) for value, _ in shown], rotation=30, ha="right", fontsize=7)
+    ax.set_xticklabels(tick_labels([value for value, _ in shown]), rotation=30, ha="right", rotation_mode="anchor", fontsize=7)
     ax.set_ylabel("share of rows")
-    ax.set_title(literal(f"{name}: red = outside the schema's domain"), fontsize=10)
-    fig.tight_layout()
+    ax.yaxis.set_major_formatter(_percent_axis())
+    ax.set_title(literal(name, LABEL_CHARS * 2) + ": red = outside the schema's domain", fontsize=10)
+    _finish(fig)
     return fig
 
 
-def distribution_figure(training, serving, name: str, sides: Tuple[str, str] = ("training", "serving")):
+def shares_figure(bars: List[Tuple[str, float]], title: str, floor: Optional[float] = None, bad: frozenset = frozenset()):
+    """Shares of rows as horizontal bars (0 to 100 %), those labelled in `bad` in red, with the
+    schema's floor drawn where one applies: a fill rate against its minimum, the rows left out."""
+    fig, ax = _figure(6, 0.42 * max(len(bars), 2) + 0.9)
+    labels = tick_labels([label for label, _ in bars])
+    ax.barh(labels, [share for _, share in bars],
+            color=["#c0392b" if label in bad else "#2e86c1" for label, _ in bars])
+    for y, (_, share) in enumerate(bars):
+        ax.text(min(share, 1.0) + 0.01, y, f"{share:.1%}", va="center", fontsize=8)
+    if floor is not None:
+        ax.axvline(floor, color="black", linestyle="--", linewidth=1, label=f"schema minimum {floor:.0%}")
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlim(0, 1.15)
+    ax.xaxis.set_major_formatter(_percent_axis())
+    ax.invert_yaxis()
+    ax.set_title(literal(title, LABEL_CHARS * 2), fontsize=10)
+    _finish(fig)
+    return fig
+
+
+def distribution_figure(training, serving, name: str, sides: Tuple[str, str] = ("training", "serving"),
+                        units: Optional[Dict[str, str]] = None):
     """Two distributions of one feature overlaid, from statistics: training versus serving, or a
-    baseline versus a batch (`sides` names them)."""
+    baseline versus a batch (`sides` names them), on the first side's bins (`aligned`)."""
     fig, ax = _figure(6, 2.6)
     train_f, serve_f = feature_statistics(training, name), feature_statistics(serving, name)
-    if train_f is not None and train_f.HasField("num_stats") and serve_f is not None:
-        # Serving mass in the training deciles: the same boundaries for both sides.
-        labels, train_share = _distribution(train_f)
-        serve_share = _share_in_training_deciles(train_f, serve_f)
+    if train_f is not None and serve_f is not None:
+        labels, train_share, serve_share = aligned(train_f, serve_f)
     else:
         labels, train_share = _distribution(train_f) if train_f is not None else ([], [])
-        serve_counts = dict(zip(*_distribution(serve_f))) if serve_f is not None else {}
-        serve_share = [serve_counts.get(label, 0.0) for label in labels]
+        serve_share = [0.0] * len(labels)
     xs = range(len(labels))
     ax.bar([x - 0.2 for x in xs], train_share, width=0.4, label=sides[0])
     ax.bar([x + 0.2 for x in xs], serve_share, width=0.4, label=sides[1])
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([literal(label) for label in labels], rotation=30, ha="right", fontsize=7)
+    ax.set_xticklabels(tick_labels(labels), rotation=30, ha="right", rotation_mode="anchor", fontsize=7)
     ax.set_ylabel("share of rows")
-    ax.set_title(literal(name), fontsize=10)
+    ax.yaxis.set_major_formatter(_percent_axis())
+    ax.set_title(literal(with_unit(name, units), LABEL_CHARS * 2), fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _finish(fig)
     return fig
-
-
-def _share_in_training_deciles(train_f, serve_f) -> List[float]:
-    from tensorflow_metadata.proto.v0 import statistics_pb2
-
-    def quantile_buckets(f):
-        for h in f.num_stats.histograms:
-            if h.type == statistics_pb2.Histogram.QUANTILES:
-                return h.buckets
-        return []
-
-    train_b, serve_b = quantile_buckets(train_f), quantile_buckets(serve_f)
-    total = sum(b.sample_count for b in serve_b) or 1
-    shares = []
-    for tb in train_b:
-        mass = 0.0
-        for sb in serve_b:
-            width = sb.high_value - sb.low_value
-            overlap = min(tb.high_value, sb.high_value) - max(tb.low_value, sb.low_value)
-            if width <= 0:
-                mass += sb.sample_count if tb.low_value <= sb.low_value <= tb.high_value else 0.0
-            elif overlap > 0:
-                mass += sb.sample_count * overlap / width
-        shares.append(mass / total)
-    return shares
 
 
 _COMPARATORS = ("L_INFTY", "JENSEN_SHANNON_DIVERGENCE")  # the schema's comparators: one scale, 0 to 1
@@ -138,13 +232,13 @@ _COMPARATORS = ("L_INFTY", "JENSEN_SHANNON_DIVERGENCE")  # the schema's comparat
 def distances_figure(rows: List[dict]):
     rows = [r for r in rows if r["type"] in _COMPARATORS and r.get("slice") in (None, "(all rows)")][:16]
     fig, ax = _figure(6.5, 0.32 * max(len(rows), 3) + 0.8)
-    labels = [literal(f"{r['check']} {r['feature']}") for r in rows]
+    labels = tick_labels([f"{r['check']} {r['feature']}" for r in rows])
     ax.barh(labels, [r["value"] for r in rows], color=["#c0392b" if r["ratio"] >= 1 else "#2e86c1" for r in rows])
     ax.scatter([r["threshold"] for r in rows], labels, marker="|", s=200, color="black", label="threshold")
     ax.invert_yaxis()
     ax.set_xlabel("distance (L-infinity or Jensen-Shannon)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _finish(fig)
     return fig
 
 
@@ -172,7 +266,7 @@ def history_figure(rows: List[dict]):
             labels.append(run_label(r))
         series.setdefault((r["check"], r["feature"]), []).append((runs_seen.index(r["run_id"]), r["value"] / r["threshold"]))
     for (check, feature), points in sorted(series.items()):
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=literal(f"{check} {feature}"))
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=literal(f"{check} {feature}", LABEL_CHARS))
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="threshold")
     ax.set_xticks(list(range(len(labels))))
     ax.set_xticklabels([literal(label) for label in labels], fontsize=7)
@@ -181,7 +275,7 @@ def history_figure(rows: List[dict]):
     ax.set_ylabel("distance / threshold")
     if series:
         ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+    _finish(fig)
     return fig
 
 
@@ -193,10 +287,62 @@ def _figure(width: float, height: float):
     return fig, fig.subplots()
 
 
+def _percent(value, _position) -> str:
+    return f"{value:.0%}"
+
+
+def _percent_axis():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(_percent)
+
+
+@contextlib.contextmanager
+def _no_glyph_warnings():
+    """DejaVu has no emoji and few scripts: matplotlib warns per missing glyph while it lays text
+    out. The SVG keeps the text (the browser draws it); the warning is noise in a notebook."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+        warnings.filterwarnings("ignore", message=r"Matplotlib currently does not support")
+        yield
+
+
+def _finish(fig) -> None:
+    with _no_glyph_warnings():
+        fig.tight_layout()
+
+
 def png_bytes(fig) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    with _no_glyph_warnings():
+        fig.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()
+
+
+_FIGURE_IDS = itertools.count(1)
+_FONTS = re.compile(r"font-family: 'DejaVu Sans'[^\";]*")
+_PREAMBLE = re.compile(r"^.*?(?=<svg)|<metadata>.*?</metadata>", re.S)
+
+
+def svg(fig, kind: str, label: str) -> str:
+    """The figure as inline SVG markup for an HTML page: its text as text (searchable, drawn in the
+    page's fonts), its ids prefixed so that several figures share one page, `kind` as a class
+    (`figure <kind>`) and `label` as its accessible name. Text from data is escaped by matplotlib's
+    SVG writer like any XML text; the label is escaped here."""
+    import html
+
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tfxgate"}), _no_glyph_warnings():
+        fig.savefig(buffer, format="svg")
+    prefix = f"f{next(_FIGURE_IDS)}-"
+    text = _PREAMBLE.sub("", buffer.getvalue())
+    text = _FONTS.sub("font-family: 'DejaVu Sans', sans-serif", text)  # the font matplotlib measured with
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
+    text = re.sub(r'(href="|url\()#([^")]+)', lambda m: f"{m.group(1)}#{prefix}{m.group(2)}", text)
+    return text.replace("<svg ", f'<svg class="figure {html.escape(kind, quote=True)}" role="img" '
+                        f'aria-label="{html.escape(label, quote=True)}" ', 1).strip()
 
 
 def data_url(fig) -> str:
