@@ -63,6 +63,8 @@ class Run:
     gate: dict  # {"decision": pass|warn|block|not reached, "summary", "artifact_id"?}
     pushed_model: Optional[dict]
     policy_digest: Optional[str] = None  # core.policy.digest of the policy the gate judged with
+    artifacts: Dict[str, List[dict]] = dataclasses.field(default_factory=dict)  # node -> [{id, type, uri}]
+    serving_examples: List[dict] = dataclasses.field(default_factory=list)  # as `examples`, ServingExampleGen's
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -167,7 +169,19 @@ def load_run(store, context) -> Run:
         gate=_gate(store, gate_execution),
         pushed_model=_pushed(store, by_node.get(names.PUSHER)),
         policy_digest=_policy_digest(gate_execution),
+        artifacts=_artifacts(store, by_node),
+        serving_examples=_examples(store, by_node.get(names.SERVING_EXAMPLE_GEN)),
     )
+
+
+def _artifacts(store, by_node: dict) -> Dict[str, List[dict]]:
+    """What each node of the run wrote: its artifacts' MLMD ids, types and URIs (the lineage at a
+    glance of the report links each node to them)."""
+    found = {}
+    for node, execution in by_node.items():
+        found[node] = [{"id": a.id, "type": query.type_name(store, a), "uri": a.uri}
+                       for a in query.outputs(store, execution.id)]
+    return found
 
 
 def _policy_digest(execution) -> Optional[str]:
