@@ -4,13 +4,18 @@ ExampleGen kept), shared by the HTML report and the notebook.
 
 - a distance (skew, drift): the baseline's and the batch's distributions overlaid, the categories
   or bins that moved most with their shares, and the noise level for this batch's size;
-- a value outside the schema's domain: the values, their row counts and shares;
+- a value outside the schema's domain, or a number beyond its range: the values, their row counts
+  and shares, and the lines of the first rows holding each (ExampleGen's reading report);
 - a value its type cannot hold, or a row breaking a rule across columns: how many rows, and
   examples with their file and line;
-- a missing column or a low fill rate: what the batch has instead.
+- a missing column or a low fill rate: the share of rows with a value, in the batch and the
+  baseline, against the schema's minimum;
+- a finding in one slice: that slice beside the same measure in the other slices.
 """
 
 import dataclasses
+import functools
+import os
 from typing import Callable, Dict, List, Optional
 
 from core import layout, names, policy as policy_lib
@@ -42,30 +47,59 @@ def _statistics(uri: Optional[str], split: str):
     return layout.read_statistics(uri, split)
 
 
+@functools.lru_cache(maxsize=8)
+def _units_in(schema_file: str) -> Dict[str, str]:
+    from core import schema_files
+
+    return schema_files.units(schema_files.load(schema_file, "curated schema"))
+
+
+def units_of(run: runs.Run) -> Dict[str, str]:
+    """{feature: unit} of the run's curated schema, where it gives units (core.schema_files.units)."""
+    return dict(_units_in(run.schema_file)) if run.schema_file and os.path.isfile(run.schema_file) else {}
+
+
+def _examples_of(run: runs.Run, validation: runs.Validation) -> List[dict]:
+    """The Examples a validation judged: the training span's, or the serving batch's."""
+    return run.serving_examples if validation.environment == names.SERVING else run.examples
+
+
+def _lines(entry: dict) -> str:
+    """'data.csv: 11, 91, 171' from a reading report's examples."""
+    by_file: dict = {}
+    for example in entry.get("examples", []):
+        by_file.setdefault(str(example.get("file") or "").rsplit("/", 1)[-1], []).append(str(example.get("line")))
+    return "; ".join(f"{name}: {', '.join(lines)}" if name else ", ".join(lines) for name, lines in by_file.items())
+
+
+def _outside_entries(run: runs.Run, validation: runs.Validation, feature: str) -> dict:
+    """{value: {"rows", "examples"}} of the rows whose `feature` lies outside its domain, merged
+    over the Examples the validation judged (core.reading.ReadingReport.outside)."""
+    from core import reading
+
+    merged: dict = {}
+    for examples in _examples_of(run, validation):
+        report = reading.ReadingReport.from_json(examples.get("typed_reading") or {})
+        for value, seen in report.outside.get(feature, {}).get("values", {}).items():
+            target = merged.setdefault(value, {"rows": 0, "examples": []})
+            target["rows"] += seen["rows"]
+            target["examples"] = (target["examples"] + seen["examples"])[:reading.EXAMPLES_KEPT]
+    return merged
+
+
 def _batch_split(validation: runs.Validation) -> str:
     return names.SERVING_SPLIT if validation.environment == names.SERVING else names.BASELINE_SPLIT
 
 
-def _shares(feature) -> Dict[str, float]:
-    labels, shares = figures.distribution(feature) if feature is not None else ([], [])
-    return dict(zip(labels, shares))
-
-
-def contributions(baseline, batch, name: str) -> List[dict]:
-    """The categories or bins (the baseline's deciles for a number) whose share moved most, with
-    both shares: what drove a distance."""
+def contributions(baseline, batch, name: str, unit: Optional[str] = None) -> List[dict]:
+    """The categories or bins (the baseline's quantile bins for a number, and the batch's rows
+    beyond them) whose share moved most, with both shares: what drove a distance."""
     base_f, batch_f = tables.feature_statistics(baseline, name), tables.feature_statistics(batch, name)
     if base_f is None or batch_f is None:
         return []
-    if base_f.HasField("num_stats") and batch_f.HasField("num_stats"):
-        labels, base_share = figures.distribution(base_f)
-        batch_share = figures.share_in_deciles(base_f, batch_f)
-    else:
-        base, moved = _shares(base_f), _shares(batch_f)
-        labels = sorted(set(base) | set(moved), key=lambda k: -abs(moved.get(k, 0.0) - base.get(k, 0.0)))
-        base_share = [base.get(k, 0.0) for k in labels]
-        batch_share = [moved.get(k, 0.0) for k in labels]
-    rows = [{"value or bin": label, "baseline share": f"{b:.1%}", "batch share": f"{m:.1%}",
+    labels, base_share, batch_share = figures.aligned(base_f, batch_f)
+    column = f"value or bin ({unit})" if unit else "value or bin"
+    rows = [{column: label, "baseline share": f"{b:.1%}", "batch share": f"{m:.1%}",
              "change": f"{(m - b) * 100:+.1f} points", "_moved": abs(m - b)}
             for label, b, m in zip(labels, base_share, batch_share)]
     rows.sort(key=lambda r: -r["_moved"])
@@ -90,8 +124,9 @@ def _distance(run, verdict, validation) -> Optional[Evidence]:
         if finding.noise is not None:
             summary += f", sampling noise for a batch this size {finding.noise:.2g}"
     summary += "; the values or bins that moved most:"
-    return Evidence(verdict, summary, contributions(baseline, batch, finding.feature),
-                    lambda: figures.distribution_figure(baseline, batch, finding.feature, ("baseline", "batch")))
+    units = units_of(run)
+    return Evidence(verdict, summary, contributions(baseline, batch, finding.feature, units.get(finding.feature)),
+                    lambda: figures.distribution_figure(baseline, batch, finding.feature, ("baseline", "batch"), units))
 
 
 def _outside_domain(run, verdict, validation) -> Optional[Evidence]:
@@ -100,7 +135,8 @@ def _outside_domain(run, verdict, validation) -> Optional[Evidence]:
     finding = verdict.finding
     batch = _statistics(validation.statistics_uri, _batch_split(validation))
     feature = tables.feature_statistics(batch, finding.feature) if batch is not None else None
-    if feature is None or not feature.HasField("string_stats") or not run.schema_file:
+    if feature is None or not feature.HasField("string_stats") or not run.schema_file \
+            or not os.path.isfile(run.schema_file):  # a store read elsewhere than where it ran
         return None
     schema = schema_files.load(run.schema_file, "curated schema")
     known = set()
@@ -112,18 +148,46 @@ def _outside_domain(run, verdict, validation) -> Optional[Evidence]:
     outside = [(value, count) for value, count in values if value not in known]
     if not outside:
         return None
-    rows = [{"value": value, "rows": f"{int(count):,}", "share": f"{count / total:.1%}"} for value, count in outside[:TOP]]
+    located = _outside_entries(run, validation, finding.feature)
+    rows = [{"value": value, "rows": f"{int(count):,}", "share": f"{count / total:.1%}",
+             "example lines": _lines(located.get(value, {}))} for value, count in outside[:TOP]]
     summary = f"{len(outside)} value(s) outside the schema's domain of {len(known)} in {int(total):,} rows with a value:"
     return Evidence(verdict, summary, rows, lambda: figures.categories_figure(values, known, finding.feature))
 
 
-def _unreadable(run, verdict) -> Optional[Evidence]:
+_RANGE_TYPES = {"INT_TYPE_BIG_INT", "INT_TYPE_SMALL_INT", "FLOAT_TYPE_BIG_FLOAT", "FLOAT_TYPE_SMALL_FLOAT"}
+
+
+def _outside_range(run, verdict, validation) -> Optional[Evidence]:
+    """A number beyond the schema's range: the values, their rows and lines, and their share."""
+    finding = verdict.finding
+    located = _outside_entries(run, validation, finding.feature)
+    if not located:
+        return None
+    batch = _statistics(validation.statistics_uri, _batch_split(validation))
+    feature = tables.feature_statistics(batch, finding.feature) if batch is not None else None
+    total = feature.num_stats.common_stats.num_non_missing if feature is not None and feature.HasField("num_stats") else 0
+    ranked = sorted(located.items(), key=lambda item: -item[1]["rows"])
+    rows = [{"value": value, "rows": f"{seen['rows']:,}", "share": f"{seen['rows'] / total:.1%}" if total else "",
+             "example lines": _lines(seen)} for value, seen in ranked[:TOP]]
+    outside = sum(seen["rows"] for seen in located.values())
+    summary = f"{len(located)} value(s) beyond the schema's range, in {outside:,} rows" + (
+        f" of {int(total):,} with a value:" if total else ":")
+    figure = None
+    if total:
+        bars = [("within the range", 1 - outside / total), ("beyond it", outside / total)]
+        figure = lambda: figures.shares_figure(bars, f"{finding.feature}: rows with a value", bad=frozenset({"beyond it"}))  # noqa: E731
+    return Evidence(verdict, summary, rows, figure)
+
+
+def _unreadable(run, verdict, validation) -> Optional[Evidence]:
     """Values a type cannot hold, or rows breaking a rule: counts and examples with file and line."""
     from core import reading
 
     finding = verdict.finding
     rows, count = [], 0
-    for examples in run.examples:
+    judged = _examples_of(run, validation)
+    for examples in judged:
         report = reading.ReadingReport.from_json(examples.get("typed_reading") or {})
         if finding.rule == "typed_reading":
             entries = list(report.problems.get(finding.feature, {}).items())
@@ -136,7 +200,84 @@ def _unreadable(run, verdict) -> Optional[Evidence]:
                              "value": example.get("value")})
     if not rows:
         return None
-    return Evidence(verdict, f"{count:,} row(s) left out (quarantined), for example:", rows)
+    total = sum(int((e.get("typed_reading") or {}).get("rows") or 0) for e in judged)
+    figure = None
+    if total:
+        left_out = {}
+        for examples in judged:
+            report = reading.ReadingReport.from_json(examples.get("typed_reading") or {})
+            entries = (report.problems.get(finding.feature, {}).items() if finding.rule == "typed_reading"
+                       else [(finding.rule, report.constraints.get(finding.rule, {"rows": 0}))])
+            for reason, entry in entries:
+                left_out[f"left out: {reason}"] = left_out.get(f"left out: {reason}", 0) + int(entry.get("rows", 0))
+        bars = [("read", 1 - sum(left_out.values()) / total)] + [(k, v / total) for k, v in left_out.items()]
+        what = f"rows of {finding.feature}" if finding.rule == "typed_reading" else f"rows checked by rule {finding.rule}"
+        figure = lambda: figures.shares_figure(bars, f"{what}: {total:,} read", bad=frozenset(left_out))  # noqa: E731
+    return Evidence(verdict, f"{count:,} row(s) left out (quarantined), for example:", rows, figure)
+
+
+def _fill(feature) -> Optional[float]:
+    if feature is None:
+        return 0.0
+    common = feature.string_stats.common_stats if feature.HasField("string_stats") else feature.num_stats.common_stats
+    total = common.num_non_missing + common.num_missing
+    return common.num_non_missing / total if total else None
+
+
+def _presence(run, verdict, validation) -> Optional[Evidence]:
+    """A missing column or one filled too rarely: the share of rows with a value in the batch,
+    in the baseline, and the schema's minimum."""
+    from core import schema_files
+
+    finding = verdict.finding
+    batch = _statistics(validation.statistics_uri, _batch_split(validation))
+    if batch is None:
+        return None
+    if validation.environment == names.SERVING:
+        training = next((v for v in run.validations if v.environment == names.TRAINING), None)
+        baseline, against = (_statistics(training.statistics_uri, names.BASELINE_SPLIT) if training else None), "training"
+    else:
+        baseline = _statistics(validation.drift_baseline_uri, names.BASELINE_SPLIT)
+        against = f"span {validation.drift_baseline_span}" if validation.drift_baseline_span is not None else "baseline"
+    floor = None
+    if run.schema_file and os.path.isfile(run.schema_file):
+        for f in schema_files.load(run.schema_file, "curated schema").feature:
+            if f.name == finding.feature and f.HasField("presence") and f.presence.min_fraction:
+                floor = f.presence.min_fraction
+    bars = []
+    if baseline is not None:
+        base_fill = _fill(tables.feature_statistics(baseline, finding.feature))
+        if base_fill is not None:
+            bars.append((f"baseline ({against})", base_fill))
+    batch_fill = _fill(tables.feature_statistics(batch, finding.feature))
+    if batch_fill is None:
+        return None
+    bars.append(("this batch", batch_fill))
+    rows = [{"data": label, "rows with a value": f"{share:.1%}"} for label, share in bars]
+    summary = (f"{finding.feature} has a value in {batch_fill:.1%} of this batch's rows"
+               + (f", the schema requires at least {floor:.1%}" if floor is not None else "") + ":")
+    return Evidence(verdict, summary, rows,
+                    lambda: figures.shares_figure(bars, f"{finding.feature}: rows with a value", floor,
+                                                  frozenset({"this batch"})))
+
+
+def _in_slice(run, verdict, validation) -> Optional[Evidence]:
+    """Which slice: the finding's slice beside the same feature's measure in every other slice
+    judged, the one that stands out first, so a reader sees whether one slice moved or all did."""
+    finding = verdict.finding
+    measured = [d for d in validation.distances
+                if d.get("feature") == finding.feature and d.get("slice") and d.get("check") == finding.check]
+    if not measured:
+        return None
+    measured.sort(key=lambda d: (d.get("slice") != finding.slice, -(d["value"] / d["threshold"] if d.get("threshold") else 0)))
+    rows = [{"slice": d["slice"], "split": d["split"], "measure": d["type"], "value": figures.number(d["value"]),
+             "threshold": figures.number(d["threshold"]),
+             "noise": figures.number(d["noise"]) if d.get("noise") is not None else "",
+             "": "this finding" if d["slice"] == finding.slice else ""} for d in measured[:TOP * 2]]
+    over = sum(1 for d in measured if d.get("threshold") and d["value"] > d["threshold"])
+    summary = (f"Found in slice {finding.slice}; {finding.feature} was measured in {len({d['slice'] for d in measured})} "
+               f"slice(s), {over} over the threshold:")
+    return Evidence(verdict, summary, rows)
 
 
 def for_verdict(run: runs.Run, verdict: policy_lib.Verdict) -> Optional[Evidence]:
@@ -145,10 +286,16 @@ def for_verdict(run: runs.Run, verdict: policy_lib.Verdict) -> Optional[Evidence
     if validation is None:
         return None
     finding = verdict.finding
-    if finding.check in (SKEW, DRIFT) and not finding.slice:
+    if finding.slice:
+        return _in_slice(run, verdict, validation)
+    if finding.check in (SKEW, DRIFT):
         return _distance(run, verdict, validation)
     if "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in finding.types:
         return _outside_domain(run, verdict, validation)
+    if _RANGE_TYPES & set(finding.types):
+        return _outside_range(run, verdict, validation)
     if finding.rule == "typed_reading" or finding.check == "constraint":
-        return _unreadable(run, verdict)
+        return _unreadable(run, verdict, validation)
+    if {"SCHEMA_MISSING_COLUMN", "FEATURE_TYPE_LOW_FRACTION_PRESENT"} & set(finding.types):
+        return _presence(run, verdict, validation)
     return None
