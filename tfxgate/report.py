@@ -1,19 +1,22 @@
 """The anomaly report of a run as one self-contained HTML file, for `tfxgate report`.
 
-The file makes no network request: no scripts, no external fonts or styles, figures inline as PNG
-data, and a Content-Security-Policy that forbids loading anything. Every string that comes from
-data (feature names, category values, descriptions) is escaped. Tables come from
-tfxgate/tables.py and figures from tfxgate/figures.py, as in the notebook.
+The file makes no network request: no scripts, no external fonts or styles, figures as inline SVG
+(their text stays text), and a Content-Security-Policy that forbids loading anything. Every string
+that comes from data (feature names, category values, descriptions, URIs) is escaped, and set
+apart for right-to-left text (`unicode-bidi: isolate`). Tables come from tfxgate/tables.py,
+figures from tfxgate/figures.py (as in the notebook), the lineage diagram from
+tfxgate/diagram.py.
 """
 
 import html
 import os
+import pathlib
 from typing import List, Optional
 
 from core import names, noise, schema_files
 from mlmd import lineage, runs
 from mlmd import store as store_lib
-from tfxgate import evidence, figures, files, tables, verdict
+from tfxgate import diagram, evidence, figures, files, tables, verdict
 
 _CSS = """
 body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -28,7 +31,12 @@ section.headline.warn{border-color:#d4ac0d;background:#fef9e7}section.headline.b
 .judged{font-size:14px;color:#444}.reasons{padding-left:1.2em}.reason{margin:.4em 0}
 .reason-warn{opacity:.75}.next{font-size:13px;color:#333}
 .evidence{border-left:4px solid #ccc;padding-left:12px;margin:1em 0}.evidence.reason-block{border-color:#c0392b}
-td,th{overflow-wrap:anywhere;max-width:420px}img{max-width:100%}
+td,th{overflow-wrap:anywhere;max-width:420px;unicode-bidi:isolate}img{max-width:100%}
+h3,li,p{overflow-wrap:anywhere}b,h3 span,td{unicode-bidi:isolate}
+svg.figure{display:block;max-width:100%;height:auto;margin:.5em 0}
+svg.lineage{display:block;max-width:100%;height:auto;margin:.5em 0 1.5em;font-family:sans-serif}
+svg.lineage a:hover rect{stroke-width:3}tr:target{background:#fef9e7}
+th{overflow-wrap:normal}td span.block,td span.warn,td span.pass{white-space:nowrap}summary{cursor:pointer;margin:.5em 0}
 """
 
 
@@ -49,13 +57,14 @@ def _table(rows: List[dict], columns: Optional[List[str]] = None) -> str:
             if c == "severity" or c == "decision":
                 cells.append(f'<td><span class="{_e(value)}">{_e(value)}</span></td>')
             elif isinstance(value, float):
-                cells.append(f"<td>{value:.4g}</td>")
+                cells.append(f"<td>{_e(figures.number(value))}</td>")
             else:
                 cells.append(f"<td>{_e(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+CLOSEST = 12  # distances shown before the full table (folded)
 MAX_FIGURES = 10  # evidence figures per report: it stays small (under 1 MB) however many findings
 
 
@@ -73,11 +82,29 @@ def _evidence_section(run: runs.Run, headline) -> List[str]:
             continue
         parts.append(f"<p>{_e(found.summary)}</p>{_table(found.rows)}")
         if found.figure is not None and drawn < MAX_FIGURES:
-            parts.append(f'<img class="evidence-figure" alt="evidence: {_e(v.finding.feature)}" '
-                         f'src="{figures.data_url(found.figure())}">')
+            parts.append(figures.svg(found.figure(), "evidence-figure", f"evidence: {v.finding.feature}"))
             drawn += 1
         parts.append("</div>")
     return parts
+
+
+def _artifact_table(run: runs.Run) -> str:
+    """Every artifact of the run with its MLMD id, type and URI; each row is the target of its
+    node in the lineage diagram. A local path is a link."""
+    rows = diagram.artifact_rows(run)
+    if not rows:  # a run read without its executions (a Kubeflow report task): what the findings name
+        rows = [{"node": f"examples (span {e['span']})", "type": "Examples", "id": e.get("artifact_id"), "uri": e["uri"]}
+                for e in run.examples]
+        rows += [{"node": v.node, "type": "anomalies", "id": v.artifact_id, "uri": v.uri} for v in run.validations]
+        rows += [{"node": v.node, "type": "statistics", "id": None, "uri": v.statistics_uri} for v in run.validations]
+    body = []
+    for row in rows:
+        uri = str(row["uri"] or "")
+        shown = f'<a href="{_e(pathlib.Path(uri).as_uri())}">{_e(uri)}</a>' if uri.startswith("/") else _e(uri)
+        anchor = f' id="artifact-{_e(row["id"])}"' if row["id"] is not None else ""
+        body.append(f"<tr{anchor}><td>{_e(row['node'])}</td><td>{_e(row['type'])}</td><td>{_e(row['id'])}</td>"
+                    f"<td>{shown}</td></tr>")
+    return ("<table><tr><th>node</th><th>type</th><th>MLMD id</th><th>uri</th></tr>" + "".join(body) + "</table>")
 
 
 def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str = "") -> str:
@@ -86,32 +113,45 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
     report task, which sees no store); `source`: where the run was read from, for the footer."""
     headline = verdict.of_run(run)
     parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>", verdict.to_html(headline)]
-    if run.gate.get("summary"):
+    if run.gate.get("summary") and not headline.reasons:  # with reasons, the headline says it all
         parts.append(f"<p>Gate: {_e(run.gate.get('summary'))}</p>")
     parts += _evidence_section(run, headline)
+    lineage_svg = diagram.svg(run)
+    if lineage_svg:
+        parts.append("<h2>Lineage: from the data to the model</h2>")
+        parts.append("<p>Each box is what this run recorded in MLMD; a click leads to its artifact below.</p>")
+        parts.append(lineage_svg)
 
     parts.append("<h2>Anomalies, with the policy's verdict</h2>")
     parts.append(_table(tables.anomaly_rows(run), ["dataset", "feature", "slice", "types", "check", "severity",
                                                    "description"]))
     skipped = tables.skipped_slice_rows(run)
     if skipped:
-        parts.append("<h3>Slices not judged</h3>")
-        parts.append(_table(skipped, ["environment", "slice", "rows", "why"]))
+        parts.append(f"<details><summary>{len(skipped):,} slices not judged (too few rows for their noise, or beyond "
+                     "the largest)</summary>")
+        parts.append(_table(skipped, ["environment", "slice", "rows", "why"]) + "</details>")
 
     rows = tables.distance_rows(run)
     parts.append("<h2>Skew and drift: every measured distance against its threshold</h2>")
     parts.append("<p>Noise: the distance sampling noise alone gives a clean batch of this size drawn from "
                  f"the baseline ({noise.QUANTILE:.0%} of draws stay below it); a distance counts only beyond "
                  f"its threshold and {noise.MARGIN:g}&times; its noise.</p>")
-    parts.append(_table(rows, ["environment", "check", "feature", "slice", "type", "value", "threshold", "noise"]))
+    columns = ["environment", "check", "feature", "slice", "type", "value", "threshold", "noise"]
     if rows:
-        parts.append(f'<img alt="distances" src="{figures.data_url(figures.distances_figure(rows))}">')
+        parts.append(figures.svg(figures.distances_figure(rows), "distances", "distances against thresholds"))
+    closest = rows[:CLOSEST]
+    parts.append(f"<h3>The {len(closest)} closest to their threshold (or over it)</h3>")
+    parts.append(_table(closest, columns))
+    if len(rows) > CLOSEST:
+        parts.append(f"<details><summary>All {len(rows):,} measured distances</summary>{_table(rows, columns)}</details>")
 
     stats = tables.run_statistics(run)
     if names.TRAINING in stats and names.SERVING in stats:
         parts.append("<h2>Training versus serving: the features that moved most</h2>")
+        units = evidence.units_of(run)
         for feature in tables.moved_most(run):
-            parts.append(f'<img alt="{_e(feature)}" src="{figures.data_url(figures.distribution_figure(stats[names.TRAINING], stats[names.SERVING], feature))}">')
+            parts.append(figures.svg(figures.distribution_figure(stats[names.TRAINING], stats[names.SERVING], feature,
+                                                                 units=units), "distribution", feature))
 
     quarantined = sum(e.get("quarantined_rows") or 0 for e in run.examples)
     parts.append(f"<h2>Rows left out: {quarantined:,} quarantined by ExampleGen</h2>")
@@ -123,22 +163,21 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
     parts.append(f"<h2>Curated schema {_e(run.schema_version)} and its environments</h2>")
     if run.schema_file and os.path.isfile(run.schema_file):
         parts.append(_table(tables.schema_rows(schema_files.load(run.schema_file, "curated schema"))))
+        parts.append("<p><small>A unit shows where the schema gives one: <code>annotation { tag: \"unit:USD\" }</code> "
+                     "on a feature, or a time domain.</small></p>")
     parts.append("<h3>What the curated schema says that the schema inferred from this span does not</h3>")
     parts.append(_table(tables.schema_difference_rows(run)))
 
     if history is not None:
         parts.append("<h2>History: distance over threshold, per run</h2>")
-        parts.append(f'<img alt="history" src="{figures.data_url(figures.history_figure(history))}">')
+        parts.append(figures.svg(figures.history_figure(history), "history", "distance over threshold per run"))
     parts.append("<h2>Artifacts</h2>")
     parts.append(_table([{
         "pipeline": run.pipeline, "run": run.run_id, "spans": ", ".join(str(e["span"]) for e in run.examples),
         "schema version": run.schema_version, "decision": run.gate.get("decision"),
         "pushed model": (run.pushed_model or {}).get("destination") or "(none)",
     }]))
-    artifacts = [{"artifact": "examples (span %s)" % e["span"], "uri": e["uri"]} for e in run.examples]
-    artifacts += [{"artifact": f"{v.node} anomalies", "uri": v.uri} for v in run.validations]
-    artifacts += [{"artifact": f"{v.node} statistics", "uri": v.statistics_uri} for v in run.validations]
-    parts.append(_table(artifacts))
+    parts.append(_artifact_table(run))
     if source:
         parts.append(f"<p><small>From {_e(source)}.</small></p>")
 
