@@ -58,7 +58,7 @@ def test_the_report_task_writes_the_page_and_the_decision_at_the_output_uris(tmp
         evidence = page.split('id="evidence-1"')[1].split("</div>")[0]
         assert reason in evidence
         if reason == "payment_type":  # the values outside the domain, counted, and their figure
-            assert "<td>Bitcoin</td>" in evidence and 'class="evidence-figure"' in evidence
+            assert "<td>Bitcoin</td>" in evidence and 'class="figure evidence-figure"' in evidence
     else:
         assert "| severity |" not in markdown and "The evidence for each reason" not in page
 

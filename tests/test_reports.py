@@ -4,6 +4,7 @@ store made by real pipeline runs (the session's `runs`: clean span 3, drifted sp
 import html as html_lib
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -42,8 +43,9 @@ def test_report_is_self_contained(report_file):
     text = report_file.read_text()
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text, re.I)
-    assert "<script" not in text.lower() and "@import" not in text and "url(" not in text
-    assert re.search(r'<img alt="[^"]*" src="data:image/png;base64,', text)
+    assert "<script" not in text.lower() and "@import" not in text
+    assert not re.search(r"url\((?!#)", text)  # only references inside the page (an SVG's clip paths)
+    assert '<svg class="figure ' in text and "<image" not in text  # figures inline, their text as text
     # Written through a temporary file and a rename: nothing but the report is left beside it.
     assert sorted(os.listdir(report_file.parent)) == [report_file.name]
 
@@ -66,12 +68,25 @@ _PROBE = """<script>
 const verdict = document.getElementById('verdict').getBoundingClientRect();
 let wide = [];
 for (const el of document.querySelectorAll('body *')) {
-  if (el.getBoundingClientRect().right > window.innerWidth + 1) wide.push(el.tagName);
+  if (el.closest('details:not([open])')) continue;
+  if (el.getBoundingClientRect().right > window.innerWidth + 1) wide.push(el.tagName + ' ' + el.className);
 }
+const ticks = (svg, axis) => [...svg.querySelectorAll('g[id*="-' + axis + 'tick_"] > g[id*="-text_"]')]
+  .map(g => [...g.querySelectorAll('text')].map(t => t.textContent).join(' / '));
+const figures = [...document.querySelectorAll('svg.figure')].map(svg => ({
+  kind: svg.getAttribute('class'), x: ticks(svg, 'x'), y: ticks(svg, 'y'),
+  shown: svg.getBoundingClientRect().width > 100 && svg.getBoundingClientRect().height > 50}));
+const evidence = [...document.querySelectorAll('.evidence.reason-block')].map(div => ({
+  reason: div.querySelector('h3').innerText, figure: !!div.querySelector('svg.figure')}));
+const lineage = [...document.querySelectorAll('svg.lineage .lineage-node')].map(a => ({
+  node: a.getAttribute('data-node'), status: a.getAttribute('data-status'), href: a.getAttribute('href'),
+  target: a.getAttribute('href') ? !!document.getElementById(a.getAttribute('href').slice(1)) : false}));
 document.body.setAttribute('data-probe', JSON.stringify({top: verdict.top, bottom: verdict.bottom,
   height: window.innerHeight, width: window.innerWidth, wide: wide,
   text: document.querySelector('#verdict .verdict').innerText,
-  fontSize: getComputedStyle(document.querySelector('#verdict .verdict')).fontSize}));
+  fontSize: getComputedStyle(document.querySelector('#verdict .verdict')).fontSize,
+  figures: figures, evidence: evidence, lineage: lineage, pwned: document.body.dataset.pwned || null,
+  page: document.body.innerText}));
 </script>"""
 
 
@@ -94,10 +109,15 @@ def _laid_out(page, tmp_path, name):
     return json.loads(html_lib.unescape(found.group(1)))
 
 
+_WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d"
+
+
 @pytest.mark.parametrize("which, decision", [("blocked", "BLOCK"), ("first", "PASS")])
 def test_the_verdict_is_the_first_thing_on_the_screen(runs, tmp_path, which, decision):
-    """At 1280x800, without scrolling: the decision in large type, the whole headline inside the
-    first screen; no element wider than the window."""
+    """At 1280x800, as Chromium lays the page out: the decision in large type and the whole
+    headline inside the first screen; no element wider than the window; each blocking finding
+    with its evidence figure; no two bin labels of one figure alike; the history's axis labelled
+    by run time and span; the lineage diagram's nodes leading to their artifacts."""
     assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"
     run_id = runs["first_runs"][0].name if which == "first" else "latest"
     page = tmp_path / f"{which}.html"
@@ -106,12 +126,34 @@ def test_the_verdict_is_the_first_thing_on_the_screen(runs, tmp_path, which, dec
     assert layout["text"] == decision and float(layout["fontSize"].rstrip("px")) >= 32
     assert 0 <= layout["top"] and layout["bottom"] <= layout["height"], layout
     assert layout["wide"] == [], layout["wide"]
+    figures = layout["figures"]
+    assert figures and all(f["shown"] for f in figures), figures
+    for f in figures:
+        assert len(f["x"]) == len(set(f["x"])), f  # bins or values told apart
+    assert layout["evidence"] if decision == "BLOCK" else not layout["evidence"]
+    assert all(e["figure"] for e in layout["evidence"]), layout["evidence"]
+    [history] = [f for f in figures if "history" in f["kind"]]
+    assert history["x"] and all(re.fullmatch(_WHEN + r" / (span \d+|serving)", label) for label in history["x"]), history
+    distributions = [f for f in figures if "distribution" in f["kind"] or "evidence-figure" in f["kind"]]
+    assert any(len(f["x"]) >= 5 for f in distributions), distributions
+    nodes = {n["node"]: n for n in layout["lineage"]}
+    assert nodes["TrainExampleGen"]["target"] and nodes["DataGate"]["status"] == ("blocked" if decision == "BLOCK" else "done")
+    assert all(n["target"] for n in nodes.values() if n["href"]), nodes
+    if decision == "BLOCK":
+        assert nodes["Pusher"]["status"] == "not run" and not nodes["Pusher"]["href"]
+    else:
+        assert nodes["Pusher"]["status"] == "done" and nodes["Pusher"]["target"]
     source = page.read_text()
     if decision == "BLOCK":
         assert "Next: " in source and "payment_type" in source.split('id="verdict"')[1].split("</section>")[0]
         evidence = [block.split("</div>")[0] for block in source.split('<div class="evidence reason-block"')[1:]]
         [payment] = [e for e in evidence if "payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES" in e]
-        assert 'class="evidence-figure"' in payment and "outside the schema&#x27;s domain" in payment
+        assert 'class="figure evidence-figure"' in payment and "outside the schema&#x27;s domain" in payment
+        # Where: the lines of the first rows holding the value, in the span's own file.
+        lines = re.search(r"<td>Bitcoin</td><td>[\d,]+</td><td>[\d.]+%</td><td>data.csv: ([\d, ]+)</td>", payment)
+        assert lines, payment[:3000]
+        text = (runs["extra_data"] / "train" / "span-5" / "data.csv").read_text().splitlines()
+        assert all("Bitcoin" in text[int(n) - 1] for n in lines.group(1).split(", ")), lines.group(1)
     assert len(source.encode()) < 1_000_000
 
 
@@ -125,7 +167,7 @@ def test_a_distance_has_its_evidence_beside_it(runs, tmp_path):
     blocks = [b.split("</div>")[0] for b in source.split('<div class="evidence ')[1:]]
     distances = [b for b in blocks if " (drift " in b or " (skew " in b or "drift against" in b or "skew against" in b]
     assert distances, [b[:300] for b in blocks]
-    assert any("<th>baseline share</th>" in b and " points</td>" in b and 'class="evidence-figure"' in b
+    assert any("<th>baseline share</th>" in b and " points</td>" in b and 'class="figure evidence-figure"' in b
                for b in distances), distances[0][:2000]
 
 
@@ -140,7 +182,7 @@ def test_report_renders_in_chromium_with_the_feature_names(report_file, tmp_path
     for feature in ("payment_type", "tips", "fare", "trip_miles"):
         assert feature in dom
     assert "Anomalies, with the policy's verdict" in dom
-    assert dom.count("<img") >= 3
+    assert dom.count('<svg class="figure ') >= 3
 
 
 def _empty_store():
@@ -191,6 +233,7 @@ def test_notebook_executes_against_the_store(runs, tmp_path):
     assert "BLOCK: " in text and "next: " in text  # the verdict first, as in the report
     assert "schema v1" in text
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+    assert 'class=\\"lineage\\"' in text and "#artifact-" in text  # the lineage diagram, as in the report
 
 
 def test_lineage_of_the_latest_model(runs):
@@ -256,3 +299,114 @@ def test_a_value_with_dollar_signs_is_drawn_literally(value):
     history = [{"run_id": "r", "check": "skew", "feature": value, "type": "L_INFTY", "split": "serving",
                 "value": 0.1, "threshold": 0.15}]
     assert figures.png_bytes(figures.history_figure(history)).startswith(b"\x89PNG")
+
+
+HOSTILE_VALUES = [
+    "<script>document.body.dataset.pwned=1</script>",  # markup that would run
+    "{{ 7*7 }} {% if x %}${7*7}",  # template syntax (Jinja, JavaScript template literals)
+    "دفع نقدي عبر التطبيق",  # right-to-left text
+    "💳🚕 pay by phone 🧾",  # emoji
+    "Prepaid-" + "voucher" * 60,  # one very long word
+    "Prepaid-" + "voucher" * 60 + "-b",  # another, alike for its first hundreds of characters
+]
+HOSTILE_COLUMN = "<b>{{ column }}</b> عمود 💥 " + "extra" * 40
+
+
+def _run_of_batch(tmp_path, batch: pathlib.Path, name: str = "batch", states=None, artifacts=None):
+    """A run as the report reads it, from real validation of a serving batch of real sample rows
+    against span 3 by `tfxgate validate`'s own code, its statistics written where a run's
+    artifacts are."""
+    from core import batch_stats, layout, names as n
+    from tests.paths import DATA_ROOT
+    from tfxgate import validate
+
+    baseline_csv = DATA_ROOT / "train" / "span-3" / "data.csv"
+    schema = PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"
+    outcome = validate.run(str(batch), n.SERVING, str(schema), str(PROJECT_ROOT / "schema" / "policy.yaml"),
+                           str(baseline_csv), None)
+    stats = {}
+    for side, path, split in (("train", baseline_csv, n.BASELINE_SPLIT), ("serving", batch, n.SERVING_SPLIT)):
+        statistics, _ = batch_stats.statistics(str(path))
+        target = pathlib.Path(layout.statistics_path(str(tmp_path / f"{side}-statistics"), split))
+        target.parent.mkdir(parents=True)
+        target.write_bytes(statistics.SerializeToString())
+        stats[side] = str(tmp_path / f"{side}-statistics")
+    document = {"environment": n.SERVING, "num_examples": outcome.rows, "distances": outcome.distances,
+                "findings": [v.finding.to_json() for v in outcome.verdicts]}
+    validations = [
+        runs_lib.Validation(node=n.TRAIN_VALIDATOR, environment=n.TRAINING, schema_version="v1", span=3, artifact_id=3,
+                            uri=str(tmp_path), statistics_uri=stats["train"], drift_baseline_span=None, splits={},
+                            verdicts=[]),
+        runs_lib.Validation(node=n.SERVING_VALIDATOR, environment=n.SERVING, schema_version="v1", span=None,
+                            artifact_id=4, uri=str(tmp_path), statistics_uri=stats["serving"],
+                            drift_baseline_span=None, splits={n.SERVING_SPLIT: document}, verdicts=outcome.verdicts)]
+    return runs_lib.Run(
+        run_id=name, context_id=1, pipeline="tfxgate", created_ms=0, states=states or {}, examples=[],
+        schema_version="v1", schema_file=str(schema), inferred_schema_uri=None, validations=validations,
+        gate={"decision": outcome.result, "summary": ""}, pushed_model=None, artifacts=artifacts or {})
+
+
+def _hostile_run(tmp_path):
+    """A serving batch whose payment types are hostile text in one row in eight, with an extra
+    column of a hostile name; MLMD's records of it named with hostile text too."""
+    from core import names as n
+    from tests import defects
+
+    rows = [dict(r, payment_type=HOSTILE_VALUES[(i // 8) % len(HOSTILE_VALUES)]) if i % 8 == 0 else r
+            for i, r in enumerate(defects.base_rows(n=1600))]
+    rows = [dict(r, **{HOSTILE_COLUMN: r["company"]}) for r in rows]
+    batch = defects.write_rows(tmp_path / "hostile" / "batch.csv", rows, [*defects.SERVING_COLUMNS, HOSTILE_COLUMN])
+    artifacts = {n.SERVING_EXAMPLE_GEN: [{"id": 5, "type": "Examples", "uri": HOSTILE_VALUES[1]}],
+                 n.SERVING_VALIDATOR: [{"id": 4, "type": "ExampleAnomalies", "uri": HOSTILE_VALUES[0]}]}
+    states = {n.SERVING_EXAMPLE_GEN: "COMPLETE", n.SERVING_VALIDATOR: "COMPLETE", n.GATE: "FAILED"}
+    run = _run_of_batch(tmp_path, batch, HOSTILE_VALUES[3], states, artifacts)
+    assert run.gate["decision"] == n.BLOCK
+    assert any(v.finding.feature == "payment_type" for v in run.validations[1].verdicts)
+    run.pipeline, run.gate["summary"] = HOSTILE_VALUES[2], HOSTILE_VALUES[1]
+    history = [{"run_id": value, "created_ms": 1_700_000_000_000 + i * 86_400_000, "span": i + 3, "check": "skew",
+                "feature": value, "type": "L_INFTY", "split": n.SERVING_SPLIT, "value": 0.1 + i / 50, "threshold": 0.15}
+               for i, value in enumerate(HOSTILE_VALUES)]
+    return run, history
+
+
+def test_a_finding_in_one_slice_names_the_slice_beside_the_others(tmp_path):
+    """One company's fares in cents: the evidence names that slice, with the same measure in the
+    other slices judged, the flagged one first."""
+    from tests import defects
+
+    run = _run_of_batch(tmp_path, defects.write(tmp_path, "fare_in_cents_for_one_company_serving"))
+    page = report.render_html(run)
+    sliced = [v for v in run.validations[1].verdicts if v.finding.slice and v.finding.feature == "fare"]
+    assert sliced, [v.line() for v in run.validations[1].verdicts]
+    company = sliced[0].finding.slice
+    blocks = [b.split("</div>")[0] for b in page.split('<div class="evidence ')[1:]]
+    [block] = [b for b in blocks if html_lib.escape(company) in b.split("</h3>")[0] and "fare" in b.split("</h3>")[0]][:1]
+    assert f"Found in slice {html_lib.escape(company, quote=True)}" in block
+    cells = re.findall(r"<tr><td>([^<]*)</td>", block.split("<table>")[1])
+    assert cells[0] == html_lib.escape(company, quote=True) and len(cells) >= 3  # the flagged slice first, others beside
+    assert "this finding" in block
+
+
+def test_hostile_values_render_as_text_and_keep_the_layout(tmp_path):
+    """Markup, script, template syntax, right-to-left text, emoji and very long strings in values
+    and names: in Chromium at 1280x800 they read as the text they are, nothing runs, nothing is
+    wider than the window, and the figures keep their labels apart."""
+    assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"
+    run, history = _hostile_run(tmp_path)
+    page = tmp_path / "hostile.html"
+    page.write_text(report.render_html(run, history, HOSTILE_VALUES[1]))
+    source = page.read_text()
+    assert "<script>" not in source and "<b>{{" not in source
+    layout = _laid_out(page, tmp_path, "hostile")
+    assert layout["pwned"] is None  # escaped, even in the probe's copy that may run scripts
+    assert layout["text"] == "BLOCK" and 0 <= layout["top"] < layout["height"] / 2
+    assert layout["wide"] == [], layout["wide"]
+    text = layout["page"]
+    for value in HOSTILE_VALUES[:4]:
+        assert value in text, value  # as the text it is: not run, not templated, not dropped
+    assert "<b>{{ column }}</b>" in text
+    evidence_ticks = [label for f in layout["figures"] if "evidence-figure" in f["kind"] for label in f["x"]]
+    assert "{{ 7*7 }} {% if x %}${7*7}" in evidence_ticks and "دفع نقدي عبر التطبيق" in evidence_ticks
+    for f in layout["figures"]:
+        labels = f["x"] if "distances" not in f["kind"] else f["y"]
+        assert len(labels) == len(set(labels)) and all(len(label) <= 60 for label in labels), f

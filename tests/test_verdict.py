@@ -76,3 +76,75 @@ def test_one_run_in_the_history_is_one_labelled_point():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2023-11-14 22:13\nspan 3"]
     low, high = ax.get_xlim()
     assert low < 0 < high and high - low >= 1
+
+
+def test_a_value_filling_several_deciles_is_one_bin_and_the_batch_beyond_the_baseline_shows(tmp_path):
+    """Tips are 0 in about half the rows: five deciles 0–0 read alike, and the batch's mass at 0
+    was counted once per decile holding 0. Fares in cents lie above every baseline bin: that mass
+    has a bin of its own, so both sides' shares sum to one."""
+    stats, _ = batch_stats.statistics(str(DATA_ROOT / "train" / "span-3" / "data.csv"))
+    tips = feature_statistics(stats, "tips")
+    labels, shares = figures.distribution(tips)
+    assert len(labels) == len(set(labels)) and labels[0] == "0" and shares[0] > 0.3
+    assert abs(sum(shares) - 1) < 1e-6
+    _, base, same = figures.aligned(tips, tips)
+    assert max(abs(a - b) for a, b in zip(base, same)) < 1e-9  # a batch like its baseline: the same shares
+    cents, _ = batch_stats.statistics(str(defects.write(tmp_path, "fare_in_cents_serving")))
+    labels, base, batch = figures.aligned(feature_statistics(stats, "fare"), feature_statistics(cents, "fare"))
+    assert labels[-1].startswith("above ") and batch[-1] > 0.5 and base[-1] == 0
+    assert abs(sum(base) - 1) < 1e-6 and abs(sum(batch) - 1) < 1e-6
+
+
+def test_labels_from_data_stay_short_and_apart():
+    long_a, long_b = "voucher" * 50 + "-a", "voucher" * 50 + "-b"
+    labels = figures.tick_labels([long_a, long_b, "Cash", "$5 cab"])
+    assert len(set(labels)) == 4 and all(len(label) <= figures.LABEL_CHARS + 1 for label in labels)
+    assert labels[2] == "Cash" and labels[3] == r"\$5 cab"
+
+
+def test_units_come_from_the_schema_where_it_gives_them(tmp_path):
+    """The schema proto has no unit field: a unit is an annotation tag `unit:<unit>` or a time
+    domain; it shows in the schema table and beside a feature's bins."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from tfxgate import tables
+
+    schema = schema_files.load(config_lib.default_schema_path())
+    for feature in schema.feature:
+        if feature.name == "fare":
+            feature.annotation.tag.append("unit:USD")
+        if feature.name == "trip_start_timestamp":
+            feature.time_domain.integer_format = schema_pb2.TimeDomain.UNIX_SECONDS
+    units = schema_files.units(schema)
+    assert units == {"fare": "USD", "trip_start_timestamp": "seconds since 1970-01-01 UTC"}
+    rows = {r["feature"]: r for r in tables.schema_rows(schema)}
+    assert rows["fare"]["unit"] == "USD" and rows["tips"]["unit"] == ""
+    stats, _ = batch_stats.statistics(str(DATA_ROOT / "train" / "span-3" / "data.csv"))
+    fig = figures.distribution_figure(stats, stats, "fare", units=units)
+    assert fig.axes[0].get_title() == "fare (USD)"
+    assert schema_files.units(schema_files.load(config_lib.default_schema_path())) == {}  # v1 gives none
+
+
+@pytest.mark.parametrize("defect, feature", [("hour_out_of_domain", "trip_start_hour"),
+                                              ("rare_new_payment_type", "payment_type")])
+def test_values_outside_the_domain_are_located_by_line(tmp_path, defect, feature):
+    """TFDV counts values outside a domain in the statistics; the reading report says where they
+    are: per value, its rows and the lines of the first few, which hold that very value."""
+    import csv
+
+    from core import reading
+
+    schema = schema_files.load(config_lib.default_schema_path())
+    path = defects.write(tmp_path, defect)
+    batch = batch_stats.read(str(path), reading.schema_kinds(schema), domains=reading.schema_domains(schema))
+    entry = batch.report.outside[feature]
+    assert entry["rows"] > 0 and entry["values"]
+    with open(path, newline="") as f:
+        lines = f.read().splitlines()
+    for value, seen in entry["values"].items():
+        assert seen["rows"] >= len(seen["examples"]) > 0
+        for example in seen["examples"]:
+            row = next(csv.DictReader([lines[0], lines[example["line"] - 1]]))
+            assert row[feature] in (value, value + ".0"), (value, example)
+    again = reading.ReadingReport.from_json(batch.report.to_json())
+    assert again.outside == batch.report.outside and batch.report.merge(batch.report).outside[feature]["rows"] == 2 * entry["rows"]
