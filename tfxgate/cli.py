@@ -316,8 +316,7 @@ def _serve(args) -> int:
         window_rows=args.window_rows, window_seconds=args.window_seconds, windows_kept=args.windows_kept,
         reload_seconds=args.reload_seconds, max_body_bytes=int(args.max_body_mib * 2**20),
         token=client.token(args.token_file))
-    serve.run(options, args.host, args.port, args.threads)
-    return 0
+    return serve.run(options, args.host, args.port, args.threads)
 
 
 def _validate_on_server(args) -> int:

@@ -196,33 +196,37 @@ class App:
         if kind not in CSV_TYPES | JSON_TYPES | NDJSON_TYPES:
             raise HttpError(415, "/v1/validate takes text/csv, application/json ({\"instances\": [...]}) or "
                             f"application/x-ndjson, not {kind or 'no content type'}")
-        fd, path = tempfile.mkstemp(suffix=".csv", dir=self.tmp_dir)
+        label = query.get("name") or "request body"
+        delimiter = query.get("delimiter", ",")
+        if len(delimiter) != 1 or delimiter in "\"\r\n":
+            raise HttpError(400, f"delimiter must be one character other than a quote or a newline, not {delimiter!r}")
+        # The file is named as the client named its data, so that messages naming the file's
+        # base name (examples "data.csv line 7") read as the command line's would.
+        folder = tempfile.mkdtemp(dir=self.tmp_dir)
+        base = os.path.basename(label)
+        path = os.path.join(folder, base if base not in ("", ".", "..") and len(base) < 200 else "batch.csv")
         try:
             if kind in CSV_TYPES:
-                with os.fdopen(fd, "wb") as f:
+                with open(path, "wb") as f:
                     size = await self._read_body(receive, scope, into=f)
                 if size == 0:
                     raise HttpError(400, "an empty body: send a CSV batch with its header")
             else:
-                os.close(fd)
                 found = _instances(await self._read_body(receive, scope), kind)
                 await self._run(service.instances_csv, found, path)
-            label = query.get("name") or "request body"
-            delimiter = query.get("delimiter", ",")
-            if len(delimiter) != 1 or delimiter in "\"\r\n":
-                raise HttpError(400, f"delimiter must be one character other than a quote or a newline, not {delimiter!r}")
             loaded = self.loaded
             outcome = await self._run(service.validate_file, loaded, path, label, environment, delimiter)
+            text = outcome.to_text() + "\n" if query.get("format") == "text" else None
         finally:
-            os.unlink(path)
+            shutil.rmtree(folder, ignore_errors=True)
         self.metrics.rows.labels("validate").inc(outcome.rows)
         answer = outcome.to_json()
         for anomaly in answer["anomalies"]:
             self.metrics.findings.labels("validate", anomaly["feature"], anomaly["check"] or "", anomaly["severity"]).inc()
         headers = {"x-tfxgate-result": answer["result"]}
-        if query.get("format") == "text":
-            return 200, (outcome.to_text() + "\n").encode(), {"content-type": "text/plain; charset=utf-8", **headers}
-        return 200, _json(answer), headers
+        if text is not None:
+            return 200, text.replace(path, label).encode(), {"content-type": "text/plain; charset=utf-8", **headers}
+        return 200, json.dumps(answer).replace(json.dumps(path)[1:-1], json.dumps(label)[1:-1]).encode(), headers
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -369,8 +373,10 @@ def _instances(body: bytes, kind: str) -> list:
     return found
 
 
-def run(options: service.Options, host: str, port: int, threads: int = 2) -> None:
-    """Loads what judges, then serves until SIGTERM or SIGINT (the requests in flight finish)."""
+def run(options: service.Options, host: str, port: int, threads: int = 2) -> int:
+    """Loads what judges, then serves until SIGTERM or SIGINT; the requests in flight finish.
+    Returns the exit status: 0 after SIGTERM, 130 after SIGINT (uvicorn would re-raise the signal
+    once shut down; the handlers here take it instead, so a clean shutdown exits cleanly)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -379,5 +385,11 @@ def run(options: service.Options, host: str, port: int, threads: int = 2) -> Non
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", access_log=False, log_level="warning",
                             http="h11", loop="asyncio", server_header=False)
     server = uvicorn.Server(config)
+    stopped_by = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, frame: stopped_by.append(number))
     log.info("serving on http://%s:%d", host, port)
     server.run()
+    if stopped_by:
+        log.info("stopped by %s; the requests in flight were answered", signal.Signals(stopped_by[0]).name)
+    return 130 if signal.SIGINT in stopped_by else 0
