@@ -103,6 +103,21 @@ def load(options: Options) -> Loaded:
     return Loaded(checks, baseline, key, checkers, time.time())
 
 
+def warm_up(loaded: Loaded, tmp_dir: str) -> None:
+    """Judges a one-row batch once (every cell empty), so that the first request or window does
+    not pay for TFDV's first-call work (lazy imports, generator set-up) while others wait."""
+    fd, path = tempfile.mkstemp(suffix=".csv", dir=tmp_dir)
+    os.close(fd)
+    try:
+        names_in = sorted(loaded.checks.kinds)
+        write_csv([dict.fromkeys(names_in, "")], path)
+        validate_file(loaded, path, "warm-up", names.SERVING)
+    except InputError:
+        pass  # what the empty row says does not matter: the code paths are loaded
+    finally:
+        os.unlink(path)
+
+
 def baseline_key(options: Options):
     """What identifies the baseline `options` names now: for `auto`, the newest accepted decision
     in MLMD (a cheap query); a reload happens when it changes."""
