@@ -337,6 +337,25 @@ def test_a_window_of_skewed_instances_raises_the_skew_metric_and_a_finding(world
     assert metrics[("tfxgate_windows_total", frozenset({"result": "block"}.items()))] >= 1
 
 
+def test_a_window_closes_after_its_seconds_and_at_most_two_wait(tmp_path):
+    """The window's rules on their own (no service): `window_seconds` after the first instance a
+    window closes however few rows it has; a third waiting window pushes out the oldest."""
+    from tfxgate import service as service_lib
+
+    options = service_lib.Options(schema_path="", policy_path="", window_rows=3, window_seconds=10.0)
+    windows = service_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
+    rows = _serving_rows("clean_serving")
+    assert not windows.add(rows[:2])
+    opened = windows.opened
+    assert not windows.close_if_due(now=opened + 9.9)
+    assert windows.close_if_due(now=opened + 10.0)
+    assert [len(w[3]) for w in windows.waiting] == [2] and windows.rows == []
+    assert windows.add(rows[2:9])  # two full windows of 3, one row left open
+    assert [(w[0], len(w[3])) for w in windows.waiting] == [(2, 3), (3, 3)]
+    assert len(windows.rows) == 1
+    assert windows.metrics.registry.get_sample_value("tfxgate_windows_dropped_total") == 1
+
+
 def test_metrics_parse_and_count_requests_rows_and_latency(world):
     service = world["service"]
     before = service.metrics()
