@@ -461,6 +461,7 @@ def test_a_bug_is_a_500_with_one_line_and_its_traceback_only_in_the_log(world, m
     assert any(r.exc_info and "division by zero deep inside" in str(r.exc_info[1]) for r in caplog.records)
     app.pool.shutdown()
     app.window_pool.shutdown()
+    shutil.rmtree(app.tmp_dir)
 
 
 # -- reload ---------------------------------------------------------------------------------------
@@ -521,6 +522,17 @@ def test_a_bounded_load_from_concurrent_clients_gives_no_error_and_flat_memory(w
     assert rss[2] - rss[0] < 32 * 1024, rss
 
 
+def _stops_listening(port: int) -> bool:
+    deadline = time.monotonic() + 60  # a wait for the signal to be handled, not a speed check
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        except ConnectionRefusedError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
     service = _start(tmp_path, "--baseline", "none")
     body = defects.write(tmp_path, "clean_serving").read_bytes()
@@ -534,7 +546,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
             time.sleep(0.1)
         assert service.metrics()[("tfxgate_requests_in_flight", labels)] == 1
         service.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)  # the service is shutting down while the request's body is still arriving
+        assert _stops_listening(service.port)  # shutting down, while this request's body still arrives
         s.sendall(body[half:])
         response = b""
         while chunk := s.recv(65536):
