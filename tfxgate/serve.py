@@ -70,7 +70,11 @@ class App:
         self.window_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="window")
         self.loaded: Optional[service.Loaded] = None
         self.reloading: Optional[asyncio.Lock] = None  # created in the running loop (lifespan)
-        self.tasks = []
+        self.tasks = set()  # background tasks, held so that none is collected while it runs
+
+    def _keep(self, task: asyncio.Task) -> None:
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def load(self) -> None:
         """Loads what judges, before the service listens (a UserError when something is unreadable)."""
@@ -118,13 +122,14 @@ class App:
                 loop = asyncio.get_running_loop()
                 self.reloading = asyncio.Lock()
                 try:
-                    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
+                    loop.add_signal_handler(signal.SIGHUP, lambda: self._keep(loop.create_task(self.reload("SIGHUP"))))
                 except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests in process)
                     pass
-                self.tasks = [loop.create_task(self._poll_baseline()), loop.create_task(self._tick_windows())]
+                self._keep(loop.create_task(self._poll_baseline()))
+                self._keep(loop.create_task(self._tick_windows()))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for task in self.tasks:
+                for task in list(self.tasks):
                     task.cancel()
                 self.pool.shutdown(wait=True)
                 self.window_pool.shutdown(wait=True)
