@@ -64,6 +64,18 @@ def markdown(r: dict) -> str:
                          f"{peaks[-2]:.0f} → {peaks[-1]:.0f} MiB (×{growth:.2f}; streamed: "
                          f"{'flat' if growth < 1.25 else '**grows**'})")
 
+    online = r.get("online", {}).get("services", {})
+    if online:
+        plain, skew = online.get("no_baseline", {}), online.get("span_3_baseline", {})
+        lines.append(_target("`tfxgate serve` /v1/check of one instance, p50", plain.get("check_one_instance", {}).get("p50_ms"), 2, " ms"))
+        lines.append(_target("the same, p99", plain.get("check_one_instance", {}).get("p99_ms"), 10, " ms"))
+        lines.append(_target("`tfxgate serve` /v1/validate of 1,000 rows, p50 (no baseline, as section 2's in-process figure)",
+                             plain.get("validate_batch", {}).get("p50_ms"), 50, " ms"))
+        lines.append(_target("the same with skew against span 3 (TFDV's comparators and the profile checks), p50",
+                             skew.get("validate_batch", {}).get("p50_ms"), 50, " ms"))
+        lines.append(_target("`tfxgate validate --server` of 1,000 rows as a whole process",
+                             (plain.get("client_whole_process_seconds") or {}).get("median"), 1, " s"))
+
     if pipeline:
         lines += ["", "## 1. The whole local pipeline on the sample", "",
                   "| run | wall time | peak memory |", "|---|---|---|",
@@ -124,6 +136,8 @@ def markdown(r: dict) -> str:
         lines += ["", serving_section(r["serving"])]
     if r.get("detection"):
         lines += ["", detection_section(r["detection"])]
+    if r.get("online"):
+        lines += ["", online_section(r["online"])]
     return "\n".join(lines) + "\n"
 
 
@@ -160,7 +174,7 @@ def serving_section(v: dict) -> str:
 
 _SECTION_NAMES = {"pipeline": "1 (pipeline)", "reference": "1 (TFX's reference)", "latency": "2 (latency)",
                   "throughput": "3 (throughput)", "cost": "cost of the checks", "serving": "large serving batch",
-                  "detection": "detection"}
+                  "detection": "detection", "online": "online validation (`tfxgate serve`)"}
 
 
 def _carried(carried: dict) -> str:
@@ -375,3 +389,40 @@ policy, with every column's type inferred from the batch as before). Raw figures
   expression pass per numeric column, which keeps forms Arrow's parser would take but the rules
   refuse out of the fast path.
 - Memory stays flat and slightly lower (no inference pass)."""
+
+
+def online_section(o: dict) -> str:
+    """`tfxgate serve` on loopback (benchmarks/online.py)."""
+    def ms(entry, key):
+        return f"{entry[key]:.2f} ms" if entry and entry.get(key) is not None else "n/a"
+
+    lines = [
+        "## Online validation: `tfxgate serve` on loopback",
+        "",
+        "A real `tfxgate serve` process (uvicorn, TensorFlow, the schema, policy and baseline loaded once), "
+        "timed from a client process over keep-alive HTTP/1.1 on loopback, sequential requests unless said; "
+        f"the batch is {o['rows']:,} resampled serving rows. Windows of the instances checked are judged in the "
+        "background as they fill (every 1,000), as in production.",
+        "",
+        "| service | /v1/check, 1 instance: p50 / p99 | /v1/validate, 1,000 rows: p50 / p99 | rows/s, 4 clients | server RSS |",
+        "|---|---|---|---|---|",
+    ]
+    labels = {"no_baseline": "no baseline", "span_3_baseline": "span 3 as baseline (skew checks)"}
+    for name, e in o["services"].items():
+        check, batch, through = e["check_one_instance"], e["validate_batch"], e["throughput"]
+        lines.append(f"| {labels.get(name, name)} | {ms(check, 'p50_ms')} / {ms(check, 'p99_ms')} | "
+                     f"{ms(batch, 'p50_ms')} / {ms(batch, 'p99_ms')} | {through['rows_per_second']:,.0f} | "
+                     f"{e['server_rss_mib']:,.0f} MiB |")
+    plain = o["services"].get("no_baseline", {})
+    beam, ours = o.get("tfdv_beam", {}), o.get("in_process", {})
+    lines += [
+        "",
+        f"- `tfxgate validate --server` of the batch, whole process: {_s(plain.get('client_whole_process_seconds'))}, "
+        f"peak {_s(plain.get('client_peak_mib'), 'MiB', 0)} (no TensorFlow, Beam or TFDV imported).",
+        f"- The same batch in a warm process, measured in this run: TFDV's Beam path "
+        f"{_s(beam.get('warm_seconds'), digits=3)}; tfxgate in process (`tfxgate.validate.run`, which also "
+        f"reads the schema, policy and rules per call) {_s(ours.get('warm_seconds'), digits=3)}.",
+    ]
+    if o.get("served_over_tfdv_warm") is not None:
+        lines.append(f"- /v1/validate p50 (no baseline) over TFDV's Beam path warm: {o['served_over_tfdv_warm']:.3f}×.")
+    return "\n".join(lines)

@@ -1,6 +1,7 @@
 """`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
 
-    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput,cost,serving,detection]
+    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput,cost,serving,detection,online]
+                              [--only online]
 
 Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
 `--repeats` runs with its spread (min to max); ratios compare figures measured in the same run,
@@ -23,6 +24,7 @@ import sys
 from typing import Dict, List
 
 from benchmarks import data as bench_data
+from benchmarks import online as bench_online_lib
 from benchmarks import report as bench_report
 from pipeline.config import PROJECT_ROOT
 
@@ -267,7 +269,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
     parser.add_argument("--skip", default="",
-                        help="comma-separated: pipeline, reference, latency, throughput, cost, serving, detection")
+                        help="comma-separated: pipeline, reference, latency, throughput, cost, serving, detection, online")
+    parser.add_argument("--only", default="", help="comma-separated: run these sections alone (the others are "
+                        "carried over from earlier results), e.g. --only online")
     parser.add_argument("--serving-mib", default="20,200",
                         help="serving batch sizes in MiB for the serving section (1000 needs about "
                              "the memory the page reports for 200, times five)")
@@ -287,7 +291,15 @@ def main(argv=None) -> int:
              ("throughput", lambda: bench_throughput(throughput_sizes, repeats)),
              ("cost", lambda: bench_cost(cost_sizes, repeats)),
              ("serving", lambda: bench_serving(serving_sizes)),
-             ("detection", lambda: bench_detection(args.quick))]
+             ("detection", lambda: bench_detection(args.quick)),
+             ("online", lambda: bench_online_lib.bench_online(TFXGATE, PY, WORK, PROJECT_ROOT, probe, timed, summary,
+                                                              args.quick, repeats))]
+    if args.only:
+        wanted = set(filter(None, args.only.split(",")))
+        unknown = wanted - {name for name, _ in steps}
+        if unknown:
+            parser.error(f"--only: no section named {', '.join(sorted(unknown))}")
+        skip |= {name for name, _ in steps if name not in wanted}
     for name, step in steps:
         if name in skip:
             continue

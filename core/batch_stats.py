@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
-from core import cells, csv_input, profile as profile_lib, rows as rows_lib
+from core import cells, csv_input, histograms, profile as profile_lib, rows as rows_lib
 from core.errors import InputError
 from core import reading as reading_lib
 from core.reading import ReadingReport
@@ -192,6 +192,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
     """
     from tensorflow_data_validation.statistics import stats_impl, stats_options
 
+    histograms.install()  # TFDV's histograms, bit for bit, at a fraction of their cost (core/histograms.py)
     known = kinds or {}
     files, names = csv_input.files_and_header(path, delimiter)
     if not _has_data_row(files[0]):

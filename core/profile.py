@@ -127,10 +127,14 @@ class FeatureProfile:
         self._absorb(unique, counts)
 
     def _absorb(self, unique: np.ndarray, counts: np.ndarray) -> None:
-        merged = np.concatenate([self.values, unique])
-        weights = np.concatenate([self.counts, counts])
-        self.values, inverse = np.unique(merged, return_inverse=True)
-        self.counts = np.bincount(inverse, weights=weights, minlength=len(self.values)).astype(np.int64)
+        """Adds sorted distinct values with their counts."""
+        if not len(self.values):  # nothing to merge with (most often: a batch settled once)
+            self.values, self.counts = np.asarray(unique, dtype=np.float64), np.asarray(counts).astype(np.int64)
+        else:
+            merged = np.concatenate([self.values, unique])
+            weights = np.concatenate([self.counts, counts])
+            self.values, inverse = np.unique(merged, return_inverse=True)
+            self.counts = np.bincount(inverse, weights=weights, minlength=len(self.values)).astype(np.int64)
         while len(self.values) > self.cap:
             self.digits = 7 if self.digits is None else self.digits - 1
             rounded, inverse = np.unique(_round_significant(self.values, self.digits), return_inverse=True)

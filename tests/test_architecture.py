@@ -141,7 +141,9 @@ def test_the_check_sees_a_cycle_and_an_upward_import(tmp_path):
 
 
 def test_the_command_line_module_loads_without_tensorflow():
-    code = ("import sys, tfxgate.cli, runner_local, runner_kubeflow; "
+    """And the online service's modules: TensorFlow loads when the service loads what judges, and
+    never in `validate --server`'s client (tests/test_serve.py runs that command as a process)."""
+    code = ("import sys, tfxgate.cli, tfxgate.client, tfxgate.serve, runner_local, runner_kubeflow; "
             "heavy = [m for m in ('tensorflow', 'tfx', 'apache_beam', 'tensorflow_data_validation', 'ml_metadata') "
             "if m in sys.modules]; print(heavy)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)

@@ -8,6 +8,8 @@
     tfxgate report [--metadata PATH] [--run latest|ID] --out report.html
     tfxgate lineage [--model latest|ID] [--span N] [--blocked-feature NAME] [--format text|json]
     tfxgate history [--feature NAME] [--format text|json]
+    tfxgate validate --server URL --data FILE [...]    (or TFXGATE_SERVER: a running `tfxgate serve` judges)
+    tfxgate serve [--host 127.0.0.1] [--port 8470] [--schema PATH] [--policy PATH] [--baseline auto|none|PATH]
 
 Every command that reads MLMD takes --metadata FILE (SQLite) or MySQL settings: --mysql-host,
 --mysql-port, --mysql-database, --mysql-user, --mysql-password-file, or TFXGATE_MYSQL_* variables
@@ -32,7 +34,7 @@ import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 from core.errors import UserError
 from mlmd import store as store_lib
 from pipeline import config as config_lib
-from tfxgate.args import EXIT_USAGE, OneLineParser, add_store_arguments, store_settings
+from tfxgate.args import EXIT_USAGE, OneLineParser, add_store_arguments, positive_int, store_settings
 
 EXIT_BUG = 1
 
@@ -53,8 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--environment", default="SERVING", choices=["SERVING", "TRAINING"],
                           help="the schema environment to check in (default SERVING: no label expected)")
     validate.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
-    validate.add_argument("--policy", default=str(config_lib.POLICY_PATH), help="the gate policy (default: %(default)s)")
-    validate.add_argument("--baseline", default="auto", help="auto (latest accepted run in MLMD), none, or a path")
+    validate.add_argument("--policy", help=f"the gate policy (default: {config_lib.POLICY_PATH})")
+    validate.add_argument("--baseline", help="auto (latest accepted run in MLMD; the default), none, or a path")
+    validate.add_argument("--server", default=os.environ.get("TFXGATE_SERVER"),
+                          help="send the batch (one CSV file) to a running `tfxgate serve` at this URL, which "
+                          "judges it with its own schema, policy and baseline (default: $TFXGATE_SERVER)")
+    validate.add_argument("--token-file", help="with --server: a file holding the service's bearer token "
+                          "(default: $TFXGATE_TOKEN)")
     validate.add_argument("--delimiter", help="the field delimiter (default: `delimiter` in a tfxgate-input.yaml "
                           "beside the data, else ',')")
     validate.add_argument("--rows", help="write the rows left out (a value their schema type cannot hold) here, "
@@ -89,6 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--span", type=int, help="instead: the models trained on span N")
     lineage.add_argument("--blocked-feature", help="instead: the runs with a blocking anomaly on this feature")
     lineage.add_argument("--format", default="text", choices=["text", "json"], help="text for people, json for tools")
+
+    serve = commands.add_parser("serve", help="online validation over HTTP: batches, instances, windows, metrics",
+                                epilog=_EXITS)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s, loopback)")
+    serve.add_argument("--port", type=int, default=8470, help="the port (default: %(default)s)")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="needed to listen on an address other than loopback (then set a token too)")
+    serve.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
+    serve.add_argument("--policy", default=str(config_lib.POLICY_PATH), help="the gate policy (default: %(default)s)")
+    serve.add_argument("--baseline", default="auto", help="auto (the newest accepted run in MLMD, reloaded when a "
+                       "newer one is accepted), none, or a path (default: %(default)s)")
+    _add_store(serve)
+    serve.add_argument("--window-rows", type=positive_int, default=1000,
+                       help="a window of accepted instances is judged after this many (default: %(default)s)")
+    serve.add_argument("--window-seconds", type=float, default=60.0,
+                       help="... or this many seconds after its first instance (default: %(default)s)")
+    serve.add_argument("--windows-kept", type=positive_int, default=20,
+                       help="the last windows kept at /v1/windows (default: %(default)s)")
+    serve.add_argument("--reload-seconds", type=float, default=30.0,
+                       help="how often MLMD is asked for a newer accepted run (default: %(default)s)")
+    serve.add_argument("--max-body-mib", type=float, default=64.0,
+                       help="the largest request body accepted, MiB (default: %(default)s)")
+    serve.add_argument("--threads", type=positive_int, default=2,
+                       help="threads judging batches at once (default: %(default)s)")
+    serve.add_argument("--token-file", help="require this bearer token (a file holding it; or TFXGATE_TOKEN)")
 
     history = commands.add_parser("history", help="skew and drift distances per feature over runs", epilog=_EXITS)
     _add_store(history)
@@ -204,6 +236,11 @@ def _bug_log(command: str) -> str:
 
 
 def _command(args) -> int:
+    if args.command == "validate" and args.server:
+        return _validate_on_server(args)  # no store, no TensorFlow: the service has them
+    if args.command == "validate":
+        args.baseline = args.baseline or "auto"
+        args.policy = args.policy or str(config_lib.POLICY_PATH)
     if hasattr(args, "metadata"):
         args.metadata = store_settings(args)  # a SQLite file or a MySQL database
         _scope_latest(args)
@@ -211,6 +248,8 @@ def _command(args) -> int:
         return _validate(args)
     if args.command in ("report", "lineage", "history"):
         return _from_metadata(args)
+    if args.command == "serve":
+        return _serve(args)
     from tfxgate import schema_versions
 
     if args.schema_command == "diff":
@@ -256,6 +295,50 @@ def _declared_delimiter(data: str):
     from core import csv_input
 
     return csv_input.folder_delimiter(data if os.path.isdir(data) else os.path.dirname(os.path.abspath(data)))
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _serve(args) -> int:
+    from tfxgate import client
+
+    if args.host not in _LOOPBACK and not args.allow_remote:
+        raise UserError(f"--host {args.host}: not a loopback address; say --allow-remote to listen there "
+                        "(and require a token: --token-file or TFXGATE_TOKEN)")
+    if args.max_body_mib <= 0 or args.window_seconds <= 0 or args.reload_seconds <= 0:
+        raise UserError("--max-body-mib, --window-seconds and --reload-seconds must be positive")
+    from tfxgate import serve, service
+
+    options = service.Options(
+        schema_path=args.schema or config_lib.default_schema_path(), policy_path=args.policy,
+        baseline=args.baseline, metadata=args.metadata, pipeline=args.pipeline_name,
+        window_rows=args.window_rows, window_seconds=args.window_seconds, windows_kept=args.windows_kept,
+        reload_seconds=args.reload_seconds, max_body_bytes=int(args.max_body_mib * 2**20),
+        token=client.token(args.token_file))
+    return serve.run(options, args.host, args.port, args.threads)
+
+
+def _validate_on_server(args) -> int:
+    from tfxgate import client
+
+    given = [flag for flag, value in (("--schema", args.schema), ("--policy", args.policy),
+                                      ("--baseline", args.baseline), ("--rows", args.rows)) if value]
+    if given:
+        raise UserError(f"{', '.join(given)}: not with --server (the service judges with its own schema, policy "
+                        "and baseline, named in its answer; it writes no rows file)")
+    delimiter = config_lib.check_delimiter(args.delimiter or _declared_delimiter(args.data) or ",")
+    text, result = client.validate(args.server, args.data, args.environment, args.format, delimiter,
+                                   client.token(args.token_file))
+    if args.out:
+        from tfxgate import files
+
+        print(f"wrote {files.write_atomic(args.out, text + chr(10))}")
+    else:
+        print(text)
+    from core import names
+
+    return 1 if result == names.BLOCK else 0
 
 
 def _validate(args) -> int:

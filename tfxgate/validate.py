@@ -184,6 +184,72 @@ def _read_statistics_file(path: str):
     return statistics
 
 
+@dataclasses.dataclass
+class Checks:
+    """What a batch is checked against, loaded once: a one-off command loads it per call, the
+    service (tfxgate/serve.py) once per schema and policy."""
+
+    schema_path: str
+    schema: object  # schema_pb2.Schema
+    policy: policy_lib.Policy
+    policy_path: str
+    policy_digest: str
+    version: str
+    kinds: dict  # {feature: kind} (core.reading.schema_kinds)
+    rules: list  # constraints.yaml beside the schema
+    settings: check_settings.CheckSettings  # checks.yaml beside the schema
+    domains: dict = dataclasses.field(default_factory=dict)  # {feature: core.reading.Domain}: where values lie outside
+
+
+def load_checks(schema_path: str, policy_path: str) -> Checks:
+    """The schema, the policy and the files beside the schema; a UserError for anything unreadable."""
+    schema = schema_files.load(schema_path)
+    policy = policy_lib.load(policy_path)
+    version = schema_files.version_of(schema_path)
+    kinds = reading.schema_kinds(schema)
+    rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
+    settings = check_settings.load(schema_path, list(kinds))
+    with open(policy_path) as f:  # read once already by policy_lib.load: a one-line error there
+        digest = policy_lib.digest(f.read())
+    return Checks(schema_path, schema, policy, policy_path, digest, version, kinds, rules, settings,
+                  reading.schema_domains(schema))
+
+
+def read_batch(checks: Checks, data: str, delimiter: str = ",", rows_path: Optional[str] = None) -> batch_stats.Batch:
+    """The CSV data at `data` read, typed and profiled as the pipeline's ExampleGen would."""
+    read = dict(rules=checks.rules, slice_keys=checks.settings.slices, domains=checks.domains)
+    if rows_path is None:
+        return batch_stats.read(data, checks.kinds, delimiter, **read)
+    with files.atomic_text(rows_path) as rows_out:
+        return batch_stats.read(data, checks.kinds, delimiter, rows_out, **read)
+
+
+def judge(checks: Checks, data: str, batch: batch_stats.Batch, environment: str, baseline,
+          rows_path: Optional[str] = None) -> Outcome:
+    """The batch validated and judged; `baseline` is what `load_baseline` returns."""
+    from core import validation
+
+    baseline_stats, baseline_profile, baseline_info = baseline
+    kwargs = {}
+    if baseline_stats is not None:
+        key = "training_statistics" if environment == names.SERVING else "previous_statistics"
+        kwargs[key] = baseline_stats
+        kwargs["baseline_profiles"] = {validation.SKEW if environment == names.SERVING else validation.DRIFT:
+                                       baseline_profile}
+    report = validation.validate(batch.statistics, checks.schema, environment, reading=batch.report,
+                                 profile=batch.profile, settings=checks.settings, **kwargs)
+    verdicts = policy_lib.judge_all(environment.lower(), report.findings, checks.policy)
+    left_out = {"rows": batch.report.dropped,
+                "by_reason": {f: {r: e["rows"] for r, e in reasons.items()} for f, reasons in batch.report.problems.items()}}
+    if rows_path is not None:
+        left_out["file"] = rows_path
+    if batch.report.constraints:
+        left_out["by_rule"] = {rule: entry["rows"] for rule, entry in batch.report.constraints.items() if entry["rows"]}
+    return Outcome(data, batch.rows, environment, checks.schema_path, checks.version, baseline_info, verdicts,
+                   report.distances, left_out, report.skipped_slices, report.notes, checks.policy_digest,
+                   batch.report.outside)
+
+
 def run(
     data: str,
     environment: str,
@@ -199,38 +265,7 @@ def run(
 
     rows_path: where to write the rows left out (a value their type cannot hold), as CSV with
     their file, line and reasons; written whole or not at all."""
-    from core import validation
-
-    schema = schema_files.load(schema_path)
-    policy = policy_lib.load(policy_path)
-    version = schema_files.version_of(schema_path)
-    kinds = reading.schema_kinds(schema)
-    rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
-    settings = check_settings.load(schema_path, list(kinds))
-    read = dict(rules=rules, slice_keys=settings.slices, domains=reading.schema_domains(schema))
-    if rows_path is None:
-        batch = batch_stats.read(data, kinds, delimiter, **read)
-    else:
-        with files.atomic_text(rows_path) as rows_out:
-            batch = batch_stats.read(data, kinds, delimiter, rows_out, **read)
-    baseline_stats, baseline_profile, baseline_info = load_baseline(baseline, metadata_path, pipeline, kinds,
-                                                                    delimiter, settings.slices)
-    kwargs = {}
-    if baseline_stats is not None:
-        key = "training_statistics" if environment == names.SERVING else "previous_statistics"
-        kwargs[key] = baseline_stats
-        kwargs["baseline_profiles"] = {validation.SKEW if environment == names.SERVING else validation.DRIFT:
-                                       baseline_profile}
-    report = validation.validate(batch.statistics, schema, environment, reading=batch.report, profile=batch.profile,
-                                 settings=settings, **kwargs)
-    verdicts = policy_lib.judge_all(environment.lower(), report.findings, policy)
-    left_out = {"rows": batch.report.dropped,
-                "by_reason": {f: {r: e["rows"] for r, e in reasons.items()} for f, reasons in batch.report.problems.items()}}
-    if rows_path is not None:
-        left_out["file"] = rows_path
-    if batch.report.constraints:
-        left_out["by_rule"] = {rule: entry["rows"] for rule, entry in batch.report.constraints.items() if entry["rows"]}
-    with open(policy_path) as f:  # read once already by policy_lib.load: a one-line error there
-        digest = policy_lib.digest(f.read())
-    return Outcome(data, batch.rows, environment, schema_path, version, baseline_info, verdicts, report.distances,
-                   left_out, report.skipped_slices, report.notes, digest, batch.report.outside)
+    checks = load_checks(schema_path, policy_path)
+    batch = read_batch(checks, data, delimiter, rows_path)
+    loaded = load_baseline(baseline, metadata_path, pipeline, checks.kinds, delimiter, checks.settings.slices)
+    return judge(checks, data, batch, environment, loaded, rows_path)
