@@ -41,6 +41,13 @@ def schema_kinds(schema) -> Dict[str, str]:
 
 
 OUTSIDE_VALUES_KEPT = 20  # per feature: distinct values outside its domain given examples (all are counted)
+VALUE_CHARS = 200  # a value outside its domain is named by its first characters and its length beyond this
+
+
+def brief(value: str) -> str:
+    """A value as a report names it: whole, or its first VALUE_CHARS characters and its length
+    (a 1 MB cell is named, not copied into MLMD and every report)."""
+    return value if len(value) <= VALUE_CHARS else f"{value[:VALUE_CHARS]}… ({len(value):,} characters)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +118,7 @@ class ReadingReport:
         entry = self.outside.setdefault(feature, {"rows": 0, "values": {}})
         entry["rows"] += len(indices)
         for i in indices:
-            value = show(int(i))
+            value = brief(show(int(i)))
             if value not in entry["values"] and len(entry["values"]) >= OUTSIDE_VALUES_KEPT:
                 continue
             kept = entry["values"].setdefault(value, {"rows": 0, "examples": []})

@@ -148,3 +148,17 @@ def test_values_outside_the_domain_are_located_by_line(tmp_path, defect, feature
             assert row[feature] in (value, value + ".0"), (value, example)
     again = reading.ReadingReport.from_json(batch.report.to_json())
     assert again.outside == batch.report.outside and batch.report.merge(batch.report).outside[feature]["rows"] == 2 * entry["rows"]
+
+
+def test_a_huge_value_outside_the_domain_is_named_briefly(tmp_path):
+    """A 1 MB company name is located like any value, named by its beginning and its length."""
+    from core import reading
+
+    schema = schema_files.load(config_lib.default_schema_path())
+    rows = defects.base_rows(n=200)
+    rows[7] = dict(rows[7], company="Taxi " + "x" * 1_000_000)
+    path = defects.write_rows(tmp_path / "huge.csv", rows)
+    batch = batch_stats.read(str(path), reading.schema_kinds(schema), domains=reading.schema_domains(schema))
+    [(value, seen)] = batch.report.outside["company"]["values"].items()
+    assert value.startswith("Taxi xxx") and value.endswith("(1,000,005 characters)") and len(value) < 300
+    assert seen["rows"] == 1 and seen["examples"][0]["line"] == 9
