@@ -10,7 +10,9 @@ RUNNING are marked FAILED and their partial outputs removed.
 
 Exit status: 0 done, 1 a component failed, 2 bad arguments, settings or input data, 3 the data
 gate stopped the run (blocking anomalies; nothing was trained or pushed), 4 another run holds
-the lock and --no-wait was given, 130 interrupted (Ctrl-C; a re-run resumes from the cache).
+the lock and --no-wait was given, 5 the model gate refused the model (trained and evaluated, not
+blessed, not pushed; the serving model is unchanged), 130 interrupted (Ctrl-C; a re-run resumes
+from the cache).
 
 Temporary files (TFX builds the module code into a wheel for each uncached run) go under
 <outputs>/tmp/ and are removed when the run ends, so runs leave nothing in $TMPDIR.
@@ -29,14 +31,15 @@ from mlmd import runlock, store as store_lib
 from pipeline import config as config_lib
 from tfxgate.args import OneLineParser, add_store_arguments, positive_int, store_settings
 
-EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_BLESSED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
 
 
 def parse_args(argv):
     parser = OneLineParser(
         prog="runner_local.py", description="Run the tfxgate pipeline locally.",
         epilog="exit status: 0 done, 1 a component failed, 2 bad arguments, settings or input data, "
-               "3 the data gate stopped the run, 4 another run holds the lock (--no-wait), 130 interrupted (Ctrl-C)",
+               "3 the data gate stopped the run, 4 another run holds the lock (--no-wait), "
+               "5 the model gate refused the model (not pushed), 130 interrupted (Ctrl-C)",
     )
     parser.add_argument("--data-root", default=str(config_lib.PROJECT_ROOT / "data"),
                         help="a folder with train/span-N/*.csv and serving/*.csv")
@@ -45,6 +48,7 @@ def parse_args(argv):
     parser.add_argument("--pipeline-name", default=config_lib.PIPELINE_NAME, help="the pipeline's name in MLMD")
     parser.add_argument("--schema", help="curated schema file (default: the newest schema/v<N>)")
     parser.add_argument("--policy", help="gate policy file (default: schema/policy.yaml)")
+    parser.add_argument("--evaluation", help="model gate settings: metrics and thresholds (default: schema/evaluation.yaml)")
     parser.add_argument("--span", type=int, help="training span to ingest (default: the latest)")
     parser.add_argument("--delimiter", help="the input files' field delimiter (default: the data root's "
                         "tfxgate-input.yaml `delimiter`, else ',')")
@@ -67,6 +71,7 @@ def _config(args) -> config_lib.PipelineConfig:
         store=store_settings(args),
         schema_path=args.schema,
         policy_path=args.policy,
+        evaluation_path=args.evaluation,
         beam_args=tuple(args.beam_arg),
         span=args.span,
         train_steps=args.train_steps,
@@ -180,8 +185,7 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
         print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
         return EXIT_FAILED
     print(f"tfxgate: finished in {time.monotonic() - started:.1f} s")
-    _summary(config, run_id, log_path, verbose)
-    return 0
+    return _summary(config, run_id, log_path, verbose)
 
 
 def _next_steps(config, run_id: str) -> None:
@@ -195,9 +199,10 @@ def _next_steps(config, run_id: str) -> None:
     print(f"  the finding should only warn: edit {config_lib.POLICY_PATH} (a reviewed change)", file=sys.stderr)
 
 
-def _summary(config, run_id: str, log_path: str, verbose: bool) -> None:
-    """This run's own gate decision and pushed model, read by its run context (a shared store
-    holds other pipelines' runs too)."""
+def _summary(config, run_id: str, log_path: str, verbose: bool) -> int:
+    """This run's own gate decisions and pushed model, read by its run context (a shared store
+    holds other pipelines' runs too); the exit status: 5 where the model gate refused the model."""
+    from core import evaluation as evaluation_lib
     from mlmd import runs
 
     run = runs.find_run_by_id(config.store.open(), run_id)
@@ -205,11 +210,23 @@ def _summary(config, run_id: str, log_path: str, verbose: bool) -> None:
     if gate.get("decision") in (names.PASS, names.WARN):
         line = gate["decision"] if gate["decision"] == names.PASS else f"{gate['decision']}: {gate.get('summary')}"
         print(f"  data gate:    {line}")
+    judged = run.evaluation if run is not None else None
+    if judged is not None:
+        print(f"  model gate:   {evaluation_lib.headline(judged)}")
     print(f"  MLMD store:   {config.store.describe()}")
     pushed = (run.pushed_model or {}) if run is not None else {}
     print(f"  pushed model: {pushed.get('destination') if pushed.get('pushed') else None}")
     if not verbose:
         print(f"  log:          {log_path}")
+    if judged is not None and not judged["blessed"]:
+        print(f"tfxgate: model not pushed: {'; '.join(judged['reasons']) or 'not blessed'}", file=sys.stderr)
+        models = [a["id"] for a in run.artifacts.get(names.TRAINER, []) if a["type"] == names.MODEL_TYPE]
+        store = f"--metadata {config.store.sqlite_path}" if not config.store.is_mysql else "(the same --mysql-* flags)"
+        print("  the serving model is unchanged. See why: "
+              f"tfxgate lineage {store} --model {models[0] if models else 'latest'}, "
+              f"or tfxgate report {store} --run {run_id} --out report.html", file=sys.stderr)
+        return EXIT_NOT_BLESSED
+    return 0
 
 
 if __name__ == "__main__":

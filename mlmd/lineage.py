@@ -66,6 +66,7 @@ def model_lineage(store, which: str = "latest", pipeline: Optional[str] = None) 
             run_json = {
                 "run_id": run.run_id,
                 "gate": run.gate,
+                "evaluation": run.evaluation,  # the model gate on this model: metrics, baseline, why
                 "anomalies": [
                     {"validator": v.node, "environment": v.environment,
                      "verdicts": [x.to_json() for x in policy_lib.unique(v.verdicts)]}  # splits agree: once each
@@ -177,11 +178,25 @@ def format_lineage(data: dict) -> str:
     if data["run"]:
         lines.append(f"  run {data['run']['run_id']}: gate {data['run']['gate'].get('decision')}"
                      f" ({data['run']['gate'].get('summary')})")
+        lines += _evaluation_lines(data["run"].get("evaluation"))
         for a in data["run"]["anomalies"]:
             lines.append(f"    {a['validator']} ({a['environment']}): {len(a['verdicts'])} anomalies")
             for v in a["verdicts"]:
                 lines.append(f"      {v['severity']}: {v['feature']} {'/'.join(v['types'])}")
     return "\n".join(lines)
+
+
+def _evaluation_lines(judged: Optional[dict]) -> List[str]:
+    """The model gate on the model: each gated metric beside the baseline's, and why it was refused."""
+    from core import evaluation
+
+    if judged is None:
+        return ["    model gate: none ran (no Evaluator in this run)"]
+    lines = [f"    model gate: {evaluation.headline(judged)}"]
+    lines += [f"      refused: {reason}" for reason in judged.get("reasons", [])]
+    pushed = "pushed" if judged.get("pushed") else "not pushed"
+    lines.append(f"      {pushed}; evaluation {judged.get('artifact_id')}, blessing {judged.get('blessing_id')}")
+    return lines
 
 
 def format_history(rows: List[dict]) -> str:

@@ -65,6 +65,9 @@ class Run:
     policy_digest: Optional[str] = None  # core.policy.digest of the policy the gate judged with
     artifacts: Dict[str, List[dict]] = dataclasses.field(default_factory=dict)  # node -> [{id, type, uri}]
     serving_examples: List[dict] = dataclasses.field(default_factory=list)  # as `examples`, ServingExampleGen's
+    # The model gate: None where no Evaluator ran (the data gate stopped the run, or a run from
+    # before the Evaluator). See `_evaluation` for its keys.
+    evaluation: Optional[dict] = None
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -145,6 +148,48 @@ def _pushed(store, execution) -> Optional[dict]:
     return pushed
 
 
+def _evaluation(store, execution, pushed: Optional[dict]) -> Optional[dict]:
+    """{"artifact_id" (the ModelEvaluation), "blessing_id", "blessed" (True, False, or None where
+    the Evaluator did not finish), "metrics" ({metric: {"candidate", "baseline"}} on the whole eval
+    split), "slices" ([{"slice", metric: value}], largest first), "thresholds" ({metric: {"floor",
+    "ceiling", "drop"}}, schema/evaluation.yaml's at the time), "reasons" (one line per failed
+    threshold), "baseline_model" ({"artifact_id", "uri", "run_id"} or None: judged by floors
+    only), "pushed" (Pusher pushed this run's model), "state"}."""
+    if execution is None:
+        return None
+    found = {"artifact_id": None, "blessing_id": None, "blessed": None, "metrics": {}, "slices": [], "thresholds": {},
+             "reasons": [], "baseline_model": None, "pushed": bool(pushed and pushed.get("pushed")),
+             "state": query.state_name(execution.last_known_state)}
+    if execution.last_known_state not in query.DONE:
+        result = json.loads(query.custom_value(execution, names.EXECUTION_RESULT) or "{}")
+        found["reasons"] = [f"the Evaluator did not finish: {result.get('resultMessage') or found['state'].lower()}"]
+        return found
+    for artifact in query.outputs(store, execution.id):
+        if query.type_name(store, artifact) == names.MODEL_EVALUATION_TYPE:
+            found["artifact_id"] = artifact.id
+            continue
+        found["blessing_id"] = artifact.id
+        blessed = query.custom_value(artifact, names.BLESSED)
+        found["blessed"] = None if blessed is None else blessed == 1
+        measured = json.loads(query.custom_value(artifact, names.EVAL_METRICS) or "{}")
+        found["metrics"], found["slices"] = measured.get("overall", {}), measured.get("slices", [])
+        found["thresholds"] = measured.get("thresholds", {})
+        found["reasons"] = json.loads(query.custom_value(artifact, names.EVAL_REASONS) or "[]")
+        if query.custom_value(artifact, names.EVAL_HAS_BASELINE):
+            model_id = query.custom_value(artifact, names.BLESSING_BASELINE_ID) or None
+            found["baseline_model"] = {"artifact_id": model_id,
+                                       "uri": query.custom_value(artifact, names.BLESSING_BASELINE_URI),
+                                       "run_id": _producing_run(store, model_id)}
+    return found
+
+
+def _producing_run(store, artifact_id: Optional[int]) -> Optional[str]:
+    """The run id of the run whose execution wrote the artifact (None: not in this store)."""
+    execution_id = query.producer_execution(store, artifact_id) if artifact_id else None
+    context = query.context_of(store, execution_id, names.RUN_CONTEXT) if execution_id else None
+    return context.name if context is not None else None
+
+
 def load_run(store, context) -> Run:
     """One pipeline run, from its `pipeline_run` context."""
     by_node = query.executions_by_node(store, context.id)
@@ -152,6 +197,7 @@ def load_run(store, context) -> Run:
     importer = by_node.get(names.CURATED_SCHEMA)
     schema_file = query.custom_value(importer, names.SCHEMA_FILE_PROPERTY) if importer is not None else None
     inferred = query.outputs(store, by_node[names.INFERRED_SCHEMA].id) if names.INFERRED_SCHEMA in by_node else []
+    pushed = _pushed(store, by_node.get(names.PUSHER))
     pipeline = None
     if by_node:
         pipeline = query.context_of(store, next(iter(by_node.values())).id, names.PIPELINE_CONTEXT)
@@ -167,7 +213,8 @@ def load_run(store, context) -> Run:
         inferred_schema_uri=inferred[0].uri if inferred else None,
         validations=_validations(store, by_node, _policy_of(gate_execution)),
         gate=_gate(store, gate_execution),
-        pushed_model=_pushed(store, by_node.get(names.PUSHER)),
+        pushed_model=pushed,
+        evaluation=_evaluation(store, by_node.get(names.EVALUATOR), pushed),
         policy_digest=_policy_digest(gate_execution),
         artifacts=_artifacts(store, by_node),
         serving_examples=_examples(store, by_node.get(names.SERVING_EXAMPLE_GEN)),

@@ -17,6 +17,7 @@ from models import features
 
 BATCH_SIZE = 64
 DEFAULT_HIDDEN_UNITS = (32, 16)
+TRANSFORM_FEATURES_SIGNATURE = "transform_features"  # named in schema/evaluation.yaml's reading
 
 
 def build_keras_model(hidden_units: Optional[List[int]] = None, learning_rate: float = 0.003) -> keras.Model:
@@ -86,6 +87,19 @@ def _serving_signature(model: keras.Model, tf_transform_output: tft.TFTransformO
     return serve_tf_examples_fn
 
 
+def _transform_features_signature(model: keras.Model, tf_transform_output: tft.TFTransformOutput):
+    """`transform_features`: serialized raw tf.Examples in, every transformed feature out, the
+    label among them. The Evaluator (TFMA) reads the label it scores against from here."""
+    model.tft_layer_eval = tf_transform_output.transform_features_layer()
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def transform_features_fn(serialized_tf_examples):
+        raw_features = tf.io.parse_example(serialized_tf_examples, tf_transform_output.raw_feature_spec())
+        return model.tft_layer_eval(raw_features)
+
+    return transform_features_fn
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point: trains on the transformed examples and saves the serving model."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -103,5 +117,8 @@ def run_fn(fn_args: FnArgs) -> None:
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",
-        signatures={"serving_default": _serving_signature(model, tf_transform_output)},
+        signatures={
+            "serving_default": _serving_signature(model, tf_transform_output),
+            TRANSFORM_FEATURES_SIGNATURE: _transform_features_signature(model, tf_transform_output),
+        },
     )

@@ -16,6 +16,7 @@ DEFAULT_OUTPUTS = PROJECT_ROOT / "outputs"
 DEFAULT_METADATA = DEFAULT_OUTPUTS / "metadata.sqlite"
 SCHEMA_DIR = PROJECT_ROOT / "schema"
 POLICY_PATH = SCHEMA_DIR / "policy.yaml"
+EVALUATION_PATH = SCHEMA_DIR / "evaluation.yaml"
 MODELS_DIR = PROJECT_ROOT / "models"
 METADATA_FILE = "metadata.sqlite"  # the SQLite MLMD store's name under --outputs
 
@@ -45,6 +46,9 @@ class PipelineConfig:
     enable_cache: bool = True
     # The gate policy's content (canonical JSON of schema/policy.yaml): an edit re-runs the gate.
     policy_json: str = ""
+    # The model gate's settings (schema/evaluation.yaml's text): the Evaluator's thresholds, and
+    # the words of its reasons; '' runs no Evaluator (Pusher then pushes unblessed, as before).
+    evaluation_text: str = ""
     # The curated schema's text: ExampleGen reads every cell as its type, and an edit re-runs it.
     schema_text: str = ""
     # constraints.yaml and checks.yaml beside the schema ('' where there is none): ExampleGen
@@ -148,6 +152,13 @@ def read_policy(path: str = str(POLICY_PATH)) -> str:
         raise ConfigError(f"--policy {path}: cannot read it ({e.strerror})") from None
 
 
+def read_evaluation(path: str = str(EVALUATION_PATH)) -> str:
+    """The model gate's settings file, checked to parse (a one-line error if not)."""
+    from core import evaluation
+
+    return evaluation.read(path)
+
+
 def check_delimiter(delimiter: str) -> str:
     """One character that can separate CSV fields (a quote or a line end cannot)."""
     if len(delimiter) != 1 or delimiter in "\"\r\n":
@@ -209,6 +220,7 @@ def local_config(
     store: Optional[StoreSettings] = None,
     schema_path: Optional[str] = None,
     policy_path: Optional[str] = None,
+    evaluation_path: Optional[str] = None,
     beam_args: Tuple[str, ...] = (),
     **overrides,
 ) -> PipelineConfig:
@@ -242,6 +254,7 @@ def local_config(
         store=store,
         beam_pipeline_args=beam_args_for(beam_args),
         policy_json=read_policy(policy_path or str(POLICY_PATH)),
+        evaluation_text=read_evaluation(evaluation_path or str(EVALUATION_PATH)),
         **schema_files.read_version(schema_path),  # the schema's text and the files beside it, read once
         validate_serving=os.path.isdir(os.path.join(data_root, names.SERVING_FOLDER)),  # serving/ with no CSV: an error
         **overrides,

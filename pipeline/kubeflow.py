@@ -118,6 +118,7 @@ def kubeflow_config(
         store=None,  # Kubeflow's own metadata service records the runs
         installed_functions=True,  # the image has the project installed: no wheel to stage
         policy_json=config_lib.read_policy(),
+        evaluation_text=config_lib.read_evaluation(),
         **schema_files.read_version(local_schema),  # the same files as in the image, read once
         drift_against_previous_span=False,  # a Resolver's work: the drift_baseline run parameter instead
         example_gen_without_driver=True,

@@ -7,6 +7,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.artifacts import GateDecision
+from components.evaluator import ExplainedEvaluator
 from components.csv_example_gen import CheckedCsvExampleGen, custom_config
 from components.gate.component import DataGate
 from components.schema_importer import VersionedSchemaImporter
@@ -14,8 +15,9 @@ from components.span_example_gen import LATEST_SPAN, SpanCsvExampleGen
 from components.trainer import StepsTrainer
 from components.span_resolver import PreviousAcceptedSpanStrategy
 from components.validator.component import DataValidator
+from core import check_settings, evaluation
 from core.names import (
-    CURATED_SCHEMA, EVAL_SPLIT, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE, INFERRED_SCHEMA, PARAM_DRIFT_BASELINE,
+    CURATED_SCHEMA, EVAL_SPLIT, EVALUATOR, LATEST_BLESSED_MODEL, PARAM_BASELINE_MODEL, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE, INFERRED_SCHEMA, PARAM_DRIFT_BASELINE,
     PARAM_SCHEMA_VERSION, PARAM_SPAN, PARAM_TRAIN_STEPS, PREVIOUS_DECISIONS, PUSHER, SERVING, SERVING_EXAMPLE_GEN, SERVING_SPLIT, SERVING_STATISTICS_GEN, SERVING_VALIDATOR, SPAN_PATTERN,
     STATISTICS_GEN, TRAIN_SPLIT, TRAIN_VALIDATOR, TRAINER, TRAINING, TRANSFORM,
 )
@@ -33,6 +35,7 @@ def run_parameters(config: PipelineConfig) -> dict:
         PARAM_TRAIN_STEPS: parameter(name=PARAM_TRAIN_STEPS, ptype=int, default=config.train_steps),
         PARAM_SCHEMA_VERSION: parameter(name=PARAM_SCHEMA_VERSION, ptype=str, default=config.schema_version),
         PARAM_DRIFT_BASELINE: parameter(name=PARAM_DRIFT_BASELINE, ptype=str, default=""),
+        PARAM_BASELINE_MODEL: parameter(name=PARAM_BASELINE_MODEL, ptype=str, default=""),
     }
 
 
@@ -198,13 +201,47 @@ def _training(config: PipelineConfig, parameters: dict, examples, schema, gate) 
         transform_graph=transform.outputs["transform_graph"],
         schema=schema,
     ).with_id(TRAINER)
+    nodes = [transform, trainer]
+    blessing = None
+    if config.evaluation_text:
+        evaluator = _evaluator(config, parameters, examples, trainer.outputs["model"])
+        nodes += evaluator["nodes"]
+        blessing = evaluator["blessing"]
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
+        model_blessing=blessing,
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
         ),
     ).with_id(PUSHER)
-    return [transform, trainer, pusher]
+    return nodes + [pusher]
+
+
+def _evaluator(config: PipelineConfig, parameters: dict, examples, model) -> dict:
+    """TFX's Evaluator on the eval split under schema/evaluation.yaml's thresholds, against the
+    baseline model: locally the latest blessed model of this pipeline (a Resolver); on Kubeflow,
+    which runs no Resolver, an earlier run's Model URI given as the `baseline_model` parameter."""
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import json_format
+
+    slices = [key.feature for key in check_settings.parse(config.checks_text).slices]
+    eval_config = json_format.Parse(evaluation.eval_config_json(config.evaluation_text, slices), tfma.EvalConfig())
+    nodes, baseline = [], {}
+    if parameters:
+        baseline["baseline_model_uri"] = parameters[PARAM_BASELINE_MODEL]
+    else:
+        resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id(LATEST_BLESSED_MODEL)
+        nodes.append(resolver)
+        baseline["baseline_model"] = resolver.outputs["model"]
+    evaluator = ExplainedEvaluator(
+        examples=examples, model=model, eval_config=eval_config, evaluation_settings=config.evaluation_text,
+        example_splits=[EVAL_SPLIT], **baseline,
+    ).with_id(EVALUATOR)
+    return {"nodes": nodes + [evaluator], "blessing": evaluator.outputs["blessing"]}
 
 
 def create_components(config: PipelineConfig) -> List:

@@ -42,7 +42,7 @@ def test_spec_passes_the_backends_checks(spec):
     assert spec["defaultPipelineRoot"] == "gs://tfxgate-test/root"
     expected = {p.EXAMPLE_GEN, p.STATISTICS_GEN, p.INFERRED_SCHEMA, p.CURATED_SCHEMA, p.EXAMPLE_VALIDATOR,
                 p.TRAIN_VALIDATOR, p.SERVING_EXAMPLE_GEN, p.SERVING_STATISTICS_GEN, p.SERVING_VALIDATOR,
-                p.GATE, p.TRANSFORM, p.TRAINER, p.PUSHER, p.REPORT}
+                p.GATE, p.TRANSFORM, p.TRAINER, p.EVALUATOR, p.PUSHER, p.REPORT}
     assert set(tasks) == expected  # no Resolver node on Kubeflow; the report task is Kubeflow's own
 
 

@@ -12,7 +12,7 @@ from tfx.proto import example_gen_pb2, trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components import schema_importer, span_example_gen, trainer
+from components import evaluator, schema_importer, span_example_gen, trainer
 from components.artifacts import GateDecision
 from components.csv_example_gen import custom_config
 from components.gate import executor as gate_executor
@@ -27,7 +27,7 @@ from tests.test_components import _statistics_artifact, _validate
 pytestmark = pytest.mark.kubeflow
 
 PARAMETERS = {p.PARAM_SPAN: "NUMBER_INTEGER", p.PARAM_TRAIN_STEPS: "NUMBER_INTEGER",
-              p.PARAM_SCHEMA_VERSION: "STRING", p.PARAM_DRIFT_BASELINE: "STRING"}
+              p.PARAM_SCHEMA_VERSION: "STRING", p.PARAM_DRIFT_BASELINE: "STRING", p.PARAM_BASELINE_MODEL: "STRING"}
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +49,18 @@ def _readers(spec) -> dict:
     return found
 
 
-def test_the_spec_has_the_four_run_parameters_with_defaults_and_the_tasks_read_them(spec):
+def test_the_spec_has_the_five_run_parameters_with_defaults_and_the_tasks_read_them(spec):
     definitions = spec["root"]["inputDefinitions"]["parameters"]
     assert {name: d["parameterType"] for name, d in definitions.items()} == PARAMETERS
     defaults = {name: d["defaultValue"] for name, d in definitions.items()}
     latest = schema_files.version_of(config_lib.default_schema_path())
     assert defaults == {p.PARAM_SPAN: -1, p.PARAM_TRAIN_STEPS: 300, p.PARAM_SCHEMA_VERSION: latest,
-                        p.PARAM_DRIFT_BASELINE: ""}
+                        p.PARAM_DRIFT_BASELINE: "", p.PARAM_BASELINE_MODEL: ""}
     readers = _readers(spec)
     assert readers[p.PARAM_SPAN] == {p.EXAMPLE_GEN: span_example_gen.REQUESTED_SPAN}
     assert readers[p.PARAM_TRAIN_STEPS] == {p.TRAINER: trainer.TRAIN_STEPS}
     assert readers[p.PARAM_DRIFT_BASELINE] == {p.TRAIN_VALIDATOR: "drift_baseline"}
+    assert readers[p.PARAM_BASELINE_MODEL] == {p.EVALUATOR: evaluator.BASELINE_MODEL_URI}
     assert set(readers[p.PARAM_SCHEMA_VERSION]) == {p.EXAMPLE_GEN, p.SERVING_EXAMPLE_GEN, p.CURATED_SCHEMA,
                                                     p.TRAIN_VALIDATOR, p.SERVING_VALIDATOR}
 
@@ -262,7 +263,7 @@ def test_submit_sets_the_parameters_and_finds_the_drift_baseline_in_the_run_hist
     (["train_steps=0"], "--param train_steps=0: at least 1"),
     (["schema_version=v9"], "schema version v9: no "),
     (["colour=red"], "--param 'colour=red': expected NAME=VALUE with NAME one of the spec's parameters "
-                     "(drift_baseline, schema_version, span, train_steps)"),
+                     "(baseline_model, drift_baseline, schema_version, span, train_steps)"),
     (["drift_baseline=/nonexistent/decision"], "/nonexistent/decision: no decision.json"),
 ])
 def test_a_run_parameter_that_cannot_work_is_one_line_before_a_run_starts(tmp_path, monkeypatch, capsys, params, message):

@@ -19,7 +19,8 @@ _PLACES: Dict[str, Tuple[int, int]] = {
     names.CURATED_SCHEMA: (1, 0),
     names.EXAMPLE_GEN: (0, 1), names.STATISTICS_GEN: (1, 1), names.TRAIN_VALIDATOR: (2, 1),
     names.SERVING_EXAMPLE_GEN: (0, 2), names.SERVING_STATISTICS_GEN: (1, 2), names.SERVING_VALIDATOR: (2, 2),
-    names.GATE: (3, 1), names.TRANSFORM: (4, 1), names.TRAINER: (5, 1), names.PUSHER: (6, 1),
+    names.GATE: (3, 1), names.TRANSFORM: (4, 1), names.TRAINER: (5, 1),
+    names.EVALUATOR: (6, 1), names.PUSHER: (7, 1),
 }
 _EDGES = [
     (names.EXAMPLE_GEN, names.STATISTICS_GEN), (names.STATISTICS_GEN, names.TRAIN_VALIDATOR),
@@ -27,10 +28,12 @@ _EDGES = [
     (names.SERVING_STATISTICS_GEN, names.SERVING_VALIDATOR),
     (names.CURATED_SCHEMA, names.TRAIN_VALIDATOR), (names.CURATED_SCHEMA, names.SERVING_VALIDATOR),
     (names.TRAIN_VALIDATOR, names.GATE), (names.SERVING_VALIDATOR, names.GATE),
-    (names.GATE, names.TRANSFORM), (names.TRANSFORM, names.TRAINER), (names.TRAINER, names.PUSHER),
+    (names.GATE, names.TRANSFORM), (names.TRANSFORM, names.TRAINER),
+    (names.TRAINER, names.EVALUATOR), (names.EVALUATOR, names.PUSHER),
 ]
 # The artifact a node stands for, by type, where it writes several.
 _MAIN_TYPE = {names.TRANSFORM: names.TRANSFORM_GRAPH_TYPE, names.TRAINER: "Model", names.PUSHER: "PushedModel",
+              names.EVALUATOR: names.MODEL_BLESSING_TYPE,
               names.STATISTICS_GEN: names.STATISTICS_TYPE, names.SERVING_STATISTICS_GEN: names.STATISTICS_TYPE}
 _COLUMN, _LANE, _WIDTH, _HEIGHT = 150, 62, 132, 44
 _FILL = {"done": "#eafaf1", "blocked": "#fdedec", "warn": "#fef9e7", "not run": "#ffffff"}
@@ -61,8 +64,14 @@ def _title(run: runs.Run, node: str) -> str:
         names.SERVING_EXAMPLE_GEN: "serving batch", names.SERVING_STATISTICS_GEN: "serving statistics",
         names.SERVING_VALIDATOR: "serving validation", names.GATE: f"gate: {run.gate.get('decision') or '?'}",
         names.TRANSFORM: "transform", names.TRAINER: "model",
+        names.EVALUATOR: "model gate: " + _blessing_word(run),
         names.PUSHER: "pushed model" if (run.pushed_model or {}).get("pushed") else "push",
     }[node]
+
+
+def _blessing_word(run: runs.Run) -> str:
+    blessed = (run.evaluation or {}).get("blessed")
+    return {True: "blessed", False: "refused"}.get(blessed, "?")
 
 
 def nodes(run: runs.Run) -> List[Node]:
@@ -75,6 +84,10 @@ def nodes(run: runs.Run) -> List[Node]:
             status, detail = "not run", "not run"
         elif node == names.GATE and run.gate.get("decision") == names.BLOCK:
             status, detail = "blocked", "blocked"
+        elif node == names.EVALUATOR and (run.evaluation or {}).get("blessed") is False:
+            status, detail = "blocked", f"refused: MLMD artifact #{artifact['id']}" if artifact else "refused"
+        elif node == names.PUSHER and state in ("COMPLETE", "CACHED") and not (run.pushed_model or {}).get("pushed"):
+            status, detail = "not run", "not pushed"
         elif state in ("COMPLETE", "CACHED"):
             status = "warn" if node == names.GATE and run.gate.get("decision") == names.WARN else "done"
             detail = f"MLMD artifact #{artifact['id']}" if artifact else state.lower()
@@ -95,7 +108,8 @@ def svg(run: runs.Run) -> str:
     if not run.artifacts:
         return ""
     e = lambda value: html.escape(str(value), quote=True)  # noqa: E731
-    width, height = 20 + 6 * _COLUMN + _WIDTH, 20 + 2 * _LANE + _HEIGHT
+    columns = max(column for column, _ in _PLACES.values())
+    width, height = 20 + columns * _COLUMN + _WIDTH, 20 + 2 * _LANE + _HEIGHT
     parts = [f'<svg class="lineage" role="img" aria-label="lineage of run {e(run.run_id)}" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
              '<defs><marker id="lineage-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '

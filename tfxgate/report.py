@@ -88,6 +88,36 @@ def _evidence_section(run: runs.Run, headline) -> List[str]:
     return parts
 
 
+def _model_gate_section(run: runs.Run) -> List[str]:
+    """Beside the data gate: whether the model earned its push, its metrics against the baseline
+    model's and the thresholds, and why it was refused."""
+    from core import evaluation
+
+    judged = run.evaluation
+    if judged is None:
+        return []
+    blessed = judged.get("blessed")
+    word = {True: ("pass", "blessed and pushed" if judged.get("pushed") else "blessed"),
+            False: ("block", "refused: not pushed")}.get(blessed, ("warn", "not judged"))
+    parts = [f'<h2 id="model-gate">Model gate: <span class="{word[0]}">{_e(word[1])}</span></h2>']
+    if judged.get("reasons"):
+        parts.append('<ul class="model-reasons">' + "".join(f"<li>{_e(r)}</li>" for r in judged["reasons"]) + "</ul>")
+    baseline = judged.get("baseline_model")
+    if baseline:
+        parts.append(f"<p>Against the baseline model: the latest blessed model, MLMD artifact "
+                     f"#{_e(baseline.get('artifact_id'))} of run {_e(baseline.get('run_id') or '?')} "
+                     f"(<code>{_e(baseline.get('uri'))}</code>), on this run's eval split.</p>")
+    else:
+        parts.append("<p>No baseline model yet (no earlier model was blessed): judged by the floors only.</p>")
+    parts.append(_table(tables.model_gate_rows(run), ["metric", "this model", "baseline model", "threshold", "result"]))
+    slices = tables.model_slice_rows(run)
+    if slices:
+        parts.append(f"<details><summary>This model's metrics in {len(slices)} slices (shown, not gated: "
+                     "small slices are noise)</summary>" + _table(slices) + "</details>")
+    parts.append(f"<p>{_e(evaluation.headline(judged))}</p>")
+    return parts
+
+
 def _artifact_table(run: runs.Run) -> str:
     """Every artifact of the run with its MLMD id, type and URI; each row is the target of its
     node in the lineage diagram. A local path is a link."""
@@ -115,6 +145,7 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
     parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>", verdict.to_html(headline)]
     if run.gate.get("summary") and not headline.reasons:  # with reasons, the headline says it all
         parts.append(f"<p>Gate: {_e(run.gate.get('summary'))}</p>")
+    parts += _model_gate_section(run)
     parts += _evidence_section(run, headline)
     lineage_svg = diagram.svg(run)
     if lineage_svg:

@@ -168,3 +168,37 @@ def feature_statistics(stats, name: str):
             return f
     return None
 
+
+
+def model_gate_rows(run) -> List[dict]:
+    """The model gate's metrics on the whole eval split: the candidate, the baseline model, the
+    thresholds of schema/evaluation.yaml and whether each held ([] where no Evaluator ran)."""
+    from core import evaluation
+
+    judged = run.evaluation or {}
+    failed = " ".join(judged.get("reasons", []))
+    rows = []
+    for name, (_, label) in evaluation.METRICS.items():
+        value = judged.get("metrics", {}).get(name)
+        if value is None:
+            continue
+        bounds = judged.get("thresholds", {}).get(name, {})
+        rule = ", ".join(f"{word} {evaluation.number(bounds[key])}" for key, word in
+                         (("floor", "at least"), ("ceiling", "at most"), ("drop", "drop at most")) if bounds.get(key) is not None)
+        held = "" if not rule else ("failed" if failed and (label + " ") in failed else "held")
+        rows.append({"metric": label, "this model": evaluation.number(value.get("candidate")),
+                     "baseline model": evaluation.number(value.get("baseline")) if value.get("baseline") is not None else "-",
+                     "threshold": rule or "(shown only)", "result": held})
+    return rows
+
+
+def model_slice_rows(run, limit: int = 60) -> List[dict]:
+    """The candidate's metrics per slice, largest first (shown, not gated)."""
+    from core import evaluation
+
+    rows = []
+    for row in ((run.evaluation or {}).get("slices") or [])[:limit]:
+        rows.append({"slice": row.get("slice"),
+                     **{label: evaluation.number(row.get(name)) if row.get(name) is not None else "-"
+                        for name, (_, label) in evaluation.METRICS.items() if name in row}})
+    return rows
