@@ -40,6 +40,14 @@ def markdown(r: dict) -> str:
         "## Targets",
         "",
     ]
+    pipeline_cold = (r.get("pipeline", {}).get("cold_seconds") or {}).get("median")
+    reference_cold = (r.get("reference", {}).get("cold_seconds") or {}).get("median")
+    before_cold = (r.get("before_model_gate", {}).get("cold_seconds") or {}).get("median")
+    lines.append(_target("cold local run with the model gate (Evaluator) over TFX's reference taxi pipeline (which has one)",
+                         pipeline_cold / reference_cold if pipeline_cold and reference_cold else None, 0.8))
+    if pipeline_cold and before_cold:
+        lines.append(f"- the model gate's cost: cold run {pipeline_cold:.1f} s with it, {before_cold:.1f} s before it "
+                     f"(×{pipeline_cold / before_cold:.2f})")
     latency = r.get("latency", {}).get("sizes", {}).get("1000", {})
     lines.append(_target("1,000-row validation in process over TFDV's Beam path, warm (both in a running process)",
                          latency.get("in_process_over_beam"), 0.1))
@@ -81,6 +89,12 @@ def markdown(r: dict) -> str:
                   "| run | wall time | peak memory |", "|---|---|---|",
                   f"| tfxgate, cold | {_s(pipeline['cold_seconds'])} | {_s(pipeline['peak_mib'], 'MiB', 0)} |",
                   f"| tfxgate, cached (nothing changed) | {_s(pipeline['cached_seconds'])} | |"]
+        before = r.get("before_model_gate", {})
+        if before and "error" not in before:
+            lines.append(f"| tfxgate before the model gate (commit {before['commit']}: no Evaluator), cold | "
+                         f"{_s(before['cold_seconds'])} | |")
+        elif before:
+            lines.append(f"| tfxgate before the model gate | failed: {before['error'][:80]} | |")
         reference = r.get("reference", {})
         if reference and "error" not in reference:
             lines += [f"| TFX's reference taxi pipeline (native Keras, with Evaluator), cold | {_s(reference['cold_seconds'])} | |",
@@ -172,7 +186,7 @@ def serving_section(v: dict) -> str:
     return "\n".join(lines)
 
 
-_SECTION_NAMES = {"pipeline": "1 (pipeline)", "reference": "1 (TFX's reference)", "latency": "2 (latency)",
+_SECTION_NAMES = {"pipeline": "1 (pipeline)", "before_model_gate": "1 (before the model gate)", "reference": "1 (TFX's reference)", "latency": "2 (latency)",
                   "throughput": "3 (throughput)", "cost": "cost of the checks", "serving": "large serving batch",
                   "detection": "detection", "online": "online validation (`tfxgate serve`)"}
 

@@ -1,6 +1,7 @@
 """`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
 
-    python -m benchmarks.run [--repeats 3] [--quick] [--skip pipeline,reference,latency,throughput,cost,serving,detection,online]
+    python -m benchmarks.run [--repeats 3] [--quick]
+        [--skip pipeline,before_model_gate,reference,latency,throughput,cost,serving,detection,online]
                               [--only online]
 
 Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
@@ -92,6 +93,36 @@ def bench_pipeline(repeats: int) -> dict:
         "peak_mib": summary(peaks),
         "components": {k: summary(v) for k, v in sorted(components.items())},
     }
+
+
+# The pipeline as it was before the model gate (no Evaluator, Pusher unconditional): the cold run
+# with the Evaluator is measured beside it and beside TFX's reference, in one bench run.
+BEFORE_MODEL_GATE = "10737ec"
+
+
+def bench_before_model_gate(repeats: int) -> dict:
+    """Cold runs of the pipeline at BEFORE_MODEL_GATE, from a detached git worktree with this venv
+    (its runner_local.py imports its own modules first)."""
+    tree = WORK / "before-model-gate"
+    shutil.rmtree(tree, ignore_errors=True)
+    subprocess.run(["git", "worktree", "prune"], cwd=PROJECT_ROOT, capture_output=True)
+    added = subprocess.run(["git", "worktree", "add", "--detach", str(tree), BEFORE_MODEL_GATE], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True)
+    if added.returncode != 0:
+        return {"error": f"git worktree add {BEFORE_MODEL_GATE}: {added.stderr.strip()[-200:]}"}
+    cold, evaluator = [], []
+    try:
+        for i in range(repeats):
+            outputs = WORK / f"before-model-gate-{i}"
+            shutil.rmtree(outputs, ignore_errors=True)
+            result = timed([PY, str(tree / "runner_local.py"), "--outputs", str(outputs), "--data-root",
+                            str(PROJECT_ROOT / "data")])
+            if result["code"] != 0:
+                return {"error": result["stderr"].strip().splitlines()[-1] if result["stderr"].strip() else "failed"}
+            cold.append(result["wall"])
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT_ROOT, capture_output=True)
+    return {"commit": BEFORE_MODEL_GATE, "cold_seconds": summary(cold)}
 
 
 def bench_reference(repeats: int) -> dict:
@@ -269,7 +300,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
     parser.add_argument("--skip", default="",
-                        help="comma-separated: pipeline, reference, latency, throughput, cost, serving, detection, online")
+                        help="comma-separated: pipeline, before_model_gate, reference, latency, throughput, cost, "
+                             "serving, detection, online")
     parser.add_argument("--only", default="", help="comma-separated: run these sections alone (the others are "
                         "carried over from earlier results), e.g. --only online")
     parser.add_argument("--serving-mib", default="20,200",
@@ -286,6 +318,7 @@ def main(argv=None) -> int:
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "code": code_version(), "repeats": repeats,
                "command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])}
     steps = [("pipeline", lambda: bench_pipeline(repeats)),
+             ("before_model_gate", lambda: bench_before_model_gate(1)),
              ("reference", lambda: bench_reference(1)),
              ("latency", lambda: bench_latency(latency_sizes, repeats)),
              ("throughput", lambda: bench_throughput(throughput_sizes, repeats)),

@@ -36,13 +36,18 @@ def pytest_collection_modifyitems(items):
             raise pytest.UsageError(f"{item.nodeid}: no tier marker (one of {', '.join(TIERS)}; see pytest.ini)")
 
 
+def _steps(args) -> list:
+    """100 training steps unless the run asks for its own number."""
+    return [] if "--train-steps" in args else ["--train-steps", "100"]
+
+
 def _run_pipeline(outputs, *args):
     """Runs the runner; its $TMPDIR is <outputs>/../tmpdir, which must stay empty (no leak)."""
     started = time.monotonic()
     tmpdir = outputs.parent / f"{outputs.name}-tmpdir"
     tmpdir.mkdir(exist_ok=True)
     proc = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), "--train-steps", "100", *args],
+        [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), *_steps(args), *args],
         capture_output=True, text=True, cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(tmpdir)),
     )
     return proc, time.monotonic() - started
@@ -92,6 +97,11 @@ def runs(tmp_path_factory):
         assert result[name].returncode == 0, result[name].stdout + result[name].stderr
     result["store"] = query.sqlite_store(str(outputs / "metadata.sqlite"))
     result["first_runs"] = query.run_contexts(result["store"])
+    # The same span with a model trained one step: the data gate passes, the model gate refuses it
+    # against the first run's blessed model (exit 5, nothing pushed). Everything before Trainer
+    # comes from the cache.
+    result["refused"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--train-steps", "1")
+    result["refused_run"] = query.run_contexts(result["store"])[-1]
     extra = tmp_path_factory.mktemp("data")
     _extra_spans(extra)
     result["extra_data"] = extra

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.pipeline
 NODES = [
     p.EXAMPLE_GEN, p.STATISTICS_GEN, p.INFERRED_SCHEMA, p.CURATED_SCHEMA, p.EXAMPLE_VALIDATOR,
     p.PREVIOUS_DECISIONS, p.TRAIN_VALIDATOR, p.SERVING_EXAMPLE_GEN, p.SERVING_STATISTICS_GEN,
-    p.SERVING_VALIDATOR, p.GATE, p.TRANSFORM, p.TRAINER, p.PUSHER,
+    p.SERVING_VALIDATOR, p.GATE, p.TRANSFORM, p.TRAINER, p.LATEST_BLESSED_MODEL, p.EVALUATOR, p.PUSHER,
 ]
 
 
@@ -130,9 +130,17 @@ def test_model_lineage_leads_back_to_the_examples_and_schema_version(runs):
 def test_second_run_is_served_from_the_cache(runs):
     store = runs["store"]
     by_node = _by_node(store, runs["first_runs"][1])
-    for node in set(NODES) - {p.PREVIOUS_DECISIONS}:
+    # The Resolvers run every time; the first run's model is now the latest blessed one, so the
+    # Evaluator has a baseline it lacked (its inputs changed) and judges the same model against
+    # itself, and Pusher takes that new blessing.
+    judged_again = {p.EVALUATOR, p.PUSHER}
+    for node in set(NODES) - {p.PREVIOUS_DECISIONS, p.LATEST_BLESSED_MODEL} - judged_again:
         states = [e.last_known_state for e in by_node.get(node, [])]
         assert states == [metadata_store_pb2.Execution.CACHED], (node, states)
+    [model] = _outputs(store, by_node[p.TRAINER][0], "Model")
+    [blessing] = _outputs(store, by_node[p.EVALUATOR][0], "ModelBlessing")
+    assert query.custom_value(blessing, p.BLESSING_BASELINE_ID) == model.id
+    assert query.custom_value(blessing, p.BLESSED) == 1
     assert "cached in" in runs["cached"].stdout
     print(f"cold run {runs['cold_seconds']:.1f} s, cached run {runs['cached_seconds']:.1f} s")
     assert runs["cached_seconds"] < 0.75 * runs["cold_seconds"], (runs["cached_seconds"], runs["cold_seconds"])
