@@ -59,6 +59,8 @@ def parse_args(argv):
     parser.add_argument("--no-wait", action="store_true", help="stop (exit 4) if another run holds the lock")
     parser.add_argument("--skip-input-check", action="store_true",
                         help="do not pre-check the CSV files here (ExampleGen still checks them)")
+    parser.add_argument("--mlflow-tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or None,
+                        help="log the run to this MLflow tracking server (default: $MLFLOW_TRACKING_URI; none: no MLflow)")
     add_store_arguments(parser)  # --metadata FILE (default <outputs>/metadata.sqlite) or MySQL
     return parser.parse_args(argv)
 
@@ -114,13 +116,30 @@ def _main(argv=None) -> int:
                 f"with MLMD at {config.store.describe()}")
             _reconcile(config, say)
             with _run_tmp(args.outputs):
-                return _run(config, run_id, log_path, args.verbose)
+                status = _run(config, run_id, log_path, args.verbose)
     except runlock.Busy as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BUSY
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if status not in (EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED):  # done, blocked, or the model not pushed
+        _track(config, run_id, args.mlflow_tracking_uri)
+    return status
+
+
+def _track(config, run_id: str, tracking_uri) -> None:
+    """Logs the run to MLflow when a tracking URI is given; a failure is one line on stderr and
+    leaves the run's exit status as it was."""
+    if not tracking_uri:
+        return
+    try:
+        from tfxgate import tracking
+
+        tracking.log_run(config.store.open(), run_id, config.store.describe(), tracking_uri, config.pipeline_name)
+    except Exception as e:  # noqa: BLE001  (logging a run must not fail it)
+        reason = " ".join(str(e).split()) or type(e).__name__
+        print(f"tfxgate: MLflow logging failed: {reason[:300]}", file=sys.stderr)
 
 
 @contextlib.contextmanager

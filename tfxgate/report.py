@@ -222,10 +222,15 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
     )
 
 
+def page_of(store, run: runs.Run, store_description: str) -> str:
+    """The report of `run` read from `store` (described by `store_description`): what `tfxgate
+    report` writes and what `--mlflow-tracking-uri` logs (tfxgate/tracking.py)."""
+    return render_html(run, lineage.history(store, pipeline=run.pipeline or None), f"MLMD store {store_description}")
+
+
 def write_report(metadata_path, which: str, out: str, pipeline: Optional[str] = None) -> str:
     """Writes the report of run `which` ('latest' of `pipeline`, when given, or a run id) to `out`."""
     store = runs.open_store(metadata_path)
     run = runs.find_run(store, which, pipeline)
-    page = render_html(run, lineage.history(store, pipeline=run.pipeline or None),
-                       f"MLMD store {store_lib.as_settings(metadata_path).describe()}")
+    page = page_of(store, run, store_lib.as_settings(metadata_path).describe())
     return files.write_atomic(out, page)  # never a half-written report

@@ -1,0 +1,135 @@
+"""Local runs logged to a real MLflow tracking server (tests/mlflow_server.py), read back with
+MLflow's client and checked against the MLMD store (issue 18).
+
+Two runs of runner_local.py on ONE store: a copy of the session `runs` store (its artifacts in the
+same pipeline root, so both runs come from the cache up to the point where they differ): the
+sample, clean, with `--mlflow-tracking-uri`; span 5 of the session's extra data (a new payment
+type in 10 % of rows, no label), blocked, with `MLFLOW_TRACKING_URI`.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import types
+
+import pytest
+
+from core import names
+from mlmd import query, runs as runs_lib
+from tests.mlflow_server import MLflowServer
+from tests.paths import PROJECT_ROOT
+
+pytestmark = [pytest.mark.services, pytest.mark.pipeline]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    started = MLflowServer.start(str(tmp_path_factory.mktemp("mlflow-server")))  # fails, never skips, if it cannot
+    yield started
+    started.stop()
+
+
+def _runner(outputs, root, *args, env=None):
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), "--pipeline-root", str(root),
+         "--train-steps", "100", *args],  # the session runs' settings: their cache serves these runs
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=env or dict(os.environ), timeout=1200,
+    )
+
+
+@pytest.fixture(scope="module")
+def tracked(runs, server, tmp_path_factory):
+    outputs = tmp_path_factory.mktemp("tracked")
+    shutil.copy(runs["outputs"] / "metadata.sqlite", outputs / "metadata.sqlite")  # the session's store stays as it was
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    started = time.monotonic()
+    clean = _runner(outputs, runs["pipeline_root"], "--mlflow-tracking-uri", server.uri, env=env)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    blocked = _runner(outputs, runs["pipeline_root"], "--data-root", str(runs["extra_data"]), "--span", "5",
+                      env=dict(env, MLFLOW_TRACKING_URI=server.uri))
+    assert blocked.returncode == 3, blocked.stdout + blocked.stderr
+    seconds = time.monotonic() - started
+    from mlflow.tracking import MlflowClient
+
+    store = query.sqlite_store(str(outputs / "metadata.sqlite"))
+    clean_run, blocked_run = [runs_lib.load_run(store, c) for c in runs_lib.run_contexts(store)[-2:]]
+    client = MlflowClient(tracking_uri=server.uri)
+    experiment = client.get_experiment_by_name("tfxgate")
+    assert experiment is not None, [e.name for e in client.search_experiments()]
+    logged = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    return types.SimpleNamespace(client=client, store=store, outputs=outputs, logged=logged, clean=clean,
+                                 blocked=blocked, clean_run=clean_run, blocked_run=blocked_run,
+                                 seconds=seconds)
+
+
+def test_both_runs_are_in_the_experiment_named_after_the_pipeline(tracked):
+    print(f"the clean and the blocked run, logged to MLflow: {tracked.seconds:.1f} s")
+    assert set(tracked.logged) == {tracked.clean_run.run_id, tracked.blocked_run.run_id}
+    for proc in (tracked.clean, tracked.blocked):
+        assert "MLflow logging failed" not in proc.stderr
+
+
+def test_the_clean_run_finished_with_its_params_gate_and_distances(tracked):
+    run = tracked.logged[tracked.clean_run.run_id]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["span"] == "3" and run.data.params["schema_version"] == tracked.clean_run.schema_version
+    assert run.data.params["pipeline"] == "tfxgate" and run.data.params["policy_digest"] == tracked.clean_run.policy_digest
+    assert run.data.metrics["gate.decision"] == 0 and run.data.tags["gate.decision"] == names.PASS
+    assert run.data.metrics["gate.blocking"] == 0
+    fare_skew = [k for k in run.data.metrics if k.startswith("distance/serving/") and "/skew/" in k and k.endswith("/fare")]
+    assert fare_skew, sorted(run.data.metrics)[:20]
+    [distance] = [d for v in tracked.clean_run.validations for d in v.distances
+                  if d["check"] == "skew" and d["feature"] == "fare" and not d.get("slice")
+                  and fare_skew[0].split("/")[4] == d["type"]]
+    assert run.data.metrics[fare_skew[0]] == pytest.approx(distance["value"])
+
+
+def test_the_clean_run_tags_name_its_mlmd_records(tracked):
+    run = tracked.logged[tracked.clean_run.run_id]
+    tags = run.data.tags
+    assert tags["mlmd.pipeline_run.id"] == str(tracked.clean_run.context_id)
+    assert tags["mlmd.pipeline_run.name"] == tracked.clean_run.run_id
+    assert tags["mlmd.store"].endswith(str(tracked.outputs / "metadata.sqlite"))
+    by_node = query.executions_by_node(tracked.store, tracked.clean_run.context_id)
+    assert {k[len("mlmd.execution_id."):]: int(v) for k, v in tags.items() if k.startswith("mlmd.execution_id.")} == {
+        node: e.id for node, e in by_node.items()}
+
+
+def test_the_clean_run_artifacts_are_its_report_and_anomalies(tracked, tmp_path):
+    run = tracked.logged[tracked.clean_run.run_id]
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")  # through the server, not its folder
+    report = tracked.client.download_artifacts(run.info.run_id, "report.html", str(tmp_path))
+    page = open(report, encoding="utf-8").read()
+    assert page.startswith("<!DOCTYPE html>") and f"run {tracked.clean_run.run_id}" in page
+    anomalies = json.load(open(tracked.client.download_artifacts(run.info.run_id, "anomalies.json", str(tmp_path))))
+    assert anomalies["run_id"] == tracked.clean_run.run_id and anomalies["gate"]["decision"] == names.PASS
+    assert {v["node"] for v in anomalies["validations"]} == set(names.VALIDATORS)
+
+
+def test_the_blocked_run_failed_with_the_reason_naming_its_feature(tracked, tmp_path):
+    run = tracked.logged[tracked.blocked_run.run_id]
+    assert run.info.status == "FAILED"
+    assert run.data.metrics["gate.decision"] == 2 and run.data.metrics["gate.blocking"] >= 1
+    assert run.data.params["span"] == "5"
+    assert "payment_type ENUM_TYPE_UNEXPECTED_STRING_VALUES" in run.data.tags["gate.reasons"]
+    report = tracked.client.download_artifacts(run.info.run_id, "report.html", str(tmp_path))
+    page = open(report, encoding="utf-8").read()
+    assert f"run {tracked.blocked_run.run_id}" in page and "payment_type" in page
+
+
+def test_an_unreachable_server_is_one_line_and_changes_nothing(tracked, capsys):
+    """The runner's tracking step on its own (no third pipeline run): a port nothing listens on."""
+    import runner_local
+    from mlmd import store as store_lib
+    from tests.mlflow_server import _free_port
+
+    settings = store_lib.as_settings(str(tracked.outputs / "metadata.sqlite"))
+    config = types.SimpleNamespace(store=settings, pipeline_name="tfxgate")
+    runner_local._track(config, tracked.clean_run.run_id, f"http://127.0.0.1:{_free_port()}")
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("tfxgate: MLflow logging failed: ")
+    assert set(tracked.logged) == {r.info.run_name for r in tracked.client.search_runs(
+        [tracked.client.get_experiment_by_name("tfxgate").experiment_id])}
