@@ -19,18 +19,14 @@ import sys
 import time
 from typing import List, Tuple
 
+from tests.ports import free_port
+
 JOB_SERVICE = "apache_beam.runners.portability.local_job_service_main"
 WORKER_POOL = "apache_beam.runners.worker.worker_pool_main"
 
 
 class ServiceFailed(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _accepts(port: int) -> bool:

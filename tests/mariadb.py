@@ -11,10 +11,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from typing import Optional
+
+from tests.ports import free_port
 
 USER = "tfxgate"
 
@@ -33,12 +34,6 @@ def _ensure_installed() -> str:
         if proc.returncode != 0:
             raise MariaDBUnavailable(f"{' '.join(command)} failed: {proc.stderr.strip()[-500:]}")
     return shutil.which("mariadbd") or "/usr/sbin/mariadbd"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclasses.dataclass
@@ -64,7 +59,7 @@ class MariaDB:
         )
         if install.returncode != 0:
             raise MariaDBUnavailable(f"mariadb-install-db failed: {install.stderr.strip()[-500:]}")
-        db = cls(folder=folder, port=_free_port(), password=secrets.token_urlsafe(18))
+        db = cls(folder=folder, port=free_port(), password=secrets.token_urlsafe(18))
         db.process = subprocess.Popen(
             [server, "--no-defaults", f"--datadir={data}", f"--socket={db.socket_path}", f"--port={db.port}",
              "--bind-address=127.0.0.1", "--user=root", f"--pid-file={os.path.join(folder, 'mysqld.pid')}",

@@ -14,13 +14,14 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from importlib import metadata
 from typing import Optional
+
+from tests.ports import free_port
 
 CACHE = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "tfxgate"
 
@@ -62,12 +63,6 @@ def ensure_installed(version: Optional[str] = None) -> pathlib.Path:
     return command
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclasses.dataclass
 class MLflowServer:
     folder: str
@@ -86,7 +81,7 @@ class MLflowServer:
     def start(cls, folder: str) -> "MLflowServer":
         command = ensure_installed()
         os.makedirs(folder, exist_ok=True)
-        server = cls(folder=folder, port=_free_port())
+        server = cls(folder=folder, port=free_port())
         log = open(server.log_path, "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON", "VIRTUAL_ENV"))}
         server.process = subprocess.Popen(

@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core import batch_stats, layout, names, reading, schema_files
 from tests import defects
 from tests.paths import DATA_ROOT, PROJECT_ROOT
+from tests.ports import free_port
 from tfxgate import cli
 
 pytestmark = pytest.mark.services
@@ -84,12 +85,6 @@ def _record_accepted_run(store_path: pathlib.Path, run: str, span: int, accepted
 
 # -- the service --------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Service:
     def __init__(self, proc, port, log):
         self.proc, self.port, self.log = proc, port, log
@@ -129,7 +124,7 @@ class Service:
 
 
 def _start(tmp: pathlib.Path, *args: str) -> Service:
-    port = _free_port()
+    port = free_port()
     log = open(tmp / f"serve-{port}.log", "w")
     proc = subprocess.Popen([TFXGATE, "serve", "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT,
                             cwd=PROJECT_ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
@@ -242,7 +237,7 @@ def test_the_thin_client_says_in_one_line_what_is_wrong(world, tmp_path):
     cases = [
         ([], {}, "a bearer token is required"),
         (["--schema", "x"], {"TFXGATE_TOKEN": TOKEN}, "--schema: not with --server"),
-        ([], {"TFXGATE_TOKEN": TOKEN, "TFXGATE_SERVER": f"http://127.0.0.1:{_free_port()}"}, "cannot reach the service"),
+        ([], {"TFXGATE_TOKEN": TOKEN, "TFXGATE_SERVER": f"http://127.0.0.1:{free_port()}"}, "cannot reach the service"),
     ]
     for extra, env, message in cases:
         environ = {k: v for k, v in os.environ.items() if k not in ("TFXGATE_TOKEN", "TFXGATE_SERVER")}
