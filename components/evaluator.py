@@ -89,10 +89,14 @@ def failures(output_uri: str) -> List[tuple]:
 class Executor(evaluator_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
+        from_uri = bool(exec_properties.get(BASELINE_MODEL_URI)) and not input_dict.get(
+            standard_component_specs.BASELINE_MODEL_KEY)
         input_dict = with_baseline(input_dict, exec_properties.get(BASELINE_MODEL_URI))
         super().Do(input_dict, output_dict, exec_properties)
         output_uri = output_dict[standard_component_specs.EVALUATION_KEY][0].uri
         blessing = output_dict[standard_component_specs.BLESSING_KEY][0]
+        if from_uri:  # not an MLMD artifact: its id 0 would break TFX's Kubeflow entrypoint
+            del blessing.mlmd_artifact.custom_properties[names.BLESSING_BASELINE_ID]
         measured = read_metrics(output_uri)
         settings = evaluation.parse(exec_properties[EVALUATION_SETTINGS])
         lines = evaluation.reasons(settings, measured["overall"], failures(output_uri))

@@ -19,6 +19,7 @@ GATE = "DataGate"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
+BASELINE_MODEL_INPUT = "baseline_model"  # the Evaluator's input key: a model compared with, not derived from
 LATEST_BLESSED_MODEL = "LatestBlessedModel"  # local only: the Resolver of the baseline model
 PUSHER = "Pusher"
 REPORT = "AnomalyReport"  # Kubeflow only: the report and decision as outputs the run's UI shows

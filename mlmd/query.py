@@ -83,7 +83,9 @@ def consumers(store: Store, artifact_id: int, node: str) -> List[int]:
 
 
 def upstream_artifacts(store: Store, artifact_id: int) -> List[metadata_store_pb2.Artifact]:
-    """Every artifact the given one was derived from, transitively, nearest first."""
+    """Every artifact the given one was derived from, transitively, nearest first. The
+    Evaluator's baseline model is compared with, not derived from: the walk does not follow it
+    (else every pushed model would descend from the model it replaced, and its data)."""
     seen, result, frontier = {artifact_id}, [], [artifact_id]
     while frontier:
         executions = {e for e in (producer_execution(store, a) for a in frontier) if e is not None}
@@ -94,6 +96,7 @@ def upstream_artifacts(store: Store, artifact_id: int) -> List[metadata_store_pb
             ev.artifact_id
             for ev in store.get_events_by_execution_ids(list(executions))
             if ev.type in _INPUT_EVENTS and ev.artifact_id not in seen
+            and not (ev.path.steps and ev.path.steps[0].key == names.BASELINE_MODEL_INPUT)
         ]
         for artifact in store.get_artifacts_by_id(sorted(set(input_ids))):
             seen.add(artifact.id)

@@ -124,12 +124,33 @@ def test_an_unreachable_server_is_one_line_and_changes_nothing(tracked, capsys):
     """The runner's tracking step on its own (no third pipeline run): a port nothing listens on."""
     import runner_local
     from mlmd import store as store_lib
-    from tests.mlflow_server import _free_port
+    from tests.ports import free_port
 
     settings = store_lib.as_settings(str(tracked.outputs / "metadata.sqlite"))
     config = types.SimpleNamespace(store=settings, pipeline_name="tfxgate")
-    runner_local._track(config, tracked.clean_run.run_id, f"http://127.0.0.1:{_free_port()}")
+    runner_local._track(config, tracked.clean_run.run_id, f"http://127.0.0.1:{free_port()}")
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("tfxgate: MLflow logging failed: ")
     assert set(tracked.logged) == {r.info.run_name for r in tracked.client.search_runs(
         [tracked.client.get_experiment_by_name("tfxgate").experiment_id])}
+
+
+def test_a_refused_model_is_logged_finished_with_its_blessing_and_reasons(tracked, runs):
+    """The session's one-step model (refused by the model gate, exit 5), logged by the runner's
+    tracking step from the copied store: FINISHED (the data was fine), `eval.blessed` 0, the
+    reasons, and the candidate's metrics beside the baseline's. Logged last: the test above
+    compares the experiment with the fixture's two runs."""
+    import runner_local
+    from mlmd import store as store_lib
+
+    refused = runs["refused_run"].name
+    settings = store_lib.as_settings(str(tracked.outputs / "metadata.sqlite"))
+    runner_local._track(types.SimpleNamespace(store=settings, pipeline_name="tfxgate"), refused, tracked.client.tracking_uri)
+    experiment = tracked.client.get_experiment_by_name("tfxgate")
+    [run] = [r for r in tracked.client.search_runs([experiment.experiment_id]) if r.info.run_name == refused]
+    judged = runs_lib.load_run(tracked.store, tracked.store.get_context_by_type_and_name(names.RUN_CONTEXT, refused)).evaluation
+    assert run.info.status == "FINISHED" and run.data.metrics["gate.decision"] == 0
+    assert run.data.metrics["eval.blessed"] == 0
+    assert run.data.tags["eval.reasons"] and judged["reasons"][0] in run.data.tags["eval.reasons"]
+    assert run.data.metrics["eval.auc"] == pytest.approx(judged["metrics"]["auc"]["candidate"])
+    assert run.data.metrics["eval.baseline.auc"] == pytest.approx(judged["metrics"]["auc"]["baseline"])

@@ -67,7 +67,7 @@ def test_a_worse_model_is_evaluated_refused_and_not_pushed_and_mlmd_says_why(run
     assert query.custom_value(pushed, p.PUSHED) == 0
     run = runs_lib.load_run(store, context)
     assert run.evaluation["blessed"] is False and run.evaluation["pushed"] is False
-    assert run.evaluation["baseline_model"]["run_id"] == runs["first_runs"][1].name  # the rerun blessed it last
+    assert run.evaluation["baseline_model"]["run_id"] == runs["first_runs"][0].name  # the run that trained it
 
 
 def test_lineage_and_the_report_show_the_refusal_beside_the_data_gate(runs, tmp_path):
@@ -86,7 +86,7 @@ def test_lineage_and_the_report_show_the_refusal_beside_the_data_gate(runs, tmp_
     assert 'id="model-gate"' in page and "refused: not pushed" in page
     for reason in runs_lib.load_run(runs["store"], context).evaluation["reasons"]:
         assert reason.replace("<", "&lt;").replace(">", "&gt;") in page
-    assert runs["first_runs"][1].name in page  # the baseline model's run
+    assert runs["first_runs"][0].name in page  # the baseline model's run
     assert 'data-node="Evaluator" data-status="blocked"' in page  # the lineage diagram's box
 
 

@@ -48,7 +48,7 @@ def pipelines(server, tmp_path_factory):
     for name, span in (("taxi-a", 3), ("taxi-b", 2)):
         outputs = tmp_path_factory.mktemp(name)
         command = [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--pipeline-name", name,
-                   "--outputs", str(outputs), "--span", str(span), "--train-steps", "30"]
+                   "--outputs", str(outputs), "--span", str(span), "--train-steps", "100"]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=PROJECT_ROOT, env=_env(server))
         runs[name] = {"outputs": outputs, "span": span, "proc": proc}

@@ -234,6 +234,7 @@ def test_notebook_executes_against_the_store(runs, tmp_path):
     assert "schema v1" in text
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
     assert 'class=\\"lineage\\"' in text and "#artifact-" in text  # the lineage diagram, as in the report
+    assert "No model was evaluated in this run" in text  # the latest run is blocked: no model gate
 
 
 def test_lineage_of_the_latest_model(runs):
@@ -252,7 +253,11 @@ def test_lineage_of_the_latest_model(runs):
 
 def test_reverse_lineage_questions(runs, capfd):
     store = runs["store"]
-    assert len(lineage.models_trained_on_span(store, 3)) == 1
+    # Span 3's model, pushed, and the one-step model the model gate refused: never pushed, and no
+    # push descends from it or from span 3's through the Evaluator's baseline.
+    trained, refused = lineage.models_trained_on_span(store, 3)
+    assert trained["pushed_to"] and refused["pushed_to"] == []
+    assert refused["run_id"] == runs["refused_run"].name
     [model] = lineage.models_trained_on_span(store, 4)
     assert model["run_id"] and model["fingerprint"].startswith("split:single_split") and model["pushed_to"]
     assert cli.main(["lineage", "--metadata", _store_path(runs), "--span", "4"]) == 0

@@ -71,16 +71,16 @@ def chain(tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     result = {"outputs": outputs, "root": root, "logs": logs}
 
-    a = _start(outputs, root, logs / "a.out", "--train-steps", "50")
-    b = _start(outputs, root, logs / "b.out", "--train-steps", "50")
+    a = _start(outputs, root, logs / "a.out", "--train-steps", "100")
+    b = _start(outputs, root, logs / "b.out", "--train-steps", "100")
     _wait_for_either([(logs / "a.out", a), (logs / "b.out", b)], "tfxgate: running pipeline")
-    busy = subprocess.run(_command(outputs, root, "--train-steps", "50", "--no-wait"),
+    busy = subprocess.run(_command(outputs, root, "--train-steps", "100", "--no-wait"),
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     result["busy"] = busy
     result["a"], result["b"] = a.wait(timeout=900), b.wait(timeout=900)
     result["a_out"], result["b_out"] = (logs / "a.out").read_text(), (logs / "b.out").read_text()
 
-    c = _start(outputs, root, logs / "c.out", "--train-steps", "60")
+    c = _start(outputs, root, logs / "c.out", "--train-steps", "110")
     _wait_for(logs / "c.out", "Trainer                  started", c)
     time.sleep(6)  # well inside Trainer: its model folders exist, nothing is published
     store = query.sqlite_store(str(outputs / "metadata.sqlite"))
@@ -91,7 +91,7 @@ def chain(tmp_path_factory):
     result["killed_trainer_dirs"] = trainer_dirs
     result["c_out"] = (logs / "c.out").read_text()
 
-    d = subprocess.run(_command(outputs, root, "--train-steps", "60"), capture_output=True, text=True,
+    d = subprocess.run(_command(outputs, root, "--train-steps", "110"), capture_output=True, text=True,
                        cwd=PROJECT_ROOT, timeout=900)
     result["d"] = d
     result["store"] = query.sqlite_store(str(outputs / "metadata.sqlite"))
@@ -221,7 +221,7 @@ def test_ctrl_c_says_what_it_interrupted_in_one_line_and_exits_130(tmp_path):
     tmpdir.mkdir()
     log = tmp_path / "run.out"
     with open(log, "w") as out:
-        proc = subprocess.Popen(_command(tmp_path / "outputs", DATA_ROOT, "--train-steps", "50"), stdout=out,
+        proc = subprocess.Popen(_command(tmp_path / "outputs", DATA_ROOT, "--train-steps", "100"), stdout=out,
                                 stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True, text=True,
                                 env=dict(os.environ, TMPDIR=str(tmpdir)))
     _wait_for(log, "TrainStatisticsGen", proc)
