@@ -11,10 +11,12 @@ also come from the environment: TFXGATE_IMAGE, TFXGATE_PIPELINE_ROOT, TFXGATE_DA
 TFXGATE_SERVING_MODEL_DIR, TFXGATE_S3_ENDPOINT, KFP_HOST. An s3:// root (MinIO, as Kubeflow
 installs it) needs --s3-endpoint; the credentials reach the tasks from a Kubernetes secret the
 spec names, never from the spec; a minio:// root is refused. The spec's run parameters (span,
-train_steps, schema_version, drift_baseline) keep their defaults unless --param sets them for the
-run --submit starts; drift_baseline `auto` (the default there) is the decision of the newest run
-of the experiment whose gate accepted its data, `none` checks no drift. Exit status: 0 done,
-2 bad settings or a rejected spec, 1 the submission failed.
+train_steps, schema_version, drift_baseline, baseline_model) keep their defaults unless --param
+sets them for the run --submit starts; drift_baseline `auto` (the default there) is the decision
+of the newest run of the experiment whose gate accepted its data, `none` checks no drift;
+baseline_model `auto` (the default there) is the model of the newest run whose Evaluator blessed
+it, `none` judges the model by the floors only. Exit status: 0 done, 2 bad settings or a rejected
+spec, 1 the submission failed.
 """
 
 import argparse
@@ -60,7 +62,8 @@ def parse_args(argv):
     parser.add_argument("--experiment", default="tfxgate", help="the experiment the run goes into")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="repeatable, with --submit: a run parameter: span (-1: the latest), train_steps, "
-                             "schema_version (v<N>), drift_baseline (auto, none, or a gate decision URI)")
+                             "schema_version (v<N>), drift_baseline (auto, none, or a gate decision URI), "
+                             "baseline_model (auto, none, or a Trainer model URI)")
     return parser.parse_args(argv)
 
 

@@ -1,5 +1,6 @@
 """What `runner_kubeflow.py --submit` gives a run: its parameters' values, read from the command
-line as the compiled spec types them, and the drift baseline found through the run history.
+line as the compiled spec types them, and the drift baseline and baseline model found through the
+run history.
 
 On Kubeflow no Resolver can pick the drift baseline (the open-source backend cannot run one), so
 the spec takes it as the `drift_baseline` parameter: the URI of an earlier run's gate `decision`
@@ -7,6 +8,12 @@ output, whose decision.json records the statistics and Examples that gate accept
 the backend for the experiment's runs, newest first, and takes the first whose gate accepted its
 data; the decision is found where the backend put it, under
 `<pipeline root>/<pipeline>/<run id>/<gate task>/<uuid>/decision` (driver.go provisionOutputs).
+
+The baseline model the Evaluator compares a new model with is the `baseline_model` parameter for
+the same reason (locally a Resolver finds the latest blessed model): an earlier run's Trainer
+`model` URI, '' for floors only. `auto` takes the newest run of the experiment whose Evaluator
+blessed its model: TFX's Evaluator writes a `BLESSED` file into its `blessing` output, and that
+run's Trainer wrote the model it judged, both where the backend put them.
 """
 
 import os
@@ -16,7 +23,7 @@ from core import layout, names, schema_files
 from core.errors import ConfigError, InputError, UserError
 from pipeline import config as config_lib
 
-AUTO, NONE = "auto", "none"  # drift_baseline values --submit resolves
+AUTO, NONE = "auto", "none"  # drift_baseline and baseline_model values --submit resolves
 _TYPES = {"NUMBER_INTEGER": int, "STRING": str, "NUMBER_DOUBLE": float}
 
 
@@ -69,6 +76,37 @@ def accepted_decision(run_ids: Iterable[str], pipeline_root: str, pipeline_name:
     return None
 
 
+def blessed_model(run_ids: Iterable[str], pipeline_root: str, pipeline_name: str) -> Optional[str]:
+    """The Trainer `model` URI of the first run in `run_ids` (newest first) whose Evaluator
+    blessed that model; None when there is none. A run whose Evaluator or Trainer came from the
+    cache wrote neither under its own id: an earlier run in the list holds them."""
+    from tfx.components.evaluator import constants
+    from tfx.dsl.io import fileio
+    from tfx.types import standard_component_specs as keys
+
+    root = pipeline_root.rstrip("/")
+    for run_id in run_ids:
+        run = "/".join([root, pipeline_name, run_id])
+        if not fileio.glob("/".join([run, names.EVALUATOR, "*", keys.BLESSING_KEY, constants.BLESSED_FILE_NAME])):
+            continue
+        models = sorted(fileio.glob("/".join([run, names.TRAINER, "*", keys.MODEL_KEY])))
+        if len(models) == 1:
+            return models[0]
+    return None
+
+
+def check_model(uri: str) -> str:
+    """`uri` when it holds a Trainer's `model` output (its serving SavedModel); InputError in one
+    line otherwise."""
+    from tfx.dsl.io import fileio
+    from tfx.utils import path_utils
+
+    saved_model = "/".join([path_utils.serving_model_dir(uri.rstrip("/")), "saved_model.pb"])
+    if not fileio.exists(saved_model):
+        raise InputError(f"baseline_model {uri}: no {saved_model} (not the `model` output of a tfxgate Trainer)")
+    return uri
+
+
 def history(client, experiment: str, limit: int = 100) -> List[str]:
     """The run ids of `experiment` on the backend `client` talks to, newest first ([] when the
     experiment does not exist yet)."""
@@ -100,6 +138,21 @@ def drift_baseline(value: object, client, experiment: str, pipeline_root: str, p
     return found, f"drift against the newest accepted run's decision, {found}"
 
 
+def baseline_model(value: object, client, experiment: str, pipeline_root: str, pipeline_name: str) -> Tuple[str, str]:
+    """(the baseline_model argument of a run, one line saying where it came from): `auto` looks
+    through the experiment's runs for the newest blessed model, `none` (or '') judges the model by
+    the floors only, anything else is taken as a Model URI and checked to be one."""
+    text = str(value).strip()
+    if text.lower() in ("", NONE):
+        return "", "model judged by floors only (baseline_model none)"
+    if text.lower() != AUTO:
+        return check_model(text), f"model compared with the baseline model at {text}"
+    found = blessed_model(history(client, experiment), pipeline_root, pipeline_name)
+    if found is None:
+        return "", f"no earlier run of experiment {experiment} has a blessed model: judged by floors only this run"
+    return found, f"model compared with the newest blessed model, {found}"
+
+
 def submit(package: str, host: str, experiment: str, pipeline_root: str, params: Iterable[str]) -> Tuple[str, List[str]]:
     """Uploads the compiled spec and starts a run with these parameter values; returns (run id,
     lines to show). ConfigError for a bad value (before the backend is contacted); SubmitError,
@@ -116,10 +169,13 @@ def submit(package: str, host: str, experiment: str, pipeline_root: str, params:
     try:
         client = kfp.Client(host=host)
         lines = []
-        if names.PARAM_DRIFT_BASELINE in spec["root"].get("inputDefinitions", {}).get("parameters", {}):
-            storage.prepare([pipeline_root])
-            arguments[names.PARAM_DRIFT_BASELINE], line = drift_baseline(
-                arguments.get(names.PARAM_DRIFT_BASELINE, AUTO), client, experiment, pipeline_root, pipeline_name)
+        declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+        found_by = {names.PARAM_DRIFT_BASELINE: drift_baseline, names.PARAM_BASELINE_MODEL: baseline_model}
+        found_by = {name: find for name, find in found_by.items() if name in declared}
+        if found_by:
+            storage.prepare([pipeline_root] + [str(arguments.get(name, "")) for name in found_by])  # a URI given, too
+        for name, find in found_by.items():
+            arguments[name], line = find(arguments.get(name, AUTO), client, experiment, pipeline_root, pipeline_name)
             lines.append(line)
         run = client.create_run_from_pipeline_package(package, arguments=arguments, experiment_name=experiment,
                                                       pipeline_root=pipeline_root)

@@ -1,7 +1,7 @@
-"""Kubeflow run parameters (span, training steps, schema version, drift baseline): compiled as the
-spec's pipeline parameters with defaults, and each one changing what its task does, proven by
-calling the tasks' executors as a run would with the parameter set. The whole spec run with
-parameters on the backend double is in tests/test_kubeflow_harness.py."""
+"""Kubeflow run parameters (span, training steps, schema version, drift baseline, baseline model):
+compiled as the spec's pipeline parameters with defaults, and each one changing what its task
+does, proven by calling the tasks' executors as a run would with the parameter set. The whole spec
+run with parameters on the backend double is in tests/test_kubeflow_harness.py."""
 
 import json
 import shutil
@@ -243,18 +243,66 @@ def test_submit_sets_the_parameters_and_finds_the_drift_baseline_in_the_run_hist
             "--submit", "--host", "http://kfp.test"]
     assert runner_kubeflow.main(args + ["--param", "span=2", "--param", "train_steps=40"]) == 0
     [created] = _FakeKfpClient.created
-    assert created["arguments"] == {p.PARAM_SPAN: 2, p.PARAM_TRAIN_STEPS: 40, p.PARAM_DRIFT_BASELINE: accepted}
+    assert created["arguments"] == {p.PARAM_SPAN: 2, p.PARAM_TRAIN_STEPS: 40, p.PARAM_DRIFT_BASELINE: accepted,
+                                    p.PARAM_BASELINE_MODEL: ""}  # no run blessed a model: floors only
     assert created["pipeline_root"] == str(root) and created["experiment"] == "tfxgate"
     out = capsys.readouterr().out
     assert f"drift against the newest accepted run's decision, {accepted}" in out and "started run run-new" in out
 
     _FakeKfpClient.created = []
     assert runner_kubeflow.main(args + ["--param", "drift_baseline=none", "--param", "schema_version=v1"]) == 0
-    assert _FakeKfpClient.created[0]["arguments"] == {p.PARAM_DRIFT_BASELINE: "", p.PARAM_SCHEMA_VERSION: "v1"}
+    assert _FakeKfpClient.created[0]["arguments"] == {p.PARAM_DRIFT_BASELINE: "", p.PARAM_SCHEMA_VERSION: "v1",
+                                                      p.PARAM_BASELINE_MODEL: ""}
     _FakeKfpClient.runs, _FakeKfpClient.created = ["run-blocked"], []
     assert runner_kubeflow.main(args) == 0
-    assert _FakeKfpClient.created[0]["arguments"] == {p.PARAM_DRIFT_BASELINE: ""}
+    assert _FakeKfpClient.created[0]["arguments"] == {p.PARAM_DRIFT_BASELINE: "", p.PARAM_BASELINE_MODEL: ""}
     assert "no earlier run of experiment tfxgate passed its gate: no drift check this run" in capsys.readouterr().out
+
+
+def _model_under(root, run_id, blessed: bool) -> str:
+    """A run's Trainer model and its Evaluator's verdict file where the backend puts them:
+    <root>/tfxgate/<run>/Trainer/<uuid>/model and .../Evaluator/<uuid>/blessing/BLESSED (or NOT_BLESSED)."""
+    from tfx.components.evaluator import constants
+
+    model = root / "tfxgate" / run_id / p.TRAINER / "5c1e-uuid" / "model"
+    (model / "Format-Serving").mkdir(parents=True)
+    (model / "Format-Serving" / "saved_model.pb").write_bytes(b"")
+    blessing = root / "tfxgate" / run_id / p.EVALUATOR / "9d2b-uuid" / "blessing"
+    blessing.mkdir(parents=True)
+    (blessing / (constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME)).write_text("")
+    return str(model)
+
+
+def test_submit_finds_the_baseline_model_in_the_run_history(tmp_path, monkeypatch, capsys):
+    """`auto` (the default): the model of the newest run whose Evaluator blessed it; a refused
+    model, or a run without an Evaluator, is passed over. `none` judges by the floors only, and a
+    Model URI given is taken when it holds a serving model."""
+    import kfp
+
+    import runner_kubeflow
+
+    root = tmp_path / "root"
+    _model_under(root, "run-refused", blessed=False)
+    blessed = _model_under(root, "run-blessed", blessed=True)
+    older = _model_under(root, "run-older-blessed", blessed=True)
+    monkeypatch.setattr(kfp, "Client", _FakeKfpClient)
+    _FakeKfpClient.runs = ["run-blocked-no-evaluator", "run-refused", "run-blessed", "run-older-blessed"]
+    _FakeKfpClient.created = []
+    args = ["--image", "registry.example/tfxgate@sha256:" + "0" * 64, "--pipeline-root", str(root),
+            "--serving-model-dir", str(tmp_path / "serving"), "--output", str(tmp_path / "spec.yaml"),
+            "--submit", "--host", "http://kfp.test"]
+    assert runner_kubeflow.main(args) == 0
+    assert _FakeKfpClient.created[-1]["arguments"][p.PARAM_BASELINE_MODEL] == blessed
+    assert f"model compared with the newest blessed model, {blessed}" in capsys.readouterr().out
+
+    assert runner_kubeflow.main(args + ["--param", f"baseline_model={older}"]) == 0
+    assert _FakeKfpClient.created[-1]["arguments"][p.PARAM_BASELINE_MODEL] == older
+    assert runner_kubeflow.main(args + ["--param", "baseline_model=none"]) == 0
+    assert _FakeKfpClient.created[-1]["arguments"][p.PARAM_BASELINE_MODEL] == ""
+    _FakeKfpClient.runs = ["run-refused"]
+    assert runner_kubeflow.main(args) == 0
+    assert _FakeKfpClient.created[-1]["arguments"][p.PARAM_BASELINE_MODEL] == ""
+    assert "no earlier run of experiment tfxgate has a blessed model: judged by floors only this run" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("params, message", [
@@ -265,6 +313,8 @@ def test_submit_sets_the_parameters_and_finds_the_drift_baseline_in_the_run_hist
     (["colour=red"], "--param 'colour=red': expected NAME=VALUE with NAME one of the spec's parameters "
                      "(baseline_model, drift_baseline, schema_version, span, train_steps)"),
     (["drift_baseline=/nonexistent/decision"], "/nonexistent/decision: no decision.json"),
+    (["baseline_model=/nonexistent/model"], "baseline_model /nonexistent/model: no /nonexistent/model/Format-Serving/"
+                                            "saved_model.pb (not the `model` output of a tfxgate Trainer)"),
 ])
 def test_a_run_parameter_that_cannot_work_is_one_line_before_a_run_starts(tmp_path, monkeypatch, capsys, params, message):
     import kfp
