@@ -10,6 +10,7 @@ from components.artifacts import GateDecision
 from components.evaluator import ExplainedEvaluator
 from components.csv_example_gen import CheckedCsvExampleGen, custom_config
 from components.gate.component import DataGate
+from components.model_resolver import LatestBlessedOtherModelStrategy
 from components.schema_importer import VersionedSchemaImporter
 from components.span_example_gen import LATEST_SPAN, SpanCsvExampleGen
 from components.trainer import StepsTrainer
@@ -219,7 +220,8 @@ def _training(config: PipelineConfig, parameters: dict, examples, schema, gate) 
 
 def _evaluator(config: PipelineConfig, parameters: dict, examples, model) -> dict:
     """TFX's Evaluator on the eval split under schema/evaluation.yaml's thresholds, against the
-    baseline model: locally the latest blessed model of this pipeline (a Resolver); on Kubeflow,
+    baseline model: locally the latest blessed model of this pipeline other than this run's (a
+    Resolver, so a re-run with nothing changed stays cached); on Kubeflow,
     which runs no Resolver, an earlier run's Model URI given as the `baseline_model` parameter."""
     import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
@@ -231,7 +233,8 @@ def _evaluator(config: PipelineConfig, parameters: dict, examples, model) -> dic
         baseline["baseline_model_uri"] = parameters[PARAM_BASELINE_MODEL]
     else:
         resolver = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            strategy_class=LatestBlessedOtherModelStrategy,
+            candidate=model,
             model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
             model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
         ).with_id(LATEST_BLESSED_MODEL)

@@ -10,6 +10,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components.artifacts import GateDecision
 from components.gate import executor as gate_executor
+from components.model_resolver import latest_blessed
 from components.span_resolver import baseline_decision
 from components.validator import executor as validator_executor
 from core import baseline, batch_stats, layout, names
@@ -135,6 +136,35 @@ def test_drift_baseline_is_the_newest_decision_of_the_largest_earlier_span():
     newest = baseline.accepted_baseline(decisions, lambda d: d.get_int_custom_property(names.SPAN),
                                         lambda d: d.id, any_span=True)
     assert newest.id == 5
+
+
+def _model(artifact_id):
+    model = standard_artifacts.Model()
+    model.id = artifact_id
+    return model
+
+
+def _blessing(artifact_id, model_id, blessed):
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.id = artifact_id
+    blessing.set_int_custom_property("current_model_id", model_id)
+    blessing.set_int_custom_property(names.BLESSED, int(blessed))
+    return blessing
+
+
+def test_baseline_model_is_the_newest_blessed_one_but_never_the_candidate():
+    models = [_model(10), _model(20), _model(30)]
+    blessings = [_blessing(11, 10, True), _blessing(21, 20, True), _blessing(31, 30, False)]
+    # Model 30 was refused: the newest blessed is 20, also for 30 itself.
+    assert [a.id for a in latest_blessed(models, blessings, excluding={30})] == [20, 21]
+    # A cached re-run of the run that trained 20: its own model is not its baseline.
+    assert [a.id for a in latest_blessed(models, blessings, excluding={20})] == [10, 11]
+    # The first model has none; nor has a model when no other was ever blessed.
+    assert latest_blessed(models[:1], blessings[:1], excluding={10}) is None
+    assert latest_blessed([], [], excluding=set()) is None
+    # A model blessed again later (a re-evaluation) keeps its newest blessing.
+    again = blessings + [_blessing(41, 10, True)]
+    assert [a.id for a in latest_blessed(models, again, excluding={20})] == [10, 41]
 
 
 @pytest.fixture(scope="module")
