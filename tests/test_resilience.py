@@ -213,6 +213,12 @@ def test_a_killed_validate_leaves_the_old_result_or_none_never_a_torn_file(tmp_p
             assert json.loads(fresh.read_text())["rows"] == len(rows)  # complete, or absent
 
 
+def _as_a_terminal_starts_it():
+    """SIGINT's default action, as a terminal's foreground job has it: a shell's background job
+    (as `make test` runs this module) starts with SIGINT ignored, which Python then keeps."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_says_what_it_interrupted_in_one_line_and_exits_130(tmp_path):
     """SIGINT to the run's process group, as Ctrl-C in a terminal sends it, in the middle of the
     run: one line saying what was interrupted and that a re-run resumes; no traceback; exit 130;
@@ -223,7 +229,7 @@ def test_ctrl_c_says_what_it_interrupted_in_one_line_and_exits_130(tmp_path):
     with open(log, "w") as out:
         proc = subprocess.Popen(_command(tmp_path / "outputs", DATA_ROOT, "--train-steps", "100"), stdout=out,
                                 stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True, text=True,
-                                env=dict(os.environ, TMPDIR=str(tmpdir)))
+                                env=dict(os.environ, TMPDIR=str(tmpdir)), preexec_fn=_as_a_terminal_starts_it)
     _wait_for(log, "TrainStatisticsGen", proc)
     os.killpg(proc.pid, signal.SIGINT)
     code = proc.wait(timeout=300)
