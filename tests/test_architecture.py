@@ -149,3 +149,26 @@ def test_the_command_line_module_loads_without_tensorflow():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def _beside() -> list:
+    """The modules `make test` runs in its second pytest process (the Makefile's BESIDE)."""
+    [line] = [l for l in (PROJECT_ROOT / "Makefile").read_text().splitlines() if l.startswith("BESIDE :=")]
+    return line.split(":=", 1)[1].split()
+
+
+def _pytest_fills(function: ast.FunctionDef) -> bool:
+    """A test or a fixture: pytest passes fixtures by their parameters' names."""
+    return function.name.startswith("test") or any("fixture" in ast.unparse(d) for d in function.decorator_list)
+
+
+def test_modules_run_beside_the_rest_do_not_use_the_session_runs():
+    """A module in the second process that took the session's `runs` (conftest.py) would run the
+    whole pipeline a second time there; every module listed must exist."""
+    beside = _beside()
+    assert beside
+    for name in beside:
+        tree = ast.parse((PROJECT_ROOT / name).read_text())
+        takers = [f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and _pytest_fills(f)
+                  and "runs" in [a.arg for a in f.args.args]]
+        assert not takers, f"{name}: {takers} take the session's runs; remove the module from BESIDE"
