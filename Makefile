@@ -17,6 +17,7 @@ run: $(STAMP)
 # leaves the second core idle. BESIDE holds self-contained modules (their own servers, stores and
 # fixtures; none uses the session's `runs`); their output follows the rest's. Either failing fails
 # the target; a process whose selection (PYTEST_ARGS' -k or -m) collected nothing (5) does not.
+# The second process keeps no .pytest_cache: two sessions would write the same files.
 BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py
 BESIDE_LOG := .test-beside.log
 
