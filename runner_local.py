@@ -25,7 +25,7 @@ import sys
 import time
 
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
-from core import csv_input, names, reading, schema_files
+from core import csv_input, names, project as project_lib, reading, schema_files
 from core.errors import UserError
 from mlmd import runlock, store as store_lib
 from pipeline import config as config_lib
@@ -41,14 +41,17 @@ def parse_args(argv):
                "3 the data gate stopped the run, 4 another run holds the lock (--no-wait), "
                "5 the model gate refused the model (not pushed), 130 interrupted (Ctrl-C)",
     )
-    parser.add_argument("--data-root", default=str(config_lib.PROJECT_ROOT / "data"),
-                        help="a folder with train/span-N/*.csv and serving/*.csv")
-    parser.add_argument("--outputs", default=str(config_lib.DEFAULT_OUTPUTS), help="default home of every output")
+    parser.add_argument("--project", help="the project folder (default: the folder you stand in when it holds "
+                        "tfxgate.yaml, else the shipped example)")
+    parser.add_argument("--data-root", help="a folder with train/span-N/*.csv and serving/*.csv (default: the "
+                        "project's data root)")
+    parser.add_argument("--outputs", help="default home of every output (default: the project's outputs/)")
     parser.add_argument("--pipeline-root", help="where artifacts are written (default: <outputs>/pipeline)")
-    parser.add_argument("--pipeline-name", default=config_lib.PIPELINE_NAME, help="the pipeline's name in MLMD")
-    parser.add_argument("--schema", help="curated schema file (default: the newest schema/v<N>)")
-    parser.add_argument("--policy", help="gate policy file (default: schema/policy.yaml)")
-    parser.add_argument("--evaluation", help="model gate settings: metrics and thresholds (default: schema/evaluation.yaml)")
+    parser.add_argument("--pipeline-name", help="the pipeline's name in MLMD (default: the project's name)")
+    parser.add_argument("--schema", help="curated schema file (default: the project's newest schema/v<N>)")
+    parser.add_argument("--policy", help="gate policy file (default: the project's schema/policy.yaml)")
+    parser.add_argument("--evaluation", help="model gate settings: metrics and thresholds (default: the project's "
+                        "schema/evaluation.yaml)")
     parser.add_argument("--span", type=int, help="training span to ingest (default: the latest)")
     parser.add_argument("--delimiter", help="the input files' field delimiter (default: the data root's "
                         "tfxgate-input.yaml `delimiter`, else ',')")
@@ -66,7 +69,12 @@ def parse_args(argv):
 
 
 def _config(args) -> config_lib.PipelineConfig:
+    project = project_lib.resolve(args.project)
+    args.data_root = args.data_root or str(project.data_root)
+    args.outputs = args.outputs or str(project.outputs)
+    args.policy = args.policy or str(project.policy_path)
     config = config_lib.local_config(
+        project=project,
         data_root=args.data_root,
         outputs=args.outputs,
         pipeline_root=args.pipeline_root,
@@ -78,7 +86,7 @@ def _config(args) -> config_lib.PipelineConfig:
         span=args.span,
         train_steps=args.train_steps,
         enable_cache=not args.no_cache,
-        pipeline_name=args.pipeline_name,
+        **({"pipeline_name": args.pipeline_name} if args.pipeline_name else {}),
         delimiter=config_lib.check_delimiter(args.delimiter or csv_input.folder_delimiter(args.data_root) or ","),
     )
     if not args.skip_input_check:  # every CSV file the run will read, before anything runs
@@ -101,7 +109,7 @@ def main(argv=None) -> int:
 def _main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        config = _config(args)
+        config = _config(args)  # fills in the project's defaults of args
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -198,7 +206,7 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
         print("tfxgate: the data gate stopped the run; nothing was trained or pushed.", file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         print(f"  MLMD store: {config.store.describe()}  log: {log_path}", file=sys.stderr)
-        _next_steps(config, run_id)
+        _next_steps(config, run_id, args.policy)
         return EXIT_BLOCKED
     if failed_node:
         print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
@@ -207,7 +215,7 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
     return _summary(config, run_id, log_path, verbose)
 
 
-def _next_steps(config, run_id: str) -> None:
+def _next_steps(config, run_id: str, policy: str) -> None:
     """What a person can do about a blocked run, one line each."""
     store = f"--metadata {config.store.sqlite_path}" if not config.store.is_mysql else "(the same --mysql-* flags)"
     print("next steps:", file=sys.stderr)
@@ -215,7 +223,7 @@ def _next_steps(config, run_id: str) -> None:
     print("  the data is wrong:           fix it at its source and run again", file=sys.stderr)
     print(f"  the change is legitimate:    tfxgate schema propose {store}  (it drafts the next version for review)",
           file=sys.stderr)
-    print(f"  the finding should only warn: edit {config_lib.POLICY_PATH} (a reviewed change)", file=sys.stderr)
+    print(f"  the finding should only warn: edit {policy} (a reviewed change)", file=sys.stderr)
 
 
 def _summary(config, run_id: str, log_path: str, verbose: bool) -> int:

@@ -6,19 +6,20 @@ import pathlib
 import re
 from typing import List, Optional, Tuple
 
-from core import names, policy as policy_lib, schema_files
+from core import names, policy as policy_lib, project as project_lib, schema_files
 from core.errors import ConfigError  # noqa: F401  (the error of every setting here)
 from mlmd.store import StoreSettings
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The shipped example project (core/project.py): its folder is the repository's top level.
+PROJECT_ROOT = project_lib.SHIPPED
 PIPELINE_NAME = "tfxgate"
-DEFAULT_OUTPUTS = PROJECT_ROOT / "outputs"
-DEFAULT_METADATA = DEFAULT_OUTPUTS / "metadata.sqlite"
-SCHEMA_DIR = PROJECT_ROOT / "schema"
-POLICY_PATH = SCHEMA_DIR / "policy.yaml"
-EVALUATION_PATH = SCHEMA_DIR / "evaluation.yaml"
-MODELS_DIR = PROJECT_ROOT / "models"
-METADATA_FILE = "metadata.sqlite"  # the SQLite MLMD store's name under --outputs
+DEFAULT_OUTPUTS = PROJECT_ROOT / project_lib.OUTPUTS_FOLDER
+DEFAULT_METADATA = DEFAULT_OUTPUTS / project_lib.METADATA_FILE
+SCHEMA_DIR = PROJECT_ROOT / project_lib.SCHEMA_FOLDER
+POLICY_PATH = SCHEMA_DIR / project_lib.POLICY_FILE
+EVALUATION_PATH = SCHEMA_DIR / project_lib.EVALUATION_FILE
+MODELS_DIR = PROJECT_ROOT / project_lib.MODELS_FOLDER
+METADATA_FILE = project_lib.METADATA_FILE  # the SQLite MLMD store's name under --outputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +83,9 @@ class PipelineConfig:
         return schema_files.version_of(self.schema_path)
 
 
-def default_schema_path() -> str:
-    """The newest curated schema shipped with the project."""
-    return schema_files.latest_path(SCHEMA_DIR)
+def default_schema_path(schema_dir=SCHEMA_DIR) -> str:
+    """The newest curated schema version in `schema_dir` (default: the shipped example's)."""
+    return schema_files.latest_path(schema_dir)
 
 
 # Beam's DirectRunner settings of a local run: in memory, one worker. Other runners never get them.
@@ -222,11 +223,14 @@ def local_config(
     policy_path: Optional[str] = None,
     evaluation_path: Optional[str] = None,
     beam_args: Tuple[str, ...] = (),
+    project: Optional[project_lib.Project] = None,
     **overrides,
 ) -> PipelineConfig:
     """The config of a local run, every output under `outputs` unless overridden; checks the inputs.
 
-    `store`: the MLMD store; a SQLite file `<outputs>/metadata.sqlite` when it names none."""
+    `store`: the MLMD store; a SQLite file `<outputs>/metadata.sqlite` when it names none.
+    `project`: where the schema versions, policy, model gate settings and module code are, and
+    the pipeline's name (default: the shipped example)."""
     for flag, path in (("--pipeline-root", pipeline_root), ("--data-root", data_root)):
         if path and "://" in path:
             raise ConfigError(f"{flag} {path}: a local run keeps this on this machine (its run lock, crash recovery "
@@ -236,7 +240,11 @@ def local_config(
         raise ConfigError(f"--data-root {data_root}: no train/ folder (expected train/span-N/*.csv)")
     if not any(re.fullmatch(names.SPAN_FOLDER_PATTERN, d) for d in os.listdir(train)):
         raise ConfigError(f"--data-root {data_root}: train/ has no span-N folder")
-    schema_path = schema_path or default_schema_path()
+    if project is not None and not project.is_shipped:
+        overrides.setdefault("pipeline_name", project.name)
+        overrides.setdefault("transform_module", str(project.models_dir / project_lib.TRANSFORM_MODULE))
+        overrides.setdefault("trainer_module", str(project.models_dir / project_lib.TRAINER_MODULE))
+    schema_path = schema_path or default_schema_path(project.schema_dir if project is not None else SCHEMA_DIR)
     if not os.path.isfile(schema_path):
         raise ConfigError(f"--schema {schema_path}: no such file")
     schema_files.version_of(schema_path)
@@ -253,8 +261,9 @@ def local_config(
         serving_model_dir=os.path.join(outputs, "serving_model"),
         store=store,
         beam_pipeline_args=beam_args_for(beam_args),
-        policy_json=read_policy(policy_path or str(POLICY_PATH)),
-        evaluation_text=read_evaluation(evaluation_path or str(EVALUATION_PATH)),
+        policy_json=read_policy(policy_path or str(project.policy_path if project is not None else POLICY_PATH)),
+        evaluation_text=read_evaluation(evaluation_path
+                                        or str(project.evaluation_path if project is not None else EVALUATION_PATH)),
         **schema_files.read_version(schema_path),  # the schema's text and the files beside it, read once
         validate_serving=os.path.isdir(os.path.join(data_root, names.SERVING_FOLDER)),  # serving/ with no CSV: an error
         **overrides,

@@ -31,11 +31,12 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_store_arguments(parser: argparse.ArgumentParser, sqlite_default=None) -> None:
-    """--metadata (the SQLite file; --metadata-path is the same flag) and the MySQL flags."""
+def add_store_arguments(parser: argparse.ArgumentParser, sqlite_default=None, shown_default=None) -> None:
+    """--metadata (the SQLite file; --metadata-path is the same flag) and the MySQL flags.
+    `shown_default`: the default the help names, where the caller fills it in after parsing."""
+    shown = shown_default or sqlite_default
     parser.add_argument("--metadata", "--metadata-path", dest="metadata", default=sqlite_default,
-                        help="SQLite MLMD file, used when no MySQL host is set"
-                        + (f" (default: {sqlite_default})" if sqlite_default else ""))
+                        help="SQLite MLMD file, used when no MySQL host is set" + (f" (default: {shown})" if shown else ""))
     group = parser.add_argument_group(f"MLMD on MySQL/MariaDB (or {store_lib.ENV_PREFIX}* in the environment)")
     group.add_argument("--mysql-host", help="the server's host; MySQL is used when it is set")
     group.add_argument("--mysql-port", type=int, help=f"the server's port (default {store_lib.DEFAULT_MYSQL_PORT})")

@@ -1,5 +1,6 @@
 """The `tfxgate` command line.
 
+    tfxgate init DIR --data DATA_ROOT --label COLUMN [--task binary|multiclass|regression] [--force]
     tfxgate validate --data PATH [--environment SERVING|TRAINING] [--schema PATH] [--policy PATH]
                      [--baseline auto|none|PATH] [--metadata PATH] [--format text|json] [--out FILE]
     tfxgate schema diff OLD NEW
@@ -10,6 +11,10 @@
     tfxgate history [--feature NAME] [--format text|json]
     tfxgate validate --server URL --data FILE [...]    (or TFXGATE_SERVER: a running `tfxgate serve` judges)
     tfxgate serve [--host 127.0.0.1] [--port 8470] [--schema PATH] [--policy PATH] [--baseline auto|none|PATH]
+
+Every command but init takes --project DIR: the project whose schema versions, policy and MLMD
+store (<DIR>/outputs/metadata.sqlite) it uses; default: the folder you stand in when it holds
+tfxgate.yaml, else the shipped example.
 
 Every command that reads MLMD takes --metadata FILE (SQLite) or MySQL settings: --mysql-host,
 --mysql-port, --mysql-database, --mysql-user, --mysql-password-file, or TFXGATE_MYSQL_* variables
@@ -49,13 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
                            epilog=_EXITS)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
+    init = commands.add_parser("init", help="make a project of your own CSV spans and label: a first schema, "
+                               "settings and model code to review", epilog=_EXITS)
+    init.add_argument("dir", help="the project folder to create (it must not exist, unless --force)")
+    init.add_argument("--data", required=True, help="the data root: train/span-N/*.csv, optionally serving/*.csv")
+    init.add_argument("--label", required=True, help="the column the model predicts")
+    init.add_argument("--task", choices=["binary", "multiclass", "regression"],
+                      help="default: inferred from the label's values (said in one line)")
+    init.add_argument("--name", help="the pipeline's name in MLMD (default: the folder's name)")
+    init.add_argument("--delimiter", help="the field delimiter (default: `delimiter` in a tfxgate-input.yaml "
+                      "beside the data, else ',')")
+    init.add_argument("--force", action="store_true", help="replace the generated files of an existing project; "
+                      "its accepted schema versions are kept")
+
     validate = commands.add_parser("validate", help="check a CSV batch against the curated schema",
                                    epilog=_VALIDATE_EXITS)
     validate.add_argument("--data", required=True, help="a CSV file or a directory of CSV files")
     validate.add_argument("--environment", default="SERVING", choices=["SERVING", "TRAINING"],
                           help="the schema environment to check in (default SERVING: no label expected)")
-    validate.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
-    validate.add_argument("--policy", help=f"the gate policy (default: {config_lib.POLICY_PATH})")
+    validate.add_argument("--schema", help="default: the project's newest schema/v<N>/schema.pbtxt")
+    validate.add_argument("--policy", help="the gate policy (default: the project's schema/policy.yaml)")
     validate.add_argument("--baseline", help="auto (latest accepted run in MLMD; the default), none, or a path")
     validate.add_argument("--server", default=os.environ.get("TFXGATE_SERVER"),
                           help="send the batch (one CSV file) to a running `tfxgate serve` at this URL, which "
@@ -75,14 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     diff = schema_commands.add_parser("diff", help="a semantic diff of two schema versions", epilog=_EXITS)
     diff.add_argument("old", help="the older schema.pbtxt")
     diff.add_argument("new", help="the newer schema.pbtxt")
+    _add_project(diff)
     propose = schema_commands.add_parser("propose", help="draft the next schema version from the latest run "
                                          "(schema/drafts/vN+1/, used by nothing until accepted)", epilog=_EXITS)
     _add_store(propose)
-    propose.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR), help="the folder of schema versions")
+    propose.add_argument("--schema-dir", help="the folder of schema versions (default: the project's schema/)")
     accept = schema_commands.add_parser("accept", help="make a reviewed draft the newest schema version",
                                         epilog=_EXITS)
     accept.add_argument("version", nargs="?", help="the draft to accept, e.g. v2 (default: the only draft)")
-    accept.add_argument("--schema-dir", default=str(config_lib.SCHEMA_DIR), help="the folder of schema versions")
+    accept.add_argument("--schema-dir", help="the folder of schema versions (default: the project's schema/)")
+    _add_project(accept)
 
     report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run", epilog=_EXITS)
     _add_store(report)
@@ -103,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8470, help="the port (default: %(default)s)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="needed to listen on an address other than loopback (then set a token too)")
-    serve.add_argument("--schema", help="default: the newest schema/v<N>/schema.pbtxt")
-    serve.add_argument("--policy", default=str(config_lib.POLICY_PATH), help="the gate policy (default: %(default)s)")
+    serve.add_argument("--schema", help="default: the project's newest schema/v<N>/schema.pbtxt")
+    serve.add_argument("--policy", help="the gate policy (default: the project's schema/policy.yaml)")
     serve.add_argument("--baseline", default="auto", help="auto (the newest accepted run in MLMD, reloaded when a "
                        "newer one is accepted), none, or a path (default: %(default)s)")
     _add_store(serve)
@@ -154,12 +174,12 @@ def _scope_latest(args) -> None:
         args.pipeline_name = found[0]
 
 
-def _known_feature(feature: str) -> None:
+def _known_feature(feature: str, schema_dir) -> None:
     """A one-line error when `feature` is in no schema version (a typo, not an empty history)."""
     from core import schema_files
 
     known = set()
-    for _, path in schema_files.versions(config_lib.SCHEMA_DIR):
+    for _, path in schema_files.versions(schema_dir):
         known |= {f.name for f in schema_files.load(path).feature}
     if feature not in known:
         raise UserError(f"--feature {feature!r}: no schema version has such a feature "
@@ -167,9 +187,30 @@ def _known_feature(feature: str) -> None:
 
 
 def _add_store(parser: argparse.ArgumentParser) -> None:
-    add_store_arguments(parser, str(config_lib.DEFAULT_METADATA))
+    add_store_arguments(parser, shown_default="the project's outputs/metadata.sqlite")
     parser.add_argument("--pipeline-name", help="only this pipeline's runs, where a store holds several "
                         "(default: every pipeline in the store)")
+    _add_project(parser)
+
+
+def _add_project(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", help="the project folder (default: the folder you stand in when it holds "
+                        "tfxgate.yaml, else the shipped example)")
+
+
+def _project_defaults(args) -> None:
+    """Fills in what the command leaves unsaid from its project (core/project.py): the MLMD
+    store, the schema versions and the policy."""
+    from core import project as project_lib
+
+    project = project_lib.resolve(args.project)
+    args.project = project
+    if hasattr(args, "metadata") and args.metadata is None:
+        args.metadata = str(project.metadata_path)
+    if hasattr(args, "schema_dir") and not args.schema_dir:
+        args.schema_dir = str(project.schema_dir)
+    if hasattr(args, "policy") and not args.policy and not getattr(args, "server", None):
+        args.policy = str(project.policy_path)
 
 
 @contextlib.contextmanager
@@ -214,16 +255,17 @@ def _dispatch(args) -> int:
         print(f"tfxgate {args.command}: error: {store_lib.redact(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as e:  # a bug: one line here, the traceback in a log
-        path = _bug_log(args.command)
+        path = _bug_log(args.command, getattr(args, "project", None))
         print(f"tfxgate {args.command}: internal error (a bug in tfxgate, not in your input): "
               f"{type(e).__name__}: {store_lib.redact(str(e).strip().splitlines()[0] if str(e).strip() else '')} "
               f"(traceback in {path})", file=sys.stderr)
         return EXIT_BUG
 
 
-def _bug_log(command: str) -> str:
-    """Writes the current exception's traceback, secrets redacted, to a log file; returns its path."""
-    folder = config_lib.DEFAULT_OUTPUTS / "logs"
+def _bug_log(command: str, project=None) -> str:
+    """Writes the current exception's traceback, secrets redacted, to a log file under the
+    project's outputs (the shipped example's before a project is known); returns its path."""
+    folder = (project.outputs if hasattr(project, "outputs") else config_lib.DEFAULT_OUTPUTS) / "logs"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -236,11 +278,15 @@ def _bug_log(command: str) -> str:
 
 
 def _command(args) -> int:
+    if args.command == "init":
+        from tfxgate import init
+
+        return init.run(args.dir, args.data, args.label, args.task, args.name, args.delimiter, args.force)
+    _project_defaults(args)
     if args.command == "validate" and args.server:
         return _validate_on_server(args)  # no store, no TensorFlow: the service has them
     if args.command == "validate":
         args.baseline = args.baseline or "auto"
-        args.policy = args.policy or str(config_lib.POLICY_PATH)
     if hasattr(args, "metadata"):
         args.metadata = store_settings(args)  # a SQLite file or a MySQL database
         _scope_latest(args)
@@ -273,7 +319,7 @@ def _from_metadata(args) -> int:
     if args.command == "history":
         rows = lineage.history(store, args.feature, args.pipeline_name)
         if args.feature and not rows:
-            _known_feature(args.feature)
+            _known_feature(args.feature, args.project.schema_dir)
         print(json.dumps(rows, indent=1) if args.format == "json" else lineage.format_history(rows))
         return 0
     if args.span is not None:
@@ -311,7 +357,7 @@ def _serve(args) -> int:
     from tfxgate import serve, service
 
     options = service.Options(
-        schema_path=args.schema or config_lib.default_schema_path(), policy_path=args.policy,
+        schema_path=args.schema or config_lib.default_schema_path(args.project.schema_dir), policy_path=args.policy,
         baseline=args.baseline, metadata=args.metadata, pipeline=args.pipeline_name,
         window_rows=args.window_rows, window_seconds=args.window_seconds, windows_kept=args.windows_kept,
         reload_seconds=args.reload_seconds, max_body_bytes=int(args.max_body_mib * 2**20),
@@ -347,7 +393,7 @@ def _validate(args) -> int:
     outcome = validate.run(
         data=args.data,
         environment=args.environment,
-        schema_path=args.schema or config_lib.default_schema_path(),
+        schema_path=args.schema or config_lib.default_schema_path(args.project.schema_dir),
         policy_path=args.policy,
         baseline=args.baseline,
         metadata_path=args.metadata,
