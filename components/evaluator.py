@@ -100,7 +100,7 @@ class Executor(evaluator_executor.Executor):
         measured = read_metrics(output_uri)
         settings = evaluation.parse(exec_properties[EVALUATION_SETTINGS])
         lines = evaluation.reasons(settings, measured["overall"], failures(output_uri))
-        measured["thresholds"] = {g.name: {"floor": g.floor, "ceiling": g.ceiling, "drop": g.drop}
+        measured["thresholds"] = {g.name: {"floor": g.floor, "ceiling": g.ceiling, "drop": g.drop, "rise": g.rise}
                                   for g in settings.metrics}
         blessing.set_string_custom_property(names.EVAL_METRICS, json.dumps(measured, sort_keys=True))
         blessing.set_string_custom_property(names.EVAL_REASONS, json.dumps(lines))

@@ -5,6 +5,7 @@
     metrics:
       auc: {floor: 0.85, drop: 0.02}       # at least 0.85, at most 0.02 below the baseline model
       calibration: {floor: 0.8, ceiling: 1.25}
+      mean_absolute_error: {rise: 0.5}     # an error: at most 0.5 above the baseline model's
 
 `parse` checks the file (one-line ConfigError); `eval_config` turns it into the EvalConfig (as
 proto JSON) the Evaluator runs, thresholds on the whole eval split and metrics per slice; `reason`
@@ -31,9 +32,15 @@ METRICS = {
     "recall": ("Recall", "recall"),
     "mean_label": ("MeanLabel", "mean label"),
     "mean_prediction": ("MeanPrediction", "mean prediction"),
+    "sparse_categorical_accuracy": ("SparseCategoricalAccuracy", "accuracy"),  # multiclass (Keras's)
+    "mean_absolute_error": ("MeanAbsoluteError", "mean absolute error"),
+    "mean_squared_error": ("MeanSquaredError", "mean squared error"),
 }
+# Metrics where lower is better (errors): they take `rise`, how far above the baseline model's
+# value they may go; every other metric takes `drop`.
+LOWER_IS_BETTER = frozenset({"mean_absolute_error", "mean_squared_error"})
 CLASS_TO_NAME = {cls.lower(): name for name, (cls, _) in METRICS.items()}
-_BOUNDS = ("floor", "ceiling", "drop")
+_BOUNDS = ("floor", "ceiling", "drop", "rise")
 _MODEL_KEYS = ("signature", "preprocessing", "label")
 
 
@@ -43,6 +50,7 @@ class MetricGate:
     floor: Optional[float] = None
     ceiling: Optional[float] = None
     drop: Optional[float] = None  # the largest fall below the baseline model's value allowed
+    rise: Optional[float] = None  # an error's largest rise above the baseline model's value allowed
 
     @property
     def label(self) -> str:
@@ -76,14 +84,15 @@ def parse(text: str, source: str = "evaluation.yaml") -> EvalSettings:
     for name, bounds in data["metrics"].items():
         if name not in METRICS:
             raise ConfigError(f"{source}: metric {name!r} is not one tfxgate knows ({', '.join(METRICS)})")
-        if not isinstance(bounds, dict) or not bounds or set(bounds) - set(_BOUNDS):
-            raise ConfigError(f"{source}: metric {name!r} needs floor, ceiling or drop (and nothing else)")
+        change = "rise" if name in LOWER_IS_BETTER else "drop"
+        if not isinstance(bounds, dict) or not bounds or set(bounds) - {"floor", "ceiling", change}:
+            raise ConfigError(f"{source}: metric {name!r} needs floor, ceiling or {change} (and nothing else)")
         for key, value in bounds.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ConfigError(f"{source}: {name}.{key} must be a finite number, not {value!r}")
-        if bounds.get("drop") is not None and bounds["drop"] < 0:
-            raise ConfigError(f"{source}: {name}.drop is how far the value may fall below the baseline's: "
-                              f"0 or more, not {bounds['drop']}")
+        if bounds.get(change) is not None and bounds[change] < 0:
+            raise ConfigError(f"{source}: {name}.{change} is how far the value may {'rise above' if change == 'rise' else 'fall below'} "
+                              f"the baseline's: 0 or more, not {bounds[change]}")
         if None not in (bounds.get("floor"), bounds.get("ceiling")) and bounds["floor"] > bounds["ceiling"]:
             raise ConfigError(f"{source}: {name}: floor {bounds['floor']} is above ceiling {bounds['ceiling']}")
         gates.append(MetricGate(name, *(None if bounds.get(k) is None else float(bounds[k]) for k in _BOUNDS)))
@@ -117,6 +126,8 @@ def eval_config(text: str, slice_features: Iterable[str] = ()) -> dict:
             }
         if gate.drop is not None:
             threshold["change_threshold"] = {"direction": "HIGHER_IS_BETTER", "absolute": -gate.drop}
+        if gate.rise is not None:
+            threshold["change_threshold"] = {"direction": "LOWER_IS_BETTER", "absolute": gate.rise}
         if threshold:
             config["per_slice_thresholds"] = [{"slicing_specs": [overall], "threshold": threshold}]
         metrics.append(config)
@@ -155,6 +166,8 @@ def reasons(settings: EvalSettings, values: Dict[str, Dict[str, Optional[float]]
         candidate, baseline = got.get("candidate"), got.get("baseline")
         if is_change and gate.drop is not None:
             lines.append(f"{gate.label} {number(candidate)} < baseline {number(baseline)} - {number(gate.drop)}")
+        elif is_change and gate.rise is not None:
+            lines.append(f"{gate.label} {number(candidate)} > baseline {number(baseline)} + {number(gate.rise)}")
         elif gate.floor is not None and candidate is not None and candidate < gate.floor:
             lines.append(f"{gate.label} {number(candidate)} < floor {number(gate.floor)}")
         elif gate.ceiling is not None and candidate is not None and candidate > gate.ceiling:

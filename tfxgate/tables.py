@@ -184,7 +184,8 @@ def model_gate_rows(run) -> List[dict]:
             continue
         bounds = judged.get("thresholds", {}).get(name, {})
         rule = ", ".join(f"{word} {evaluation.number(bounds[key])}" for key, word in
-                         (("floor", "at least"), ("ceiling", "at most"), ("drop", "drop at most")) if bounds.get(key) is not None)
+                         (("floor", "at least"), ("ceiling", "at most"), ("drop", "drop at most"),
+                                          ("rise", "rise at most")) if bounds.get(key) is not None)
         held = "" if not rule else ("failed" if failed and (label + " ") in failed else "held")
         rows.append({"metric": label, "this model": evaluation.number(value.get("candidate")),
                      "baseline model": evaluation.number(value.get("baseline")) if value.get("baseline") is not None else "-",
