@@ -47,10 +47,11 @@ browser:
 
 install: $(STAMP)
 
-$(STAMP): requirements/lock.txt setup.py
+$(STAMP): requirements/lock.txt requirements/datasets.txt setup.py
 	@python$(PYTHON_VERSION) -m uv --version >/dev/null 2>&1 || python$(PYTHON_VERSION) -m pip install --quiet uv
 	@test -x $(PY) || $(UV) venv --seed --python $(PYTHON_VERSION) $(VENV)
 	$(UV) pip sync --quiet --python $(PY) requirements/lock.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps -r requirements/datasets.txt
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@$(PY) -m pip --version >/dev/null || { echo "error: $(VENV) has no pip (TFX needs it to install module wheels)"; exit 1; }
 	@touch $@

@@ -13,6 +13,8 @@ setup(
     python_requires=">=3.9,<3.11",
     packages=find_packages(include=["core", "mlmd", "pipeline", "components", "components.*", "models", "tfxgate"]),
     py_modules=["runner_local", "runner_kubeflow"],
+    # The Transform and Trainer modules `tfxgate init` writes into a project (tfxgate/init.py).
+    package_data={"tfxgate": ["templates/models/*.py"]},
     entry_points={"console_scripts": ["tfxgate=tfxgate.cli:main"]},
     install_requires=[
         "tfx[kfp]==1.16.0",

@@ -59,6 +59,12 @@ def _batches(path: str, names: List[str], delimiter: str = csv_input.DELIMITER) 
         raise InputError(f"{path}: malformed CSV: {message}") from None
 
 
+def text_blocks(path: str, names: List[str], delimiter: str = csv_input.DELIMITER) -> Iterator[pa.RecordBatch]:
+    """The CSV file's rows a block at a time, every cell as text (empty cells as ''): what
+    core/cells.py reads as a schema's types."""
+    return _batches(path, names, delimiter)
+
+
 def _locate(path: str, delimiter: str) -> None:
     """Raises InputError with csv_input's precise message (file, line, problem) if it finds one.
 

@@ -139,3 +139,12 @@ def features_in(schema, environment: str) -> set:
         if environment in envs and environment not in feature.not_in_environment:
             result.add(feature.name)
     return result
+
+
+def write(schema, path: str) -> str:
+    """Writes a Schema proto as text (the form every schema version is kept in); returns `path`."""
+    from google.protobuf import text_format
+
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(schema))
+    return path
