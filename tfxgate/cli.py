@@ -141,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=positive_int, default=2,
                        help="threads judging batches at once (default: %(default)s)")
     serve.add_argument("--token-file", help="require this bearer token (a file holding it; or TFXGATE_TOKEN)")
+    serve.add_argument("--max-unknown-columns", type=int, default=100,
+                       help="a batch, request or window with more columns the schema does not know is refused "
+                       "(413) before any work (default: %(default)s)")
+    serve.add_argument("--deadline-seconds", type=float, default=60.0,
+                       help="judging a batch stops past this; the answer is a 503 (default: %(default)s)")
+    serve.add_argument("--grace-seconds", type=float, default=25.0,
+                       help="after SIGTERM the process ends within this; requests in flight finish if they can "
+                       "(default: %(default)s)")
 
     history = commands.add_parser("history", help="skew and drift distances per feature over runs", epilog=_EXITS)
     _add_store(history)
@@ -352,8 +360,14 @@ def _serve(args) -> int:
     if args.host not in _LOOPBACK and not args.allow_remote:
         raise UserError(f"--host {args.host}: not a loopback address; say --allow-remote to listen there "
                         "(and require a token: --token-file or TFXGATE_TOKEN)")
-    if args.max_body_mib <= 0 or args.window_seconds <= 0 or args.reload_seconds <= 0:
-        raise UserError("--max-body-mib, --window-seconds and --reload-seconds must be positive")
+    import math
+
+    seconds = (args.max_body_mib, args.window_seconds, args.reload_seconds, args.deadline_seconds, args.grace_seconds)
+    if not all(math.isfinite(x) and x > 0 for x in seconds):
+        raise UserError("--max-body-mib, --window-seconds, --reload-seconds, --deadline-seconds and --grace-seconds "
+                        "must be positive numbers")
+    if args.max_unknown_columns < 0:
+        raise UserError(f"--max-unknown-columns {args.max_unknown_columns}: must be 0 or more")
     from tfxgate import serve, service
 
     options = service.Options(
@@ -361,7 +375,8 @@ def _serve(args) -> int:
         baseline=args.baseline, metadata=args.metadata, pipeline=args.pipeline_name,
         window_rows=args.window_rows, window_seconds=args.window_seconds, windows_kept=args.windows_kept,
         reload_seconds=args.reload_seconds, max_body_bytes=int(args.max_body_mib * 2**20),
-        token=client.token(args.token_file))
+        token=client.token(args.token_file), max_unknown_columns=args.max_unknown_columns,
+        deadline_seconds=args.deadline_seconds, grace_seconds=args.grace_seconds)
     return serve.run(options, args.host, args.port, args.threads)
 
 

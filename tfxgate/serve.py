@@ -10,11 +10,20 @@
     GET  /healthz       the process answers;  GET /readyz: what judges is loaded
 
 A hand-written ASGI callable: five routes need no framework. A bad request is a 4xx with a
-one-line JSON reason; a bug is a 500 with one line, its traceback in the log only. CPU work runs
-in a small thread pool, so health checks and metrics answer while a batch is judged. A body is
-read as it arrives and refused (413) past the limit; a CSV body goes to a temporary file as it
-arrives. uvicorn finishes the requests in flight on SIGTERM; SIGHUP reloads the schema, the
-policy and the baseline, and so does a newer accepted run in MLMD (polled).
+one-line JSON reason; a bug is a 500 with one line, its traceback in the log only. Every query
+parameter is checked here, at the boundary (unknown or repeated ones refused). No answer names a
+server path (schema, MLMD store, statistics): the schema version and the baseline's run do; the
+paths are in the log.
+
+Limits bound the work a request causes, not only its bytes: a body is read as it arrives and
+refused (413) past its limit; a batch or a request with more columns the schema does not know
+than --max-unknown-columns is refused (413) before anything is computed; a batch (and a window)
+is judged in a child process (tfxgate/judging.py) killed past --deadline-seconds (503, naming
+the limit), so abandoned work stops and frees its memory. A thread pool waits for the children,
+so health checks and metrics answer while batches are judged. On SIGTERM uvicorn finishes the
+requests in flight for at most --grace-seconds, then the children still judging are killed
+(their requests answered 503) and the process ends, its temporary folder removed. SIGHUP reloads
+the schema, the policy and the baseline, and so does a newer accepted run in MLMD (polled).
 """
 
 import asyncio
@@ -27,6 +36,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from typing import Optional
@@ -36,7 +46,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core import instances as instances_lib, names
 from core.errors import UserError
-from tfxgate import service
+from tfxgate import judging, service
 
 log = logging.getLogger("tfxgate.serve")
 
@@ -47,6 +57,11 @@ NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl
 # thread may take it back (Python's default is 5 ms): a /v1/check waits for it at most about this.
 SWITCH_SECONDS = 0.0005
 _DRAIN_FACTOR = 16  # an oversized body is read and discarded up to this many limits, so the client hears 413
+_PARAMETERS = {"/v1/validate": ("environment", "delimiter", "name", "format"), "/v1/check": ("environment",)}
+FORMATS = ("json", "text")
+MAX_NAME_BYTES = 4096  # ?name=, in UTF-8 (a path's limit) ...
+MAX_BASE_NAME_BYTES = 255  # ... and its last part (a file name's limit: the batch is written under it)
+_ANSWER_SECONDS = 2.0  # the end of the grace period left to answer the requests whose work was stopped
 
 
 class HttpError(Exception):
@@ -65,7 +80,8 @@ class App:
         self.options = options
         self.metrics = service.Metrics()
         self.tmp_dir = tempfile.mkdtemp(prefix="tfxgate-serve-")
-        self.windows = service.Windows(options, self.metrics, self.tmp_dir)
+        self.children = judging.Children()
+        self.windows = service.Windows(options, self.metrics, self.tmp_dir, self.children)
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="judge")
         self.window_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="window")
         self.loaded: Optional[service.Loaded] = None
@@ -75,6 +91,26 @@ class App:
     def _keep(self, task: asyncio.Task) -> None:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def stopping(self, sig: int) -> None:
+        """SIGTERM or SIGINT: the requests in flight may finish until shortly before the grace
+        period ends; then the children still judging are killed (their requests get a 503) and,
+        should anything still hold the process at the end of it, it ends anyway, with the exit
+        status of a clean stop (what was asked: to stop) and a line in the log."""
+        grace = self.options.grace_seconds
+        for delay, action, args in ((max(0.0, grace - _ANSWER_SECONDS), self.children.kill_all, ()),
+                                    (grace, self._hard_exit, (130 if sig == signal.SIGINT else 0,))):
+            timer = threading.Timer(delay, action, args)
+            timer.daemon = True
+            timer.start()
+
+    def _hard_exit(self, status: int) -> None:
+        log.warning("still running %g s after the signal to stop (--grace-seconds): ending now",
+                    self.options.grace_seconds)
+        self.children.kill_all()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        logging.shutdown()
+        os._exit(status)
 
     def load(self) -> None:
         """Loads what judges, before the service listens (a UserError when something is unreadable)."""
@@ -99,6 +135,8 @@ class App:
             status, body, headers = await self._answer(scope, receive, path, method)
         except HttpError as e:
             status, body, headers = e.status, _error(str(e)), {}
+        except service.LimitExceeded as e:
+            status, body, headers = 413, _error(str(e)), {}
         except UserError as e:
             status, body, headers = 400, _error(str(e)), {}
         except Exception as e:  # a bug: one line to the client, the traceback to the log
@@ -131,8 +169,9 @@ class App:
             elif message["type"] == "lifespan.shutdown":
                 for task in list(self.tasks):
                     task.cancel()
-                self.pool.shutdown(wait=True)
-                self.window_pool.shutdown(wait=True)
+                self.children.kill_all()
+                self.pool.shutdown(wait=True, cancel_futures=True)
+                self.window_pool.shutdown(wait=True, cancel_futures=True)
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -146,7 +185,7 @@ class App:
         if path not in _ROUTES:
             raise HttpError(404, f"no such path: {path} (try /v1/validate, /v1/check, /v1/windows, /metrics)")
         self._authorize(scope)
-        query = _query(scope)
+        query = _query(scope, _PARAMETERS.get(path, ()))
         if path == "/metrics":
             _allow(method, "GET")
             return 200, generate_latest(self.metrics.registry), {"content-type": CONTENT_TYPE_LATEST}
@@ -166,8 +205,10 @@ class App:
     def _authorize(self, scope) -> None:
         if self.options.token is None:
             return
-        given = _header(scope, b"authorization") or ""
-        if not (given.startswith("Bearer ") and secrets.compare_digest(given[7:].encode(), self.options.token.encode())):
+        scheme, _, credentials = (_header(scope, b"authorization") or "").strip(" ").partition(" ")
+        # The scheme is case-insensitive (RFC 9110, 11.1); the token is compared in constant time.
+        if not (scheme.lower() == "bearer"
+                and secrets.compare_digest(credentials.strip(" ").encode("latin-1"), self.options.token.encode())):
             raise HttpError(401, "a bearer token is required (Authorization: Bearer <token>)")
 
     # -- the routes ------------------------------------------------------------------------------
@@ -176,11 +217,15 @@ class App:
         if kind not in JSON_TYPES | NDJSON_TYPES:
             raise HttpError(415, f"/v1/check takes JSON instances (application/json), not {kind or 'no content type'}")
         body = await self._read_body(receive, scope)
-        found = _instances(body, kind)
+        found = service.parse_instances(body, kind in NDJSON_TYPES)
         if len(found) > self.options.max_instances:
             raise HttpError(413, f"{len(found)} instances: /v1/check takes at most {self.options.max_instances} "
                             "(send a batch to /v1/validate)")
         loaded = self.loaded
+        keys = {}
+        for instance in found:
+            keys.update(dict.fromkeys(instance))
+        service.check_columns(keys, loaded.checks.kinds, self.options.max_unknown_columns, "the request")
         checker = loaded.checkers[environment]
         problems = checker.check(found)  # a few instances: a millisecond or so, on the event loop
         accepted, results = [], []
@@ -196,7 +241,7 @@ class App:
         self.metrics.rows.labels("check").inc(len(found))
         if environment == names.SERVING and accepted:
             rows = checker.cells(accepted)
-            if self.windows.add([{k: v for k, v in row.items() if v is not None} for row in rows]):
+            if self.windows.add([{k: v for k, v in row.items() if v is not None} for row in rows], loaded.checks.kinds):
                 self._judge_windows()
         refused = sum(r["outcome"] == instances_lib.REFUSE for r in results)
         return 200, _json({"instances": results, "refused": refused, "environment": environment,
@@ -206,37 +251,52 @@ class App:
         if kind not in CSV_TYPES | JSON_TYPES | NDJSON_TYPES:
             raise HttpError(415, "/v1/validate takes text/csv, application/json ({\"instances\": [...]}) or "
                             f"application/x-ndjson, not {kind or 'no content type'}")
-        label = query.get("name") or "request body"
-        delimiter = query.get("delimiter", ",")
-        if len(delimiter) != 1 or delimiter in "\"\r\n":
-            raise HttpError(400, f"delimiter must be one character other than a quote or a newline, not {delimiter!r}")
+        label = _name(query.get("name"))
+        delimiter = _delimiter(query.get("delimiter", ","))
+        output_format = query.get("format", "json")
+        if output_format not in FORMATS:
+            raise HttpError(400, f"format must be one of {', '.join(FORMATS)}, not {_shown(output_format)!r}")
         # The file is named as the client named its data, so that messages naming the file's
         # base name (examples "data.csv line 7") read as the command line's would.
         folder = tempfile.mkdtemp(dir=self.tmp_dir)
         base = os.path.basename(label)
-        path = os.path.join(folder, base if base not in ("", ".", "..") and len(base) < 200 else "batch.csv")
+        path = os.path.join(folder, base if base not in ("", ".", "..") else "batch.csv")
+        ndjson = None if kind in CSV_TYPES else kind in NDJSON_TYPES
+        body_path = path if ndjson is None else os.path.join(folder, "body.json")
+        if ndjson is not None and body_path == path:  # a JSON body and a batch named body.json
+            path = os.path.join(folder, "batch.csv")
         try:
-            if kind in CSV_TYPES:
-                with open(path, "wb") as f:
-                    size = await self._read_body(receive, scope, into=f)
-                if size == 0:
-                    raise HttpError(400, "an empty body: send a CSV batch with its header")
-            else:
-                found = _instances(await self._read_body(receive, scope), kind)
-                await self._run(service.instances_csv, found, path)
-            loaded = self.loaded
-            outcome = await self._run(service.validate_file, loaded, path, label, environment, delimiter)
-            text = outcome.to_text() + "\n" if query.get("format") == "text" else None
+            with open(body_path, "wb") as f:
+                size = await self._read_body(receive, scope, into=f)
+            if size == 0:
+                raise HttpError(400, "an empty body: send a CSV batch with its header" if ndjson is None
+                                else "an empty body: send {\"instances\": [...]}")
+            args = (self.loaded, self.options, body_path, path, ndjson, label, environment, delimiter,
+                    output_format == "text")
+            answer, text, rows = await self._judge(service.answer_batch, args, folder)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        self.metrics.rows.labels("validate").inc(outcome.rows)
-        answer = outcome.to_json()
+        self.metrics.rows.labels("validate").inc(rows)
         for anomaly in answer["anomalies"]:
             self.metrics.findings.labels("validate", anomaly["feature"], anomaly["check"] or "", anomaly["severity"]).inc()
         headers = {"x-tfxgate-result": answer["result"]}
         if text is not None:
-            return 200, text.replace(path, label).encode(), {"content-type": "text/plain; charset=utf-8", **headers}
-        return 200, json.dumps(answer).replace(json.dumps(path)[1:-1], json.dumps(label)[1:-1]).encode(), headers
+            return 200, text.encode(), {"content-type": "text/plain; charset=utf-8", **headers}
+        return 200, json.dumps(answer).encode(), headers
+
+    async def _judge(self, fn, args, folder):
+        """fn(*args) in a child process under the deadline (tfxgate/judging.py)."""
+        deadline = self.options.deadline_seconds
+        try:
+            return await self._run(self.children.run, fn, args, deadline, folder)
+        except judging.DeadlineExceeded:
+            raise HttpError(503, f"the batch was not judged within the deadline of {deadline:g} s "
+                            "(--deadline-seconds); its work was stopped: send fewer rows or columns") from None
+        except judging.Stopped:
+            raise HttpError(503, "the service is stopping; its work on this batch was stopped: send it again") from None
+        except judging.ChildFailed as e:
+            log.error("judging a batch failed: %s\n%s", e, e.traceback)
+            raise HttpError(500, str(e)) from None
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -337,8 +397,55 @@ def _content_type(scope) -> str:
     return (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
 
 
-def _query(scope) -> dict:
-    return dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+def _query(scope, allowed) -> dict:
+    """The query parameters, each known to the route and given once, as UTF-8 text; else 400."""
+    try:
+        pairs = urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
+                                       encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise HttpError(400, "the query string is not UTF-8 once percent-decoded") from None
+    query = {}
+    for key, value in pairs:
+        if key not in allowed:
+            known = f"this path takes {', '.join(allowed)}" if allowed else "this path takes none"
+            raise HttpError(400, f"unknown query parameter {_shown(key)!r} ({known})")
+        if key in query:
+            raise HttpError(400, f"the query parameter {key!r} is given twice")
+        query[key] = value
+    return query
+
+
+def _shown(text: str) -> str:
+    """`text` with its control and invisible characters escaped (\\r, \\n, \\x1b, \\u202e...), so a
+    client's words echoed in an answer cannot move a terminal's cursor or hide text."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _name(name: Optional[str]) -> str:
+    """What the client calls its data (?name=), shown escaped; a 400 for a NUL byte or a name
+    longer than a path's limit, or whose last part is longer than a file name's, in bytes."""
+    if name is None or name == "":
+        return "request body"
+    if "\x00" in name:
+        raise HttpError(400, "name: a NUL byte is not allowed in a name")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise HttpError(400, f"name: {size:,} bytes in UTF-8, over the limit of {MAX_NAME_BYTES:,}")
+    label = _shown(name)
+    base = len(os.path.basename(label).encode("utf-8"))
+    if base > MAX_BASE_NAME_BYTES:
+        raise HttpError(400, f"name: its last part is {base:,} bytes in UTF-8, over a file name's limit of "
+                        f"{MAX_BASE_NAME_BYTES}")
+    return label
+
+
+def _delimiter(delimiter: str) -> str:
+    """One ASCII character that can separate CSV fields: printable or a tab, not a quote."""
+    if len(delimiter) != 1 or not (delimiter == "\t" or (delimiter.isascii() and delimiter.isprintable())) \
+            or delimiter == '"':
+        raise HttpError(400, f"delimiter must be one ASCII character, printable or a tab, other than a quote, "
+                        f"not {_shown(delimiter)!r}")
+    return delimiter
 
 
 async def _drain(receive, most: int) -> None:
@@ -349,38 +456,6 @@ async def _drain(receive, most: int) -> None:
         read += len(message.get("body", b""))
         if message["type"] == "http.disconnect" or not message.get("more_body", False):
             return
-
-
-def _instances(body: bytes, kind: str) -> list:
-    """The instances of a JSON body ({"instances": [...]}, a list, or one object) or of NDJSON."""
-    if not body.strip():
-        raise HttpError(400, "an empty body: send {\"instances\": [...]}")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HttpError(400, "the body is not UTF-8 text") from None
-    try:
-        if kind in NDJSON_TYPES:
-            found = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            data = json.loads(text)
-            if isinstance(data, dict) and "instances" not in data:
-                raise HttpError(400, "expected {\"instances\": [...]}: a list of objects, feature name to value")
-            found = data["instances"] if isinstance(data, dict) else data
-    except json.JSONDecodeError as e:
-        raise HttpError(400, f"malformed JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    except RecursionError:
-        raise HttpError(400, "malformed JSON: nested too deeply") from None
-    if not isinstance(found, list):
-        raise HttpError(400, "expected {\"instances\": [...]}: a list of objects, feature name to value")
-    if not found:
-        raise HttpError(400, "no instances")
-    for i, instance in enumerate(found):
-        if not isinstance(instance, dict):
-            raise HttpError(400, f"instance {i}: expected an object of feature values, not {type(instance).__name__}")
-        if not instance:
-            raise HttpError(400, f"instance {i}: no feature values")
-    return found
 
 
 def run(options: service.Options, host: str, port: int, threads: int = 2) -> int:
@@ -394,8 +469,16 @@ def run(options: service.Options, host: str, port: int, threads: int = 2) -> int
     app = App(options, threads)
     app.load()
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", access_log=False, log_level="warning",
-                            http="h11", loop="asyncio", server_header=False)
-    server = uvicorn.Server(config)
+                            http="h11", loop="asyncio", server_header=False,
+                            timeout_graceful_shutdown=max(0.0, options.grace_seconds - _ANSWER_SECONDS / 2))
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            if not self.should_exit:
+                app.stopping(sig)
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     stopped_by = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, frame: stopped_by.append(number))

@@ -3,15 +3,20 @@ baseline loaded once (and again on a reload), the per-instance checks, the slidi
 accepted instances judged for skew, and the metrics.
 
 A batch is judged by tfxgate/validate.py's own functions (`read_batch`, `judge`), so the service
-answers exactly what `tfxgate validate --format json` answers; a window of instances is such a
-batch too, judged against the training baseline by the same noise-aware skew checks.
+answers what `tfxgate validate --format json` answers, without the server's paths (the schema
+version and the baseline's run name them); a window of instances is such a batch too, judged
+against the training baseline by the same noise-aware skew checks. Both are judged in a child
+process under a deadline (tfxgate/judging.py), after the columns the schema does not know are
+counted against their limit.
 """
 
 import collections
 import csv
 import dataclasses
+import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -19,9 +24,9 @@ from typing import Deque, Dict, List, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core import instances as instances_lib, names
-from core.errors import InputError
-from tfxgate import validate
+from core import csv_input, instances as instances_lib, names
+from core.errors import InputError, UserError
+from tfxgate import judging, validate
 
 log = logging.getLogger("tfxgate.serve")
 
@@ -44,6 +49,13 @@ class Options:
     max_body_bytes: int = 64 << 20
     max_instances: int = 1000  # per /v1/check request
     token: Optional[str] = None  # a bearer token every /v1 and /metrics request must carry
+    max_unknown_columns: int = 100  # columns (instance keys) the schema does not know, per batch, request or window
+    deadline_seconds: float = 60.0  # judging a batch or a window stops past this (its child is killed)
+    grace_seconds: float = 25.0  # after SIGTERM: requests in flight may finish this long, then the process ends
+
+
+class LimitExceeded(UserError):
+    """A request within the body's limit that asks for more work than the service takes (413)."""
 
 
 @dataclasses.dataclass
@@ -57,9 +69,25 @@ class Loaded:
     loaded_at: float
 
     def names_json(self) -> dict:
-        """The schema and baseline in use, named in every answer."""
-        return {"schema": self.checks.schema_path, "schema_version": self.checks.version,
-                "baseline": self.baseline[2]}
+        """The schema version and baseline in use, named in every answer: no server path (those
+        are in the log only, written at each load)."""
+        return {"schema_version": self.checks.version, "baseline": public_baseline(self.baseline[2])}
+
+
+def public_baseline(info: dict) -> dict:
+    """validate.load_baseline's description of the baseline without the server's paths (MLMD
+    store, statistics URI, a --baseline file): its kind, and for MLMD its run, span and split."""
+    kind = info["kind"]
+    if kind == "mlmd":
+        return {"kind": kind, "run": info["run"], "span": info["span"], "split": info["split"],
+                "description": f"training statistics of span {info['span']} accepted by the data gate in run "
+                               f"{info['run']}"}
+    if kind == "path":
+        return {"kind": kind, "description": "the statistics given by the service's --baseline"}
+    if "--baseline none" in info["description"]:
+        return dict(info)
+    return {"kind": kind, "description": "none: the service's MLMD store holds no accepted training span yet, "
+                                         "so no skew or drift check"}
 
 
 class Metrics:
@@ -132,6 +160,88 @@ def baseline_key(options: Options):
     return None if accepted is None else (accepted["run"], accepted["uri"], accepted["span"])
 
 
+def check_columns(columns, known, most: int, what: str) -> None:
+    """Refuses `columns` (of a batch, an instance, a request) with more than `most` the schema does
+    not know: each costs what a feature costs (statistics, profile, findings), so their number,
+    unlike the body's bytes, is what bounds the work."""
+    unknown = sum(1 for c in columns if c not in known)
+    if unknown > most:
+        raise LimitExceeded(f"{what} has {unknown:,} columns the schema does not know; the service takes at most "
+                            f"{most:,} (--max-unknown-columns)")
+
+
+def parse_instances(body: bytes, ndjson: bool) -> list:
+    """The instances of a JSON body ({"instances": [...]}, a list, or one object) or of NDJSON;
+    an InputError for anything else, a key given twice in an object included (a parser keeping
+    the first would see other data than the one judged)."""
+    if not body.strip():
+        raise InputError("an empty body: send {\"instances\": [...]}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("the body is not UTF-8 text") from None
+    try:
+        if ndjson:
+            found = [json.loads(line, object_pairs_hook=_unique_keys) for line in text.splitlines() if line.strip()]
+        else:
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+            if isinstance(data, dict) and "instances" not in data:
+                raise InputError("expected {\"instances\": [...]}: a list of objects, feature name to value")
+            found = data["instances"] if isinstance(data, dict) else data
+    except json.JSONDecodeError as e:
+        raise InputError(f"malformed JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise InputError("malformed JSON: nested too deeply") from None
+    if not isinstance(found, list):
+        raise InputError("expected {\"instances\": [...]}: a list of objects, feature name to value")
+    if not found:
+        raise InputError("no instances")
+    for i, instance in enumerate(found):
+        if not isinstance(instance, dict):
+            raise InputError(f"instance {i}: expected an object of feature values, not {type(instance).__name__}")
+        if not instance:
+            raise InputError(f"instance {i}: no feature values")
+    return found
+
+
+def _unique_keys(pairs: list) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise InputError(f"malformed JSON: the key {twice!r} appears twice in one object")
+    return data
+
+
+def answer_batch(loaded: Loaded, options: Options, body_path: str, path: str, ndjson: Optional[bool], label: str,
+                 environment: str, delimiter: str, text: bool) -> tuple:
+    """What /v1/validate answers for the body at `body_path`: CSV when `ndjson` is None (then
+    `body_path` is `path`), else JSON instances written as CSV to `path`. Returns (the JSON
+    answer, the text answer or None, rows). Runs in a child process (tfxgate/judging.py):
+    everything costly happens here, under the deadline."""
+    if ndjson is None:
+        try:
+            columns = csv_input.read_header(path, delimiter)
+        except InputError as e:
+            raise InputError(str(e).replace(path, label)) from None
+    else:
+        with open(body_path, "rb") as f:
+            found = parse_instances(f.read(), ndjson)
+        columns = {}
+        for instance in found:
+            columns.update(dict.fromkeys(instance))
+    check_columns(columns, loaded.checks.kinds, options.max_unknown_columns, "the batch")
+    if ndjson is not None:
+        instances_csv(found, path)
+    outcome = validate_file(loaded, path, label, environment, delimiter)
+    outcome.baseline = public_baseline(outcome.baseline)
+    answer = outcome.to_json()
+    answer.pop("schema")  # a server path; the version stays
+    shown = outcome.to_text().replace(path, label) + "\n" if text else None
+    answer = json.loads(json.dumps(answer).replace(json.dumps(path)[1:-1], json.dumps(label)[1:-1]))
+    return answer, shown, outcome.rows
+
+
 def write_csv(rows: List[Dict[str, str]], path: str) -> None:
     """Text rows as a CSV file, columns in the order first seen."""
     columns: Dict[str, None] = {}
@@ -175,23 +285,36 @@ def validate_file(loaded: Loaded, path: str, label: str, environment: str, delim
 class Windows:
     """The sliding windows: accepted instances gathered until `window_rows` of them or
     `window_seconds` since the first, then judged (in the caller's worker thread) as a SERVING
-    batch against the baseline. At most two windows wait to be judged; the last
-    `windows_kept` results are kept. Memory: one open window of text rows, two waiting."""
+    batch against the baseline, in a child process under the deadline (tfxgate/judging.py). At
+    most two windows wait to be judged; the last `windows_kept` results are kept. A window takes
+    at most `max_unknown_columns` columns the schema does not know (the first ones seen): the
+    instances' other unknown keys were flagged by /v1/check and are not judged again. Memory:
+    one open window of text rows, two waiting."""
 
-    def __init__(self, options: Options, metrics: Metrics, tmp_dir: str):
+    def __init__(self, options: Options, metrics: Metrics, tmp_dir: str,
+                 children: Optional[judging.Children] = None):
         self.options, self.metrics, self.tmp_dir = options, metrics, tmp_dir
+        self.children = children or judging.Children()
         self.lock = threading.Lock()
         self.rows: List[Dict[str, str]] = []
+        self.unknown: set = set()  # the open window's columns the schema does not know
         self.opened: Optional[float] = None
         self.waiting: Deque[tuple] = collections.deque()
         self.results: Deque[dict] = collections.deque(maxlen=options.windows_kept)
         self.count = 0
 
-    def add(self, rows: List[Dict[str, str]]) -> bool:
-        """Adds accepted rows; True when a window closed and waits to be judged."""
+    def add(self, rows: List[Dict[str, str]], known=None) -> bool:
+        """Adds accepted rows (`known`: the schema's features); True when a window closed and
+        waits to be judged."""
         closed = False
         with self.lock:
             for row in rows:
+                if known is not None:
+                    for name in [k for k in row if k not in known and k not in self.unknown]:
+                        if len(self.unknown) < self.options.max_unknown_columns:
+                            self.unknown.add(name)
+                        else:
+                            del row[name]
                 if not self.rows:
                     self.opened = time.time()
                 self.rows.append(row)
@@ -215,7 +338,7 @@ class Windows:
             self.waiting.popleft()
             self.metrics.windows_dropped.inc()
         self.waiting.append((self.count, self.opened, time.time(), self.rows))
-        self.rows, self.opened = [], None
+        self.rows, self.opened, self.unknown = [], None, set()
         return True
 
     def judge_waiting(self, loaded: Loaded) -> None:
@@ -231,16 +354,23 @@ class Windows:
         fd, path = tempfile.mkstemp(suffix=".csv", dir=self.tmp_dir)
         os.close(fd)
         label = f"window {number}"
+        folder = tempfile.mkdtemp(dir=self.tmp_dir)
         try:
             write_csv(rows, path)
-            outcome = validate_file(loaded, path, label, names.SERVING)
+            answer = self.children.run(_window_answer, (loaded, path, label), self.options.deadline_seconds, folder)
+        except (judging.DeadlineExceeded, judging.Stopped) as e:
+            why = ("not judged within the deadline of {:g} s (--deadline-seconds)".format(self.options.deadline_seconds)
+                   if isinstance(e, judging.DeadlineExceeded) else "not judged: the service stopped")
+            log.warning("window %s: %s", number, why)
+            return {"window": number, "opened": opened, "closed": closed, "rows": len(rows), "error": why}
         except Exception as e:  # a window is never a user's input: one line here, the traceback in the log
-            log.exception("window %s could not be judged", number)
+            log.error("window %s could not be judged: %s", number, getattr(e, "traceback", "") or e,
+                      exc_info=not isinstance(e, judging.ChildFailed))
             return {"window": number, "opened": opened, "closed": closed, "rows": len(rows),
                     "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
         finally:
             os.unlink(path)
-        answer = outcome.to_json()
+            shutil.rmtree(folder, ignore_errors=True)
         m = self.metrics
         m.windows.labels(answer["result"]).inc()
         for anomaly in answer["anomalies"]:
@@ -256,3 +386,12 @@ class Windows:
             if d.get("noise") is not None:
                 m.window_noise.labels(*labels).set(d["noise"])
         return {"window": number, "opened": opened, "closed": closed, **answer}
+
+
+def _window_answer(loaded: Loaded, path: str, label: str) -> dict:
+    """A window's answer (in a child process): /v1/validate's, without server paths."""
+    outcome = validate_file(loaded, path, label, names.SERVING)
+    outcome.baseline = public_baseline(outcome.baseline)
+    answer = outcome.to_json()
+    answer.pop("schema")
+    return answer
