@@ -201,7 +201,7 @@ class _RowsToExamples(beam.DoFn):
         block = rows_lib.judge(read, {n: self._kinds[n] for n in read}, self._rules, report,
                                lambda i: (batch[i][0], batch[i][1]), texts.__getitem__, self._domains)
         profile = profile_lib.Profile()
-        profile.add(rows_lib.kept(block), self._slice_keys)
+        rows_lib.profile(block, profile, self._slice_keys)
         for i, reasons in sorted(block.reasons.items()):
             yield beam.pvalue.TaggedOutput("quarantine", reading.quarantine_row(batch[i][0], batch[i][1], reasons, batch[i][2]))
         kept = pa.RecordBatch.from_arrays(columns, self._names).filter(pa.array(~block.bad))

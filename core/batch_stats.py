@@ -126,7 +126,7 @@ def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], know
                            where or (lambda i: ("", i)), lambda n: batch.column(n).to_pylist(), domains)
     bad = block.bad
     if profile is not None:
-        profile.add(rows_lib.kept(block), slice_keys)
+        rows_lib.profile(block, profile, slice_keys)
     if bad.any():
         if left_out is not None:
             for i, reasons in sorted(block.reasons.items()):

@@ -99,6 +99,18 @@ class Rule:
                 names |= _compiled(self, text).features
         return names
 
+    def to_json(self) -> dict:
+        """The rule as plain data (kept beside its counts in a reading report); `from_json` reads it back."""
+        data = {"name": self.name, "expect": self.expect, "when": self.when, "why": self.why,
+                "tolerance": self.tolerance, "allowed_columns": list(self.allowed_columns),
+                "allowed_values": [list(v) for v in self.allowed_values]}
+        return {k: v for k, v in data.items() if v not in (None, "", [])}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Rule":
+        return cls(data["name"], data.get("expect"), data.get("when"), data.get("why", ""), data.get("tolerance"),
+                   tuple(data.get("allowed_columns", ())), tuple(tuple(v) for v in data.get("allowed_values", ())))
+
     def text(self) -> str:
         """The rule in one line for people: "when payment_type == 'Cash': tips == 0", or
         "(payment_type, company) in 2 allowed combinations"."""
@@ -813,6 +825,66 @@ def evaluate(rules: Sequence[Rule], columns: Mapping[str, np.ndarray], rows: int
             held = _allowed(rule, values, rows)
         results[rule.name] = Evaluation(evaluated, evaluated & ~held)
     return results
+
+
+@dataclasses.dataclass(frozen=True)
+class View:
+    """A part of a rule that reads one feature alone, as the rule reads it: `trip_start_hour`,
+    `hour(trip_start_timestamp)`, `payment_type == 'Cash'` (the largest such part). In a batch
+    where the rule holds, the parts on either side of `==` have one distribution: a column that
+    changed shows in its own part, even where its raw values follow the window a batch covers."""
+
+    feature: str
+    text: str
+    rule: Rule = dataclasses.field(repr=False)
+    source: Optional[str] = dataclasses.field(default=None, repr=False)  # the expression; None: the column itself
+    path: Tuple[int, ...] = dataclasses.field(default=(), repr=False)  # child indices from its root
+
+    def of(self, values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(this part's value per value of the feature, where it is defined); `values` as for
+        `evaluate` (numbers as float64, text as objects)."""
+        column = _column(values, len(values), self.feature)
+        if self.source is None:
+            return column.values, np.asarray(column.defined, dtype=bool)
+        expression = _compiled(self.rule, self.source)
+        node = expression.tree
+        for i in self.path:
+            node = list(ast.iter_child_nodes(node))[i]
+        result = _Evaluator(self.rule, {self.feature: column}, expression).value(node)
+        rows = len(values)
+        out = np.broadcast_to(np.asarray(result.values), (rows,))
+        if result.kind == _BOOL:
+            out = out.astype(np.float64)
+        return out, _broadcast(result.defined, rows)
+
+
+def views(rule: Rule) -> Dict[str, List[View]]:
+    """{feature: the parts of `rule` (when and expect) that read that feature alone}, in the order
+    the rule names its features; for `allowed`, each column itself.
+
+    Raises:
+        ConfigError: an expression is not valid.
+    """
+    result: Dict[str, List[View]] = {name: [View(name, name, rule)] for name in rule.allowed_columns}
+    for source in (rule.expect, rule.when):
+        if source is None:
+            continue
+        expression = _compiled(rule, source)
+        functions = {id(n.func) for n in ast.walk(expression.tree) if isinstance(n, ast.Call)}
+        stack = [(expression.tree, ())]
+        while stack:
+            node, path = stack.pop(0)
+            read = {expression.feature(n) for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in functions}
+            if len(read) == 1:
+                (name,) = read
+                kept = result.setdefault(name, [])
+                text = expression.snippet(node)
+                if all(v.text != text for v in kept):
+                    kept.append(View(name, text, rule, source, path) if not isinstance(node, ast.Name)
+                                else View(name, name, rule))
+                continue
+            stack.extend((child, path + (i,)) for i, child in enumerate(ast.iter_child_nodes(node)))
+    return result
 
 
 def _allowed(rule: Rule, values: Mapping[str, _Value], rows: int) -> np.ndarray:

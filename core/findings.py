@@ -27,6 +27,7 @@ class Finding:
     threshold: Optional[float] = None
     noise: Optional[float] = None  # the distance sampling noise alone gives a batch this size (core/noise.py)
     slice: Optional[str] = None  # the slice it was found in (`company=Flash Cab`); None: the whole batch
+    columns: Optional[List[dict]] = None  # a broken rule: each column judged against its baseline (core/rule_cause.py)
 
     def to_json(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}

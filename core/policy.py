@@ -152,10 +152,12 @@ def judge_documents(documents: Dict[str, dict], policy: Policy) -> List[Verdict]
 
 
 def unique(verdicts: List[Verdict]) -> List[Verdict]:
-    """One verdict per environment, feature, check and types: splits of one dataset agree."""
+    """One verdict per environment, feature, check, types and rule: splits of one dataset agree
+    (two broken rules whose cause is one column stay two verdicts)."""
     seen, result = set(), []
     for v in verdicts:
-        key = (v.dataset.split("[")[0], v.finding.feature, v.finding.check, tuple(v.finding.types), v.finding.slice)
+        key = (v.dataset.split("[")[0], v.finding.feature, v.finding.check, tuple(v.finding.types), v.finding.slice,
+               v.finding.rule)
         if key not in seen:
             seen.add(key)
             result.append(v)

@@ -344,6 +344,9 @@ class Profile:
     features: Dict[str, FeatureProfile] = dataclasses.field(default_factory=dict)
     slices: Dict[str, Slice] = dataclasses.field(default_factory=dict)
     row_hashes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    # The features rules across columns read, over the rows left out for breaking one (their cells
+    # readable): with `features`, each such column as it arrived (core/rule_cause.py judges it).
+    broken: Dict[str, FeatureProfile] = dataclasses.field(default_factory=dict)
 
     def add(self, columns: Mapping[str, Tuple[str, np.ndarray]], keys: Sequence[SliceKey] = ()) -> None:
         """Adds a block of rows: {feature: (kind, one value per row as `dense` gives)}."""
@@ -359,6 +362,20 @@ class Profile:
         for key in keys:
             if key.feature in columns:
                 self._add_slices(key, columns)
+
+    def add_broken(self, columns: Mapping[str, Tuple[str, np.ndarray]]) -> None:
+        """Adds the columns rules read, of rows left out for breaking a rule (as `add` takes them)."""
+        for name, (kind, column) in columns.items():
+            if len(column):
+                _add_column(self.broken, name, kind, column, NUMERIC_CAP)
+
+    def as_read(self, name: str) -> Optional[FeatureProfile]:
+        """A feature over every row whose cells were readable, those left out for breaking a rule
+        included (`broken`); None when the profile has no such feature."""
+        kept, broken = self.features.get(name), self.broken.get(name)
+        if kept is None or broken is None:
+            return kept or broken
+        return kept.merge(broken)
 
     def _add_slices(self, key: SliceKey, columns) -> None:
         names, codes = key.codes(columns[key.feature][1])
@@ -388,6 +405,8 @@ class Profile:
         for piece in self.slices.values():
             for feature in piece.features.values():
                 feature.settle()
+        for feature in self.broken.values():
+            feature.settle()
         return self
 
     @property
@@ -407,10 +426,11 @@ class Profile:
             else:
                 merged.slices[name] = Slice(a.key, a.rows + b.rows, _merge_features(a.features, b.features))
         merged.row_hashes = _smallest(np.concatenate([self.row_hashes, other.row_hashes]))
+        merged.broken = _merge_features(self.broken, other.broken)
         return merged
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "version": VERSION,
             "rows": self.rows,
             "distinct_rows": self.distinct_rows,
@@ -419,6 +439,9 @@ class Profile:
             "slices": {n: {"key": s.key, "rows": s.rows, "features": {f: p.to_json() for f, p in sorted(s.features.items())}}
                        for n, s in sorted(self.slices.items())},
         }
+        if self.broken:
+            data["broken"] = {n: f.to_json() for n, f in sorted(self.broken.items())}
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Profile":
@@ -430,6 +453,7 @@ class Profile:
             for n, s in data.get("slices", {}).items()
         }
         profile.row_hashes = np.asarray(data.get("row_hashes", []), dtype=np.uint64)
+        profile.broken = {n: FeatureProfile.from_json(f) for n, f in data.get("broken", {}).items()}
         return profile
 
 

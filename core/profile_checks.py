@@ -121,6 +121,42 @@ def _compared(feature, kind: str) -> bool:
     return bool(comparator.jensen_shannon_divergence.threshold or comparator.infinity_norm.threshold)
 
 
+def compared(feature, kind: str) -> bool:
+    """Whether the schema compares this feature's distribution for `kind` (see `_compared`)."""
+    return _compared(feature, kind)
+
+
+def judge_column(name: str, cur: FeatureProfile, base: FeatureProfile, feature, f_cur: float, kind: str,
+                 distributions: bool, js_threshold: float) -> Outcome:
+    """One numeric column (or a part of a rule that reads one, core/rule_cause.py) against its
+    baseline by this module's checks: degenerate columns, and with `distributions` the tails and
+    the Jensen-Shannon divergence of the quantiles histograms beyond `js_threshold` and the noise.
+
+    feature: the schema's feature (None: none, the column is a measurement if its values say so)."""
+    if feature is None:
+        from tensorflow_metadata.proto.v0 import schema_pb2
+
+        feature = schema_pb2.Feature(name=name)
+    outcome = _degenerate(name, cur, base, feature, f_cur, kind)
+    if not distributions or outcome.findings:
+        return outcome
+    outcome.extend(_tails(name, cur, base, f_cur, kind))
+    if outcome.findings:
+        return outcome
+    histogram = base.quantiles_histogram()
+    value = noise.jensen_shannon(histogram, cur.quantiles_histogram())
+    measurement = _measured(kind, name, "JENSEN_SHANNON_DIVERGENCE", value, js_threshold)
+    outcome.measurements.append(measurement)
+    if value > js_threshold:
+        measurement["noise"] = js_noise(base, cur.present * f_cur, name)
+        if noise.stands(value, js_threshold, measurement["noise"]):
+            outcome.findings.append(Finding(
+                feature=name, types=["COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"], check=kind, value=value,
+                threshold=js_threshold, noise=measurement["noise"],
+                description=f"the Jensen-Shannon divergence between {_side(kind)} is {value:.3g}, above {js_threshold:.3g}"))
+    return outcome
+
+
 # ---- degenerate columns --------------------------------------------------------------------------
 
 def _measurement(base: FeatureProfile, feature) -> bool:

@@ -131,7 +131,7 @@ class ReadingReport:
         """Counts the rows that break `rule` (a core.constraints.Rule); `violating`: their
         indices; `where(i)`: (file, line); `show(i)`: the row's values the rule reads, as text."""
         entry = self.constraints.setdefault(rule.name, {"rows": 0, "evaluated": 0, "feature": _first_column(rule),
-                                                        "text": rule.text(), "examples": []})
+                                                        "text": rule.text(), "rule": rule.to_json(), "examples": []})
         entry["rows"] += len(violating)
         entry["evaluated"] += int(evaluated)
         for i in violating[:max(EXAMPLES_KEPT - len(entry["examples"]), 0)]:
@@ -225,15 +225,26 @@ def bad_row_reasons(columns: Dict[str, "cells.Column"]) -> Dict[int, Dict[str, s
 
 
 def _first_column(rule) -> str:
-    """The feature a rule's finding is reported on: the first its expectation names."""
-    import re
+    """The feature a rule's finding names when its cause cannot be judged (core.rule_cause.first_column)."""
+    from core import rule_cause
 
-    text = rule.expect or " ".join(rule.allowed_columns)
-    for token in re.findall(r"`[^`]+`|[A-Za-z_][A-Za-z0-9_]*", text):
-        name = token.strip("`")
-        if name in rule.columns():
-            return name
-    return sorted(rule.columns())[0] if rule.columns() else rule.name
+    return rule_cause.first_column(rule)
+
+
+HELD_SHARE = 0.001  # a rule broken in at most this share of the rows it applies to held (it vouches for its columns)
+
+
+def rules_of(report: ReadingReport) -> list:
+    """The rules across columns the report counted (core.constraints.Rule), as they were applied."""
+    from core import constraints
+
+    return [constraints.Rule.from_json(entry["rule"]) for entry in report.constraints.values() if entry.get("rule")]
+
+
+def held_rules(report: ReadingReport) -> List[str]:
+    """The rules that held: broken in at most HELD_SHARE of the rows they applied to (some rows)."""
+    return [name for name, entry in report.constraints.items()
+            if entry["evaluated"] and entry["rows"] <= HELD_SHARE * entry["evaluated"]]
 
 
 def merge_all(reports: Iterable[ReadingReport]) -> ReadingReport:
@@ -274,9 +285,13 @@ def findings(report: ReadingReport, features: Optional[Iterable[str]] = None) ->
 
 
 
-def constraint_findings(report: ReadingReport) -> List[Finding]:
+def constraint_findings(report: ReadingReport, causes: Optional[Dict[str, object]] = None) -> List[Finding]:
     """One finding per rule across columns (core/constraints.py) that some rows broke; those
-    rows were left out, as rows with an unreadable cell are."""
+    rows were left out, as rows with an unreadable cell are.
+
+    causes: {rule: core.rule_cause.Cause}: the finding names its cause (the column that changed)
+      and says how each column compares with its baseline; a rule without one names its first
+      column (no baseline to judge against)."""
     result = []
     for rule in sorted(report.constraints):
         entry = report.constraints[rule]
@@ -284,8 +299,14 @@ def constraint_findings(report: ReadingReport) -> List[Finding]:
             continue
         examples = ", ".join(_where(e) for e in entry["examples"])
         share = entry["rows"] / report.rows if report.rows else 0.0
+        cause = (causes or {}).get(rule)
+        feature, said, columns = entry["feature"], "", None
+        if cause is not None:
+            feature, said = cause.feature, " " + cause.text()
+            columns = [c.to_json() for c in cause.columns] or None
         result.append(Finding(
-            feature=entry["feature"], types=["CONSTRAINT_VIOLATED"], check=CONSTRAINT, rule=rule, fraction=share,
+            feature=feature, types=["CONSTRAINT_VIOLATED"], check=CONSTRAINT, rule=rule, fraction=share,
             description=(f"{entry['rows']} of {entry['evaluated']} rows it applies to break the rule {rule} "
-                         f"({entry['text']}): those rows were left out. For example {examples}.")))
+                         f"({entry['text']}): those rows were left out. For example {examples}.{said}"),
+            columns=columns))
     return result

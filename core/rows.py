@@ -19,6 +19,8 @@ class Block:
     bad: np.ndarray  # per row: left out
     reasons: Dict[int, Dict[str, str]]  # row -> {feature or "rule <name>": reason}, for the quarantine
     columns: Dict[str, Tuple[str, np.ndarray]]  # feature -> (kind, one value per row: core.profile.dense)
+    broken: np.ndarray = None  # per row: left out only for breaking a rule (its cells readable)
+    ruled: Tuple[str, ...] = ()  # the features the rules read
 
 
 def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Sequence,
@@ -50,6 +52,8 @@ def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Seq
             unreadable[name] = column
     reasons = reading_lib.bad_row_reasons(unreadable) if unreadable else {}
     columns = {name: (kinds[name], profile_lib.dense(column, kinds[name])) for name, column in read.items()}
+    unreadable_rows = bad.copy()
+    ruled = sorted(set().union(*(rule.columns() for rule in rules)) & set(columns)) if rules else []
     if rules:
         values = {name: column for name, (_, column) in columns.items()}
         for rule in rules:
@@ -70,13 +74,23 @@ def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Seq
             outside = np.flatnonzero(domain.outside(dense) & ~bad)
             if len(outside):
                 report.add_outside(name, outside, lambda i, dense=dense: _show(dense[i]), where)
-    return Block(bad, reasons, columns)
+    return Block(bad, reasons, columns, bad & ~unreadable_rows, tuple(ruled))
 
 
 def kept(block: Block) -> Dict[str, Tuple[str, np.ndarray]]:
     """The dense columns of the rows kept."""
     keep = ~block.bad
     return {name: (kind, column[keep]) for name, (kind, column) in block.columns.items()}
+
+
+def profile(block: Block, target: profile_lib.Profile, slice_keys=()) -> None:
+    """Adds the block to a batch's profile: the rows kept, and the columns the rules read of the
+    rows left out for breaking one (`Profile.broken`: the columns as they arrived, which
+    core/rule_cause.py judges against the baseline's)."""
+    target.add(kept(block), slice_keys)
+    if block.broken is not None and block.broken.any():
+        target.add_broken({name: (block.columns[name][0], block.columns[name][1][block.broken])
+                           for name in block.ruled})
 
 
 def _show(value) -> str:

@@ -13,7 +13,8 @@ from typing import List, Optional
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from core import custom_checks, findings as findings_lib, noise, profile_checks, reading as reading_lib, stats_view
+from core import custom_checks, findings as findings_lib, noise, profile_checks, reading as reading_lib, rule_cause, \
+    stats_view
 from core.check_settings import CheckSettings
 from core.findings import DRIFT, SCHEMA, SKEW, Finding
 from core.names import ENVIRONMENTS, SERVING, TRAINING
@@ -103,10 +104,23 @@ def validate(
     found = findings_lib.from_anomalies(anomalies, checks, new_values, fill_rates, distances)
     if reading is not None:
         found += reading_lib.findings(reading, features_in(schema, environment))
-        found += reading_lib.constraint_findings(reading)
+        found += reading_lib.constraint_findings(reading, _causes(reading, schema, profile, baseline_profiles or {},
+                                                                  baselines))
     report = Report(anomalies, found, distances, stats_view.num_examples(statistics))
     _profile_checks(report, schema, environment, profile, baseline_profiles or {}, baselines, settings)
     return report
+
+
+def _causes(reading: reading_lib.ReadingReport, schema, profile, baseline_profiles: dict, baselines: dict) -> dict:
+    """{rule: core.rule_cause.Cause} of every broken rule: its columns judged against the baseline's
+    profile (the drift baseline's, else the skew baseline's), or not judged without one."""
+    kind = next((k for k in (DRIFT, SKEW) if baselines.get(k, (None,))[0] is not None
+                 and baseline_profiles.get(k) is not None), None)
+    baseline = baseline_profiles.get(kind) if kind else None
+    rules = reading_lib.rules_of(reading)
+    held = reading_lib.held_rules(reading)
+    return {rule.name: rule_cause.cause(rule, profile, baseline, schema, kind or DRIFT, rules, held)
+            for rule in rules if reading.constraints[rule.name]["rows"]}
 
 
 def _plain_keys(anomalies: anomalies_pb2.Anomalies) -> anomalies_pb2.Anomalies:

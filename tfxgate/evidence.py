@@ -7,7 +7,8 @@ ExampleGen kept), shared by the HTML report and the notebook.
 - a value outside the schema's domain, or a number beyond its range: the values, their row counts
   and shares, and the lines of the first rows holding each (ExampleGen's reading report);
 - a value its type cannot hold, or a row breaking a rule across columns: how many rows, and
-  examples with their file and line;
+  examples with their file and line; for a rule judged against a baseline, each column it reads
+  against its baseline side by side, the changed one first (core/rule_cause.py);
 - a missing column or a low fill rate: the share of rows with a value, in the batch and the
   baseline, against the schema's minimum;
 - a finding in one slice: that slice beside the same measure in the other slices.
@@ -216,6 +217,25 @@ def _unreadable(run, verdict, validation) -> Optional[Evidence]:
     return Evidence(verdict, f"{count:,} row(s) left out (quarantined), for example:", rows, figure)
 
 
+def rule_columns(verdict: policy_lib.Verdict) -> Optional[Evidence]:
+    """A broken rule judged against a baseline: each column it reads beside its baseline, the
+    changed first (the finding's `columns`, core/rule_cause.py), and what measured it."""
+    finding = verdict.finding
+    if not finding.columns:
+        return None
+    rows = [{"column": c["feature"], "judged": "changed" if c.get("changed") else "unchanged",
+             "part of the rule": c.get("part", ""), "measure": c.get("measure", ""),
+             "value": figures.number(c["value"]) if c.get("value") is not None else "",
+             "threshold": figures.number(c["threshold"]) if c.get("threshold") is not None else "",
+             "noise": figures.number(c["noise"]) if c.get("noise") is not None else ""} for c in finding.columns]
+    changed = [c["feature"] for c in finding.columns if c.get("changed")]
+    summary = (f"rule {finding.rule}: " + (f"{', '.join(changed)} changed against the baseline; " if changed
+                                            else "no column changed alone; ")
+               + "each column the rule reads beside its baseline, the changed first:")
+    columns = list(finding.columns)
+    return Evidence(verdict, summary, rows, lambda: figures.rule_columns_figure(columns, finding.rule))
+
+
 def _fill(feature) -> Optional[float]:
     if feature is None:
         return 0.0
@@ -294,6 +314,8 @@ def for_verdict(run: runs.Run, verdict: policy_lib.Verdict) -> Optional[Evidence
         return _outside_domain(run, verdict, validation)
     if _RANGE_TYPES & set(finding.types):
         return _outside_range(run, verdict, validation)
+    if finding.check == "constraint" and finding.columns:
+        return rule_columns(verdict)
     if finding.rule == "typed_reading" or finding.check == "constraint":
         return _unreadable(run, verdict, validation)
     if {"SCHEMA_MISSING_COLUMN", "FEATURE_TYPE_LOW_FRACTION_PRESENT"} & set(finding.types):

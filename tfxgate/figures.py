@@ -226,6 +226,30 @@ def distribution_figure(training, serving, name: str, sides: Tuple[str, str] = (
     return fig
 
 
+def rule_columns_figure(columns: List[dict], rule: str):
+    """Each column of a broken rule against its baseline, side by side, the changed first: the
+    part of the rule that reads it (core/rule_cause.py), the baseline's shares beside the batch's."""
+    columns = [c for c in columns if c.get("bins")][:4]
+    fig = _figure(4.2 * max(len(columns), 1), 2.8)[0]
+    fig.clear()
+    axes = fig.subplots(1, max(len(columns), 1), squeeze=False)[0]
+    for ax, column in zip(axes, columns):
+        labels = [str(b[0]) for b in column["bins"]]
+        xs = range(len(labels))
+        ax.bar([x - 0.2 for x in xs], [b[1] for b in column["bins"]], width=0.4, label="baseline")
+        ax.bar([x + 0.2 for x in xs], [b[2] for b in column["bins"]], width=0.4, label="batch",
+               color="#c0392b" if column.get("changed") else "#2e86c1")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(tick_labels(labels), rotation=30, ha="right", rotation_mode="anchor", fontsize=7)
+        ax.yaxis.set_major_formatter(_percent_axis())
+        state = "changed" if column.get("changed") else "unchanged"
+        ax.set_title(literal(f"{column.get('part') or column['feature']}: {state}", LABEL_CHARS * 2), fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(literal(f"rule {rule}: each column against its baseline", LABEL_CHARS * 3), fontsize=10)
+    _finish(fig)
+    return fig
+
+
 _COMPARATORS = ("L_INFTY", "JENSEN_SHANNON_DIVERGENCE")  # the schema's comparators: one scale, 0 to 1
 
 

@@ -57,7 +57,7 @@ class Outcome:
                     "description": v.finding.description,
                     "check": v.finding.check,
                     **{k: val for k, val in v.finding.to_json().items()
-                       if k in ("rule", "fraction", "value", "threshold", "noise", "slice")},
+                       if k in ("rule", "fraction", "value", "threshold", "noise", "slice", "columns")},
                     "policy": v.why,
                 }
                 for v in self.verdicts
