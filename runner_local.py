@@ -70,6 +70,7 @@ def parse_args(argv):
 
 def _config(args) -> config_lib.PipelineConfig:
     project = project_lib.resolve(args.project)
+    args.project = project
     args.data_root = args.data_root or str(project.data_root)
     args.outputs = args.outputs or str(project.outputs)
     args.policy = args.policy or str(project.policy_path)
@@ -124,7 +125,7 @@ def _main(argv=None) -> int:
                 f"with MLMD at {config.store.describe()}")
             _reconcile(config, say)
             with _run_tmp(args.outputs):
-                status = _run(config, run_id, log_path, args.verbose)
+                status = _run(config, run_id, log_path, args.verbose, args.project, args.policy)
     except runlock.Busy as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BUSY
@@ -179,7 +180,7 @@ def _reconcile(config, say) -> None:
         say(f"tfxgate: {note}")
 
 
-def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
+def _run(config, run_id: str, log_path: str, verbose: bool, project, policy: str) -> int:
     from tfxgate import console  # heavy imports after argument checks
 
     started = time.monotonic()
@@ -206,18 +207,24 @@ def _run(config, run_id: str, log_path: str, verbose: bool) -> int:
         print("tfxgate: the data gate stopped the run; nothing was trained or pushed.", file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         print(f"  MLMD store: {config.store.describe()}  log: {log_path}", file=sys.stderr)
-        _next_steps(config, run_id, args.policy)
+        _next_steps(config, run_id, policy, project)
         return EXIT_BLOCKED
     if failed_node:
         print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
         return EXIT_FAILED
     print(f"tfxgate: finished in {time.monotonic() - started:.1f} s")
-    return _summary(config, run_id, log_path, verbose)
+    return _summary(config, run_id, log_path, verbose, project)
 
 
-def _next_steps(config, run_id: str, policy: str) -> None:
-    """What a person can do about a blocked run, one line each."""
+def _store_flags(config, project) -> str:
+    """The flags that make a `tfxgate` command read this run's store and project."""
     store = f"--metadata {config.store.sqlite_path}" if not config.store.is_mysql else "(the same --mysql-* flags)"
+    return store if project.is_shipped else f"--project {project.root} {store}"
+
+
+def _next_steps(config, run_id: str, policy: str, project) -> None:
+    """What a person can do about a blocked run, one line each."""
+    store = _store_flags(config, project)
     print("next steps:", file=sys.stderr)
     print(f"  see why, with the evidence:  tfxgate report {store} --run {run_id} --out report.html", file=sys.stderr)
     print("  the data is wrong:           fix it at its source and run again", file=sys.stderr)
@@ -226,7 +233,7 @@ def _next_steps(config, run_id: str, policy: str) -> None:
     print(f"  the finding should only warn: edit {policy} (a reviewed change)", file=sys.stderr)
 
 
-def _summary(config, run_id: str, log_path: str, verbose: bool) -> int:
+def _summary(config, run_id: str, log_path: str, verbose: bool, project) -> int:
     """This run's own gate decisions and pushed model, read by its run context (a shared store
     holds other pipelines' runs too); the exit status: 5 where the model gate refused the model."""
     from core import evaluation as evaluation_lib
@@ -248,7 +255,7 @@ def _summary(config, run_id: str, log_path: str, verbose: bool) -> int:
     if judged is not None and not judged["blessed"]:
         print(f"tfxgate: model not pushed: {'; '.join(judged['reasons']) or 'not blessed'}", file=sys.stderr)
         models = [a["id"] for a in run.artifacts.get(names.TRAINER, []) if a["type"] == names.MODEL_TYPE]
-        store = f"--metadata {config.store.sqlite_path}" if not config.store.is_mysql else "(the same --mysql-* flags)"
+        store = _store_flags(config, project)
         print("  the serving model is unchanged. See why: "
               f"tfxgate lineage {store} --model {models[0] if models else 'latest'}, "
               f"or tfxgate report {store} --run {run_id} --out report.html", file=sys.stderr)

@@ -1,0 +1,113 @@
+"""Your own data through the whole pipeline: `tfxgate init` on a real dataset other than taxi
+(tests/datasets.py), then `runner_local.py --project` over its spans in time order. Clean spans
+pass the data gate (natural change between periods warns at most), train a model that beats the
+trivial one, and push it; then each defect of tests/datasets.py, injected into real rows (the
+serving batch, or a new training span), stops the run at the gate (exit 3) with its blocking
+findings on the feature it damaged, as MLMD records them.
+
+Self-contained (its own projects, stores and outputs): run beside the rest by `make test`."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from core import names, project as project_lib
+from mlmd import runs as runs_lib, store as store_lib
+from tests import datasets
+from tests.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.pipeline
+
+TRAIN_STEPS = "150"  # small data learns in few steps; the model gate's floor checks it did
+EXIT_BLOCKED = 3
+
+
+def _run(project, *args):
+    return subprocess.run([sys.executable, "runner_local.py", "--project", str(project), "--train-steps", TRAIN_STEPS,
+                           *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
+
+
+def _latest(project):
+    store = store_lib.StoreSettings(sqlite_path=str(project_lib.load(project).metadata_path)).open()
+    return runs_lib.find_run(store, "latest")
+
+
+def _majority_share(spans) -> float:
+    """The trivial model's accuracy: the most common label's share of the training rows."""
+    import collections
+
+    return 0.0 if not spans else max(collections.Counter(spans).values()) / len(spans)
+
+
+@pytest.fixture(scope="module", params=["penguins", "seattle"])
+def journey(request, tmp_path_factory):
+    """Every run of one dataset's project, in order: {"clean": [(proc, run)], "defects": [(defect, proc, run)]}."""
+    dataset = {"penguins": datasets.PENGUINS, "seattle": datasets.SEATTLE}[request.param]
+    base = tmp_path_factory.mktemp(f"journey-{dataset.name}")
+    root = dataset.build(base)
+    project = base / "project"
+    made = subprocess.run([sys.executable, "-m", "tfxgate.cli", "init", str(project), "--data", str(root), "--label",
+                           dataset.label], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert made.returncode == 0, made.stderr
+    spans = sorted((root / "train").iterdir(), key=lambda p: int(p.name.split("-")[1]))
+    found = {"dataset": dataset, "root": root, "project": project, "clean": [], "defects": []}
+    for span in spans:
+        proc = _run(project, "--span", span.name.split("-")[1])
+        found["clean"].append((proc, _latest(project)))
+    labels = [r[dataset.label] for span in spans for r in datasets.read_rows(span / "data.csv")]
+    found["trivial"] = _majority_share(labels)
+    serving = root / "serving" / "data.csv"
+    clean_serving = serving.read_bytes()
+    latest = len(spans)
+    for defect in datasets.DEFECTS[dataset.name]:
+        if defect.environment == names.SERVING:
+            datasets.write_rows(serving, defect.damage(datasets.read_rows(serving)))
+            proc = _run(project, "--span", str(latest))
+            serving.write_bytes(clean_serving)
+        else:  # a new training span holding the latest span's rows, damaged
+            folder = root / "train" / f"span-{latest + 1}"
+            datasets.write_rows(folder / "data.csv", defect.damage(datasets.read_rows(spans[-1] / "data.csv")))
+            proc = _run(project, "--span", str(latest + 1))
+            shutil.rmtree(folder)
+        found["defects"].append((defect, proc, _latest(project)))
+    return found
+
+
+def test_clean_spans_in_time_order_pass_the_gate_and_push_a_model_that_beats_the_trivial_one(journey):
+    for proc, run in journey["clean"]:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert run.gate["decision"] in (names.PASS, names.WARN), run.gate
+        blocking = [v for val in run.validations for v in val.verdicts if v.severity == names.BLOCK]
+        assert not blocking, [v.line() for v in blocking]
+        assert run.evaluation["blessed"] is True and run.evaluation["pushed"] is True, run.evaluation
+        assert run.pushed_model and run.pushed_model["pushed"]
+        accuracy = next(v["candidate"] for k, v in run.evaluation["metrics"].items() if k.endswith("accuracy"))
+        assert accuracy > journey["trivial"], (accuracy, journey["trivial"])
+        assert "pushed model: " + str(journey["project"] / "outputs" / "serving_model") in proc.stdout
+    later = journey["clean"][1:]
+    assert all(run.evaluation["baseline_model"] is not None for _, run in later)  # judged against the previous model
+
+
+def test_the_project_keeps_its_outputs_and_pipeline_name_to_itself(journey):
+    project = project_lib.load(journey["project"])
+    _, run = journey["clean"][0]
+    assert run.pipeline == project.name != "tfxgate"
+    assert project.metadata_path.is_file() and (project.outputs / "serving_model").is_dir()
+    assert not (PROJECT_ROOT / "outputs" / "serving_model" / project.name).exists()
+
+
+def test_each_defect_stops_the_run_at_the_gate_on_the_feature_it_damaged(journey):
+    for defect, proc, run in journey["defects"]:
+        assert proc.returncode == EXIT_BLOCKED, (defect.name, proc.stdout[-1500:], proc.stderr[-1500:])
+        assert "the data gate stopped the run; nothing was trained or pushed." in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert run.gate["decision"] == names.BLOCK, (defect.name, run.gate)
+        blocking = {v.finding.feature for val in run.validations for v in val.verdicts if v.severity == names.BLOCK}
+        assert blocking == {defect.feature}, (defect.name, blocking)
+        assert run.evaluation is None and not (run.pushed_model or {}).get("pushed")
+        assert f"--project {journey['project']}" in proc.stderr  # the next steps name the project
+    recorded = json.loads(json.dumps([d.name for d, _, _ in journey["defects"]]))
+    assert recorded == [d.name for d in datasets.DEFECTS[journey["dataset"].name]]
