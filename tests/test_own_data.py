@@ -15,7 +15,7 @@ import yaml
 from core import evaluation, names, project as project_lib, schema_files
 from tests import datasets
 from tests.paths import PROJECT_ROOT
-from tfxgate import cli
+from tfxgate import cli, init
 
 pytestmark = pytest.mark.component
 
@@ -84,12 +84,19 @@ def test_init_finds_the_task_the_inputs_and_what_it_leaves_out(made, name, task,
     assert all(s["feature"] != label for s in slices)
 
 
-def test_the_trivial_model_is_the_live_floor_of_a_multiclass_model(made):
-    _, project, stdout = made["seattle"]
+def test_the_trivial_model_is_the_live_floor_and_the_drop_is_sized_for_the_eval_split(made):
+    root, project, stdout = made["seattle"]
     [line] = [x for x in stdout.splitlines() if x.startswith("the trivial model: ")]
     share = float(line.rsplit("accuracy of ", 1)[1].split()[0])
     [gate] = evaluation.parse((project / "schema" / "evaluation.yaml").read_text()).metrics
-    assert gate.name == "sparse_categorical_accuracy" and gate.floor == round(share, 2) and gate.drop == 0.05
+    smallest = min(len(datasets.read_rows(span / "data.csv")) for span in (root / "train").iterdir())
+    assert gate.name == "sparse_categorical_accuracy" and gate.floor == round(share, 2)
+    assert gate.drop == init.allowed_drop(smallest) > 0.05  # 365 rows a year: about 73 eval rows
+
+
+@pytest.mark.parametrize("rows, drop", [(100, 0.23), (365, 0.12), (5_000, 0.05), (2_000_000, 0.05)])
+def test_the_allowed_drop_follows_the_eval_splits_noise(rows, drop):
+    assert init.allowed_drop(rows) == drop
 
 
 def test_a_numeric_label_with_many_values_is_a_regression(tmp_path, made):

@@ -17,6 +17,7 @@ version (a new first schema then goes to schema/drafts/ for `tfxgate schema acce
 """
 
 import datetime
+import math
 import os
 import pathlib
 import re
@@ -165,7 +166,19 @@ def _listing(name: str, columns) -> List[str]:
     return [f"{name} = ["] + [f"    {c.name!r},  # {c.why}" for c in columns] + ["]"]
 
 
-def _evaluation(task: str, label: str, trivial: str, floor: Optional[float]) -> str:
+EVAL_SHARE = 0.2  # ExampleGen's eval split: one row in five
+
+
+def allowed_drop(span_rows: int) -> float:
+    """How far a score may fall below the baseline model's before the model gate refuses: twice
+    the standard error of an accuracy near 0.5 on an eval split of the smallest span's size, and
+    at least 0.05. On 20 eval rows one row moves accuracy by 0.05, and two models trained on the
+    same rows differ by more than that; on 20,000 the noise is far below 0.05."""
+    n = max(1.0, EVAL_SHARE * span_rows)
+    return max(0.05, math.ceil(200 * (0.25 / n) ** 0.5) / 100)
+
+
+def _evaluation(task: str, label: str, trivial: str, floor: Optional[float], drop: float) -> str:
     """schema/evaluation.yaml by task. TFX's Evaluator blesses no model without an absolute
     threshold (its executor validates nothing then), so one floor is live from the start: the
     trivial model's score, which a model worth pushing must beat; the rest is relative to the
@@ -178,16 +191,18 @@ def _evaluation(task: str, label: str, trivial: str, floor: Optional[float]) -> 
             "# The first model has no baseline and is judged by its floors only. The live floor is what\n"
             f"# the trivial model scores ({trivial}): a model must beat it.\n"
             "# Raise it once you have seen the first run's figures (`tfxgate lineage`).\n"
+            f"# The allowed drop, {drop}, is twice the sampling noise of an accuracy on the eval split of the\n"
+            "# smallest span (a fifth of its rows): a smaller one would refuse models for the rows drawn.\n"
             "version: 1\nmodel:\n  signature: serving_default\n  preprocessing: transform_features\n"
             f"  label: {label}_xf\nmetrics:\n")
     if task == "binary":
         return head + ("  auc:\n    floor: 0.5  # a ranking no better than chance scores 0.5; raise it (e.g. 0.75)\n"
-                       "    drop: 0.05\n"
+                       f"    drop: {drop}\n"
                        f"  binary_accuracy:\n    # floor: {floor}  # the trivial model's accuracy: set yours above it\n"
-                       "    drop: 0.05\n")
+                       f"    drop: {drop}\n")
     if task == "multiclass":
         return head + (f"  sparse_categorical_accuracy:\n    floor: {floor}  # the trivial model's accuracy\n"
-                       "    drop: 0.05\n")
+                       f"    drop: {drop}\n")
     return head + (f"  mean_absolute_error:\n    ceiling: {floor}  # the trivial model's error\n"
                    f"    rise: {float(f'{floor * 0.1:.2g}')}  # a tenth of it\n")
 
@@ -295,7 +310,7 @@ def build(target: pathlib.Path, data_root: str, label_name: str, task: Optional[
     shutil.copyfile(project_lib.SHIPPED / project_lib.SCHEMA_FOLDER / project_lib.POLICY_FILE,
                     target / project_lib.SCHEMA_FOLDER / project_lib.POLICY_FILE)
     trivial, floor = _trivial(label, chosen, profiles)
-    evaluation = _evaluation(chosen, label.name, trivial, floor)
+    evaluation = _evaluation(chosen, label.name, trivial, floor, allowed_drop(min(p.rows for p in profiles)))
     (target / project_lib.SCHEMA_FOLDER / project_lib.EVALUATION_FILE).write_text(evaluation)
     models = target / project_lib.MODELS_FOLDER
     models.mkdir()
