@@ -71,9 +71,13 @@ def test_an_unreachable_kfp_host_is_one_line_and_urllib3_retries_go_to_the_log()
     assert line == f"error: submitting to {host} failed: no KFP API server answers there (Connection refused)"
 
 
-def _kubeflow(*argv) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT_ROOT / "runner_kubeflow.py"), *argv], capture_output=True,
-                          text=True, cwd=PROJECT_ROOT, timeout=300)
+def _kubeflow(capfd, *argv):
+    """runner_kubeflow.main in this process (its imports paid once): (exit status, stdout, stderr)."""
+    import runner_kubeflow
+
+    code = runner_kubeflow.main(list(argv))
+    out, err = capfd.readouterr()
+    return code, out, err
 
 
 @pytest.mark.parametrize("value, message", [
@@ -83,11 +87,11 @@ def _kubeflow(*argv) -> subprocess.CompletedProcess:
     ("Trainer=1/1e6,8/16", "CPU 1e+06 cores is outside 0.001 to 1024 cores"),
     ("Trainer=0.00001/1,8/16", "CPU 1e-05 cores is outside 0.001 to 1024 cores"),
 ])
-def test_kubeflow_resources_are_finite_and_plausible(tmp_path, value, message):
+def test_kubeflow_resources_are_finite_and_plausible(tmp_path, capfd, value, message):
     out = tmp_path / "spec" / "tfxgate_pipeline.yaml"
-    proc = _kubeflow("--output", str(out), "--resources", value)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    [line] = proc.stderr.strip().splitlines()
+    code, stdout, stderr = _kubeflow(capfd, "--output", str(out), "--resources", value)
+    assert code == 2, stdout + stderr
+    [line] = stderr.strip().splitlines()
     assert message in line and line.startswith("error: --resources")
     assert not out.parent.exists()  # refused before anything compiled or was written
 
@@ -98,13 +102,18 @@ def test_kubeflow_resources_are_finite_and_plausible(tmp_path, value, message):
     ("schema_version=v99", "schema version v99: no"),
     ("spn=3", "expected NAME=VALUE with NAME one of the spec's parameters"),
 ])
-def test_kubeflow_submit_checks_every_param_before_compiling_or_writing(tmp_path, param, message):
+def test_kubeflow_submit_checks_every_param_before_compiling_or_writing(tmp_path, capfd, monkeypatch, param, message):
+    from pipeline import kubeflow
+
+    compiled = []
+    monkeypatch.setattr(kubeflow, "compile_spec", lambda *a, **k: compiled.append(a))
     out = tmp_path / "spec" / "tfxgate_pipeline.yaml"
-    proc = _kubeflow("--output", str(out), "--submit", "--host", f"http://127.0.0.1:{free_port()}", "--param", param)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    [line] = proc.stderr.strip().splitlines()
+    code, stdout, stderr = _kubeflow(capfd, "--output", str(out), "--submit", "--host",
+                                     f"http://127.0.0.1:{free_port()}", "--param", param)
+    assert code == 2, stdout + stderr
+    [line] = stderr.strip().splitlines()
     assert message in line
-    assert not out.parent.exists() and "wrote" not in proc.stdout  # nothing compiled, nothing written
+    assert compiled == [] and not out.parent.exists() and "wrote" not in stdout  # nothing compiled, nothing written
 
 
 def test_the_params_known_before_compiling_are_the_compiled_specs():
@@ -112,12 +121,11 @@ def test_the_params_known_before_compiling_are_the_compiled_specs():
     declares exactly those, with the same types."""
     import yaml
 
-    from pipeline import config as config_lib, kfp_runs, kubeflow
+    from pipeline import kfp_runs, kubeflow
     from pipeline.pipeline import run_parameters
 
     with open(GOLDEN) as f:
         declared = next(yaml.safe_load_all(f))["root"]["inputDefinitions"]["parameters"]
     config = kubeflow.kubeflow_config("gs://r/root", "/data", "gs://r/serving")
-    assert config_lib.PipelineConfig.run_parameters is not None
     known = {name: {"parameterType": kfp_runs._PARAMETER_TYPES[p.ptype]} for name, p in run_parameters(config).items()}
     assert known == {name: {"parameterType": d["parameterType"]} for name, d in declared.items()}
