@@ -88,6 +88,7 @@ def main(argv=None) -> int:
         resources = dict(kubeflow.parse_resources(text) for text in args.resources)
         config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg)
         s3 = kubeflow.S3Access(args.s3_endpoint, *kubeflow.parse_s3_secret(args.s3_secret)) if args.s3_endpoint else None
+        _check_params(args, config)
         kubeflow.compile_spec(config, args.image, args.output, resources, s3)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -109,11 +110,24 @@ def _is_http_url(text: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
-def submit(args) -> int:
-    from pipeline import kfp_runs
+def _check_params(args, config) -> None:
+    """Every --param checked against the spec's run parameters before anything is compiled or written."""
+    if args.submit:
+        from pipeline import kfp_runs
 
+        kfp_runs.check_arguments(config, args.param)
+
+
+def submit(args) -> int:
+    import datetime
+
+    from pipeline import kfp_runs
+    from tfxgate import quiet
+
+    log = str(config_lib.DEFAULT_OUTPUTS / "logs" / f"kubeflow-submit-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log")
     try:
-        run_id, lines = kfp_runs.submit(args.output, args.host, args.experiment, args.pipeline_root, args.param)
+        with quiet.library_noise_to(log):  # urllib3's retries and the KFP client's notices
+            run_id, lines = kfp_runs.submit(args.output, args.host, args.experiment, args.pipeline_root, args.param)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -133,22 +133,22 @@ def _main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     if status not in (EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED):  # done, blocked, or the model not pushed
-        _track(config, run_id, args.mlflow_tracking_uri)
+        _track(config, run_id, args.mlflow_tracking_uri, log_path)
     return status
 
 
-def _track(config, run_id: str, tracking_uri) -> None:
-    """Logs the run to MLflow when a tracking URI is given; a failure is one line on stderr and
-    leaves the run's exit status as it was."""
+def _track(config, run_id: str, tracking_uri, log_path=None) -> None:
+    """Logs the run to MLflow when a tracking URI is given; a failure is one line on stderr, the
+    libraries' warnings go to the run's log, and the run's exit status stays as it was."""
     if not tracking_uri:
         return
-    try:
-        from tfxgate import tracking
+    from tfxgate import quiet, tracking
 
-        tracking.log_run(config.store.open(), run_id, config.store.describe(), tracking_uri, config.pipeline_name)
+    try:
+        with quiet.library_noise_to(log_path):
+            tracking.log_run(config.store.open(), run_id, config.store.describe(), tracking_uri, config.pipeline_name)
     except Exception as e:  # noqa: BLE001  (logging a run must not fail it)
-        reason = " ".join(str(e).split()) or type(e).__name__
-        print(f"tfxgate: MLflow logging failed: {reason[:300]}", file=sys.stderr)
+        print(f"tfxgate: {tracking.failure(e, tracking_uri)}", file=sys.stderr)
 
 
 @contextlib.contextmanager

@@ -148,3 +148,50 @@ def write(schema, path: str) -> str:
     with open(path, "w", encoding="utf-8") as f:
         f.write(text_format.MessageToString(schema))
     return path
+
+
+def structure_problems(schema) -> List[str]:
+    """What makes a schema unusable as a whole though every line of it parses, one phrase each:
+    a feature declared twice, a type that is none of INT, FLOAT and BYTES, a domain the schema
+    does not define (or one that holds no value), an environment no feature list can be in. [] when none.
+
+    TFDV takes such a schema silently and then judges every batch against it: a `fare` declared
+    FLOAT and again BYTES blocks every batch; an `in_environment: "SERVNG"` checks a feature nowhere."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    problems = []
+    types: Dict[str, List[str]] = {}
+    for feature in schema.feature:
+        types.setdefault(feature.name, []).append(schema_pb2.FeatureType.Name(feature.type))
+    for group in ("sparse_feature", "weighted_feature"):
+        for feature in getattr(schema, group):
+            types.setdefault(feature.name, []).append(group)
+    for name, declared in types.items():
+        if len(declared) > 1:
+            problems.append(f"feature {name!r} is declared {len(declared)} times ({', '.join(declared)})")
+    for feature in schema.feature:
+        if feature.type not in (schema_pb2.INT, schema_pb2.FLOAT, schema_pb2.BYTES):
+            problems.append(f"feature {feature.name!r} has no known type ({schema_pb2.FeatureType.Name(feature.type)}; "
+                            "expected INT, FLOAT or BYTES)")
+    domains: Dict[str, int] = {}
+    for domain in schema.string_domain:
+        domains[domain.name] = domains.get(domain.name, 0) + 1
+        if not domain.value:
+            problems.append(f"string_domain {domain.name!r} holds no value")
+    problems += [f"string_domain {name!r} is defined {count} times" for name, count in domains.items() if count > 1]
+    environments = set(schema.default_environment)
+    for feature in schema.feature:
+        kind = feature.WhichOneof("domain_info")
+        if kind == "domain" and feature.domain not in domains:
+            problems.append(f"feature {feature.name!r} names domain {feature.domain!r}, which the schema does not define")
+        for bounded in ("int_domain", "float_domain"):
+            if kind == bounded:
+                domain = getattr(feature, bounded)
+                if domain.HasField("min") and domain.HasField("max") and domain.min > domain.max:
+                    problems.append(f"feature {feature.name!r}: {bounded} min {domain.min:g} > max {domain.max:g}")
+        for field in ("in_environment", "not_in_environment"):
+            for environment in getattr(feature, field):
+                if environment not in environments:
+                    problems.append(f"feature {feature.name!r}: {field} {environment!r} is not one of the schema's "
+                                    f"environments ({', '.join(schema.default_environment) or 'none declared'})")
+    return problems

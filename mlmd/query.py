@@ -21,7 +21,8 @@ state_name = metadata_store_pb2.Execution.State.Name
 
 
 def sqlite_store(path: str, must_exist: bool = True) -> Store:
-    """An MLMD store on the SQLite file at `path` (read-write; MLMD creates it when allowed)."""
+    """An MLMD store on the SQLite file at `path`: read-only when it must exist, else read-write
+    (MLMD creates it)."""
     return StoreSettings(sqlite_path=path).open(must_exist)
 
 

@@ -12,6 +12,7 @@ ends up in shell histories. It is kept out of `repr`, and `redact` takes it out 
 (TFX's LocalDagRunner logs its whole connection config at INFO).
 """
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -68,7 +69,9 @@ class StoreSettings:
         """False only for a SQLite file not created yet; a database server is asked on `open`."""
         return self.is_mysql or os.path.isfile(self.sqlite_path or "")
 
-    def connection_config(self):
+    def connection_config(self, read_only: bool = False):
+        """MLMD's ConnectionConfig: read-write (created when missing) for the pipeline; with
+        `read_only`, a SQLite file opened READONLY and a MySQL database never created."""
         from ml_metadata.proto import metadata_store_pb2
 
         config = metadata_store_pb2.ConnectionConfig()
@@ -76,20 +79,29 @@ class StoreSettings:
             m = self.mysql
             config.mysql.host, config.mysql.port, config.mysql.database = m.host, m.port, m.database
             config.mysql.user, config.mysql.password = m.user, m.password
+            config.mysql.skip_db_creation = read_only
         else:
+            modes = metadata_store_pb2.SqliteMetadataSourceConfig
             config.sqlite.filename_uri = self.sqlite_path
-            config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+            config.sqlite.connection_mode = modes.READONLY if read_only else modes.READWRITE_OPENCREATE
         return config
 
-    def open(self, must_exist: bool = True):
-        """The MetadataStore; a StoreError in one line when it is missing or unreachable."""
+    def open(self, must_exist: bool = True, read_only: Optional[bool] = None):
+        """The MetadataStore; a StoreError in one line when it is missing, unreachable or not an
+        MLMD store. A store that must exist already is only read (every command but the pipeline
+        run): it is opened read-only, after a check that it holds MLMD's tables, since MLMD would
+        otherwise create them in whatever database it is given. `must_exist=False` (the run
+        about to write) creates the store when missing."""
         from ml_metadata import metadata_store
 
+        read_only = must_exist if read_only is None else read_only
         if must_exist and not self.exists():
             raise StoreError(f"{self.describe()}: no MLMD store there (run the pipeline first)")
+        if read_only:
+            _check_is_mlmd(self)
         for attempt in range(_OPEN_ATTEMPTS):
             try:
-                return metadata_store.MetadataStore(self.connection_config())
+                return metadata_store.MetadataStore(self.connection_config(read_only))
             except RuntimeError as e:  # MLMD's C++ layer: "mysql_real_connect failed: errno: , error: "
                 # Two processes creating MLMD's tables in one empty database at once: the loser is
                 # told to retry ("... due to concurrent connection to the empty database"), or
@@ -99,6 +111,70 @@ class StoreSettings:
                     continue
                 raise StoreError(f"{self.describe()}: cannot open the MLMD store ({_first_line(e)}); check the "
                                  "server, the user and its password") from None
+
+
+# Tables every MLMD store has (MLMD 1.x); a database without them is someone else's.
+MLMD_TABLES = frozenset({"MLMDEnv", "Type", "Artifact", "Execution", "Context", "Event"})
+_NOT_WRITTEN = "nothing was written to it; name the store the pipeline writes (--metadata, or the MySQL settings)"
+
+
+def _check_is_mlmd(settings: StoreSettings) -> None:
+    """A StoreError in one line unless the store holds MLMD's tables; reads only.
+
+    MLMD's own READONLY mode keeps a SQLite file unchanged, but its refusal is its CREATE TABLE
+    statement, the same for a foreign database, an empty file and a file that is not SQLite;
+    and on MySQL MLMD has no read-only mode at all (it creates its tables in any database it
+    connects to). So the tables are looked for first, with a reader of our own."""
+    tables = _mysql_tables(settings) if settings.mysql else _sqlite_tables(str(settings.sqlite_path))
+    missing = sorted(MLMD_TABLES - tables)
+    if not missing:
+        return
+    where = settings.describe()
+    if not tables:
+        what = "an empty database" if settings.mysql else (
+            "an empty file" if os.path.getsize(str(settings.sqlite_path)) == 0 else "a SQLite database with no table")
+    elif len(missing) == len(MLMD_TABLES):
+        shown = sorted(tables)
+        what = f"a database whose tables, {', '.join(shown[:5])}{' ...' if len(shown) > 5 else ''}, are not MLMD's"
+    else:
+        what = f"an incomplete MLMD store (no {', '.join(missing)} table)"
+    raise StoreError(f"{where}: not an MLMD store ({what}); {_NOT_WRITTEN}")
+
+
+def _sqlite_tables(path: str) -> Set[str]:
+    """The tables of a SQLite file, opened read-only (`mode=ro`: SQLite neither creates nor writes it)."""
+    import sqlite3
+    import urllib.parse
+
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as e:  # "file is not a database", a locked or unreadable file
+        if "not a database" in str(e):
+            raise StoreError(f"{path}: not an MLMD store (not a SQLite database at all); {_NOT_WRITTEN}") from None
+        raise StoreError(f"{path}: cannot read it as a SQLite database ({e})") from None
+
+
+def _mysql_tables(settings: StoreSettings) -> Set[str]:
+    """The tables of the MySQL database, listed by a client of our own (read-only statements)."""
+    import pymysql
+
+    m = settings.mysql
+    try:
+        with contextlib.closing(pymysql.connect(host=m.host, port=m.port, user=m.user, password=m.password,
+                                                database=m.database, connect_timeout=10)) as db:
+            with db.cursor() as cursor:
+                cursor.execute("SHOW TABLES")
+                return {row[0] for row in cursor.fetchall()}
+    except pymysql.MySQLError as e:
+        code = e.args[0] if e.args else None
+        if code == 1049:  # ER_BAD_DB_ERROR
+            raise StoreError(f"{settings.describe()}: no such database, so no MLMD store there (run the "
+                             "pipeline first)") from None
+        message = e.args[1] if len(e.args) > 1 else str(e)
+        raise StoreError(f"{settings.describe()}: cannot open the MLMD store ({redact(str(message))}); check the "
+                         "server, the user and its password") from None
 
 
 def _transient(error: Exception) -> bool:
@@ -188,5 +264,6 @@ def install_log_redaction() -> None:
 
 
 def _first_line(error: Exception) -> str:
+    """The error's first line, secrets redacted, without the SQL MLMD appends (" query: ...")."""
     text = str(error).strip()
-    return redact(text.splitlines()[0]) if text else type(error).__name__
+    return redact(text.splitlines()[0].split(" query: ")[0].strip()) if text else type(error).__name__

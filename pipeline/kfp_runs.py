@@ -20,7 +20,7 @@ import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from core import layout, names, schema_files
-from core.errors import ConfigError, InputError, UserError
+from core.errors import ConfigError, InputError, UserError, network_reason
 from pipeline import config as config_lib
 
 AUTO, NONE = "auto", "none"  # drift_baseline and baseline_model values --submit resolves
@@ -51,6 +51,20 @@ def run_arguments(spec: dict, texts: Iterable[str], schema_dir: str = str(config
     if names.PARAM_SCHEMA_VERSION in values:
         schema_files.version_path(schema_dir, values[names.PARAM_SCHEMA_VERSION])
     return values
+
+
+_PARAMETER_TYPES = {int: "NUMBER_INTEGER", float: "NUMBER_DOUBLE", str: "STRING"}
+
+
+def check_arguments(config: config_lib.PipelineConfig, texts: Iterable[str]) -> Dict[str, object]:
+    """`run_arguments` against the run parameters the spec of `config` declares, known before it
+    is compiled (pipeline.run_parameters, the one list the compiler reads too): a bad --param is
+    refused before any work."""
+    from pipeline.pipeline import run_parameters
+
+    declared = {name: {"parameterType": _PARAMETER_TYPES[parameter.ptype]}
+                for name, parameter in run_parameters(config).items()}
+    return run_arguments({"root": {"inputDefinitions": {"parameters": declared}}}, texts)
 
 
 def decision_uris(pipeline_root: str, pipeline_name: str, run_id: str) -> List[str]:
@@ -182,7 +196,10 @@ def submit(package: str, host: str, experiment: str, pipeline_root: str, params:
     except UserError:
         raise
     except Exception as e:  # the kfp client raises many kinds; each is one line for the user
+        unreachable = network_reason(e)
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if unreachable is not None:
+            reason = f"no KFP API server answers there ({unreachable})"
         raise SubmitError(f"submitting to {host} failed: {reason}") from None
     shown = ", ".join(f"{k}={v!r}" for k, v in sorted(arguments.items()))
     return run.run_id, lines + [f"parameters: {shown or 'the defaults'}"]

@@ -17,6 +17,7 @@ Differences from the local pipeline (the README says so too):
 
 import dataclasses
 import json
+import math
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -68,6 +69,12 @@ DEFAULT_RESOURCES = {
 }
 
 
+# What a container can plausibly be given: from Kubernetes' smallest unit (a millicore; a
+# megabyte) to the largest machines clouds rent (448 vCPUs and 24 TB of memory), with room.
+MIN_CPU, MAX_CPU = 0.001, 1024.0
+MIN_MEMORY_GB, MAX_MEMORY_GB = 0.001, 32768.0
+
+
 def parse_resources(text: str) -> Tuple[str, Resources]:
     """'Trainer=2/4,8/16' (CPU request/limit in cores, memory request/limit in GB) -> (task, Resources)."""
     usage = f"--resources {text!r}: expected TASK=CPU_REQUEST/CPU_LIMIT,MEMORY_REQUEST_GB/MEMORY_LIMIT_GB, e.g. Trainer=2/4,8/16"
@@ -79,8 +86,18 @@ def parse_resources(text: str) -> Tuple[str, Resources]:
         raise ConfigError(usage) from None
     if task.strip() not in TASKS:
         raise ConfigError(f"{usage}: no task {task.strip()!r}; the tasks are {', '.join(sorted(TASKS))}")
-    if min(cpu_request, cpu_limit, memory_request, memory_limit) <= 0:
+    figures = (cpu_request, cpu_limit, memory_request, memory_limit)
+    if not all(math.isfinite(v) for v in figures):
+        raise ConfigError(f"{usage}: every figure must be a finite number (not nan or inf)")
+    if min(figures) <= 0:
         raise ConfigError(f"{usage}: every figure must be positive")
+    for what, low, high, values in (("CPU", MIN_CPU, MAX_CPU, figures[:2]), ("memory", MIN_MEMORY_GB, MAX_MEMORY_GB,
+                                                                             figures[2:])):
+        unit = "cores" if what == "CPU" else "GB"
+        for value in values:
+            if not low <= value <= high:
+                raise ConfigError(f"{usage}: {what} {value:g} {unit} is outside {low:g} to {high:g} {unit}, what a "
+                                  "Kubernetes node can give a container")
     if cpu_request > cpu_limit or memory_request > memory_limit:
         raise ConfigError(f"{usage}: a request above its limit")
     return task.strip(), Resources(cpu_request, cpu_limit, memory_request, memory_limit)

@@ -183,3 +183,37 @@ def test_many_processes_can_create_the_store_in_an_empty_database_at_once(server
                  for _ in range(6)]
         results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
         assert all(code == 0 and out.strip() == "ok" for out, _, code in results), [e[-500:] for _, e, _ in results]
+
+
+def _foreign_database(server, database: str) -> None:
+    """Someone else's database on the same server: the sample's first trips as a table of their own."""
+    import csv
+
+    with open(DATA_ROOT / "train" / "span-3" / "data.csv", newline="") as f:
+        rows = list(csv.reader(f))[:21]
+    header, body = rows[0], rows[1:]
+    quoted = lambda text: "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"  # noqa: E731
+    values = ", ".join("(" + ", ".join(quoted(cell) for cell in row) + ")" for row in body)
+    server.sql(f"CREATE DATABASE {database}; "
+               f"CREATE TABLE {database}.trips ({', '.join(f'`{name}` TEXT' for name in header)}); "
+               f"INSERT INTO {database}.trips VALUES {values};")
+
+
+def test_read_only_commands_create_no_table_in_a_foreign_database(server, tmp_path):
+    """Issue 29, item 8 on MySQL: MLMD would create its tables in any database it connects to;
+    a command that only reads refuses one without them and leaves it as it was."""
+    database = "someone_elses"
+    _foreign_database(server, database)
+    tables = f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{database}'"
+    before = (server.sql(tables), server.sql(f"CHECKSUM TABLE {database}.trips"))
+    for command in (("history",), ("lineage",), ("report", "--out", str(tmp_path / "report.html")),
+                    ("validate", "--data", str(DATA_ROOT / "serving"), "--baseline", "auto")):
+        proc = _tfxgate(server, *command, TFXGATE_MYSQL_DATABASE=database)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        [line] = [l for l in proc.stderr.splitlines() if l.strip()]
+        assert f"mysql://tfxgate@127.0.0.1:{server.port}/{database}: not an MLMD store" in line, line
+        assert (server.sql(tables), server.sql(f"CHECKSUM TABLE {database}.trips")) == before
+    # A database that does not exist is not created either.
+    proc = _tfxgate(server, "history", TFXGATE_MYSQL_DATABASE="no_such_database")
+    assert proc.returncode == 2 and "no such database" in proc.stderr
+    assert "no_such_database" not in server.sql("SHOW DATABASES")

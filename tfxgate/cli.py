@@ -5,7 +5,7 @@
                      [--baseline auto|none|PATH] [--metadata PATH] [--format text|json] [--out FILE]
     tfxgate schema diff OLD NEW
     tfxgate schema propose [--metadata PATH] [--schema-dir DIR]
-    tfxgate schema accept [VERSION] [--schema-dir DIR]
+    tfxgate schema accept [VERSION] [--schema-dir DIR] [--metadata PATH] [--force]
     tfxgate report [--metadata PATH] [--run latest|ID] --out report.html
     tfxgate lineage [--model latest|ID] [--span N] [--blocked-feature NAME] [--format text|json]
     tfxgate history [--feature NAME] [--format text|json]
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         epilog=_EXITS)
     accept.add_argument("version", nargs="?", help="the draft to accept, e.g. v2 (default: the only draft)")
     accept.add_argument("--schema-dir", help="the folder of schema versions (default: the project's schema/)")
-    _add_project(accept)
+    _add_accept_proof(accept)
 
     report = commands.add_parser("report", help="one self-contained HTML anomaly report of a run", epilog=_EXITS)
     _add_store(report)
@@ -221,6 +221,15 @@ def _project_defaults(args) -> None:
         args.policy = str(project.policy_path)
 
 
+def _add_accept_proof(accept: argparse.ArgumentParser) -> None:
+    """`schema accept` proves a draft on the span the data gate accepted last: where, and under which policy."""
+    _add_store(accept)
+    accept.add_argument("--policy", help="the gate policy the draft is judged under (default: the project's "
+                        "schema/policy.yaml)")
+    accept.add_argument("--force", action="store_true",
+                        help="accept a draft that would block the last accepted span (said in the output)")
+
+
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """TensorFlow's C++ logging writes to file descriptor 2 directly; send that to /dev/null
@@ -310,7 +319,8 @@ def _command(args) -> int:
         print(schema_versions.diff_files(args.old, args.new))
         return 0
     if args.schema_command == "accept":
-        print(schema_versions.accept(args.schema_dir, args.version))
+        print(schema_versions.accept(args.schema_dir, args.version, args.metadata, args.policy, args.force,
+                                     args.pipeline_name))
         return 0
     print(schema_versions.propose(args.metadata, args.schema_dir))
     return 0

@@ -215,30 +215,90 @@ def _bound_warnings(current, proposed) -> List[str]:
     return warnings
 
 
-def accept(schema_dir: str, version: Optional[str] = None) -> str:
+def accept(schema_dir: str, version: Optional[str] = None, metadata=None, policy_path: Optional[str] = None,
+           force: bool = False, pipeline: Optional[str] = None) -> str:
     """Moves a reviewed draft schema/drafts/v<N>/ to schema/v<N>/: the person's act that makes a
     proposal a version. N must be the next version; `version` ('v2') names the draft, by default
-    the only one."""
+    the only one.
+
+    The draft is checked as a whole first (`check_draft`); then proven on the statistics of the
+    span the data gate accepted last (in `metadata`, judged under `policy_path`): a draft that
+    would block that span is refused unless `force`."""
     import shutil
 
+    number, folder = _the_draft(schema_dir, version)
+    schema_path = check_draft(folder, f"draft v{number}")
+    proof = _prove_on_accepted_span(schema_path, f"draft v{number}", metadata, policy_path, pipeline, force)
+    target = os.path.join(schema_dir, f"v{number}")
+    shutil.move(folder, target)
+    return "\n".join([
+        f"accepted: {target}/ is now the newest schema version; runs and commands use it from now on. "
+        f"Move its CHANGELOG.stub.md entry into {os.path.join(schema_dir, 'CHANGELOG.md')} and commit.", proof])
+
+
+def _the_draft(schema_dir: str, version: Optional[str]) -> Tuple[int, str]:
+    """(N, folder) of the draft to accept; an InputError naming why there is none, including a
+    version accepted already."""
+    versions = schema_files.versions(schema_dir)
     found = schema_files.drafts(schema_dir)
     if version is not None:
         found = [(n, folder) for n, folder in found if f"v{n}" == version]
+        if not found and version in {f"v{n}" for n, _ in versions}:
+            raise InputError(f"{version} is accepted already ({os.path.join(schema_dir, version)}/); a version is "
+                             "never accepted twice: propose the next one")
     if not found:
+        newest = f" (the newest version, v{versions[-1][0]}, is accepted already)" if versions and version is None else ""
         raise InputError(f"{os.path.join(schema_dir, schema_files.DRAFTS)}: no draft"
-                         f"{' ' + version if version else ''} to accept (`tfxgate schema propose` writes one)")
+                         f"{' ' + version if version else ''} to accept{newest} (`tfxgate schema propose` writes one)")
     if len(found) > 1:
         raise InputError(f"several drafts ({', '.join(f'v{n}' for n, _ in found)}): name the one to accept")
     number, folder = found[0]
-    versions = schema_files.versions(schema_dir)
     expected = (versions[-1][0] + 1) if versions else 1
     if number != expected:
         raise InputError(f"draft v{number} is not the next version (that is v{expected}): propose again from the newest")
-    load(os.path.join(folder, names.SCHEMA_FILE))  # still a schema after the review's edits
-    target = os.path.join(schema_dir, f"v{number}")
-    shutil.move(folder, target)
-    return (f"accepted: {target}/ is now the newest schema version; runs and commands use it from now on. "
-            f"Move its CHANGELOG.stub.md entry into {os.path.join(schema_dir, 'CHANGELOG.md')} and commit.")
+    return number, folder
+
+
+def check_draft(folder: str, label: str) -> str:
+    """The draft's schema.pbtxt path once the draft holds together as a whole: a schema in text
+    format without a structural problem (core.schema_files.structure_problems), and its
+    constraints.yaml and checks.yaml still parsing against its features. An InputError, one
+    line naming every problem, otherwise."""
+    schema_path = os.path.join(folder, names.SCHEMA_FILE)
+    schema = schema_files.load(schema_path, label)  # still a schema after the review's edits
+    problems = schema_files.structure_problems(schema)
+    if problems:
+        raise InputError(f"{label} ({schema_path}) cannot become a version: {len(problems)} problem(s): "
+                         + "; ".join(problems))
+    schema_files.read_version(schema_path)  # constraints.yaml, checks.yaml: a one-line ConfigError naming the file
+    return schema_path
+
+
+def _prove_on_accepted_span(schema_path: str, label: str, metadata, policy_path: Optional[str],
+                            pipeline: Optional[str], force: bool) -> str:
+    """What the draft makes of the last accepted span's statistics, in a line; an InputError when
+    it would block that span and `force` is not given."""
+    from core import check_settings, policy as policy_lib, validation
+    from tfxgate import validate
+
+    settings = store_lib.as_settings(metadata) if metadata is not None else None
+    if settings is None or not settings.exists() or not policy_path:
+        return f"not proven on an accepted span: no MLMD store at {settings.describe() if settings else '(none)'}"
+    statistics, profile, baseline = validate.load_baseline("auto", settings, pipeline)
+    if statistics is None:
+        return f"not proven on an accepted span: {baseline['description']}"
+    schema = schema_files.load(schema_path, label)
+    checks = check_settings.load(schema_path, [f.name for f in schema.feature])
+    report = validation.validate(statistics, schema, names.TRAINING, profile=profile, settings=checks)
+    verdicts = policy_lib.judge_all(names.TRAINING.lower(), report.findings, policy_lib.load(policy_path))
+    blocking = [v.line() for v in verdicts if v.severity == policy_lib.BLOCK]
+    span = f"span {baseline['span']} (accepted by the data gate in run {baseline['run']})"
+    if not blocking:
+        return f"proven on {span}: the draft passes it"
+    if not force:
+        raise InputError(f"{label} would block {span}, the last accepted: {'; '.join(blocking)}. Fix the draft, or "
+                         "accept it anyway with --force")
+    return f"accepted with --force although it blocks {span}: {'; '.join(blocking)}"
 
 
 PROPOSED_CONSTRAINTS = "constraints.proposed.yaml"

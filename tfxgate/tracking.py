@@ -243,3 +243,26 @@ def log_run(store, run_id: str, store_description: str, tracking_uri: str, pipel
     """Reads run `run_id` from `store` and logs it to `tracking_uri`; returns the MLflow run id."""
     run, logged, page, anomalies_doc = read(store, run_id, store_description, pipeline_name)
     return log(tracking_uri, logged, page, anomalies_doc, started_ms=run.created_ms)
+
+
+def failure(error: BaseException, tracking_uri: str) -> str:
+    """What went wrong logging to `tracking_uri`, in words of ours, one line: where, and why."""
+    from urllib.parse import unquote, urlparse
+
+    from core.errors import network_reason
+
+    text = " ".join(str(error).split())
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme in ("", "file"):
+        folder = unquote(parsed.path) if parsed.scheme else tracking_uri
+        state = "" if os.path.isdir(folder) else ", which does not exist"
+        if "maintenance mode" in text or "MLFLOW_ALLOW_FILE_STORE" in text:
+            return (f"MLflow logging to {tracking_uri} failed: MLflow no longer writes a file store (the folder "
+                    f"{folder}{state}); give an http(s) tracking server, or set MLFLOW_ALLOW_FILE_STORE=true")
+        if isinstance(error, OSError):
+            return f"MLflow logging to {tracking_uri} failed: cannot write {error.filename or folder} ({error.strerror})"
+    reason = network_reason(error)
+    if reason is not None:
+        return f"MLflow logging to {tracking_uri} failed: no tracking server answers there ({reason})"
+    first = text.split(". ")[0]
+    return f"MLflow logging to {tracking_uri} failed: {type(error).__name__}: {first if len(first) <= 300 else first[:300] + '...'}"
