@@ -41,8 +41,11 @@ def parse_args(argv):
                         help="the container image every task runs (or TFXGATE_IMAGE)")
     parser.add_argument("--pipeline-root", default=env("TFXGATE_PIPELINE_ROOT", "gs://tfxgate/pipeline-root"),
                         help="where the tasks write artifacts (or TFXGATE_PIPELINE_ROOT)")
-    parser.add_argument("--data-root", default=env("TFXGATE_DATA_ROOT", f"{kubeflow.IMAGE_PROJECT_ROOT}/data"),
-                        help="train/span-N/*.csv and serving/*.csv, as the tasks see it (or TFXGATE_DATA_ROOT)")
+    parser.add_argument("--project", help="the project to compile (default: the folder you stand in when it holds "
+                        "tfxgate.yaml, else the shipped example); its image is built with the Dockerfile's PROJECT")
+    parser.add_argument("--data-root", default=env("TFXGATE_DATA_ROOT"),
+                        help="train/span-N/*.csv and serving/*.csv, as the tasks see it (or TFXGATE_DATA_ROOT; "
+                             f"default for the shipped example: {kubeflow.IMAGE_PROJECT_ROOT}/data)")
     parser.add_argument("--serving-model-dir", default=env("TFXGATE_SERVING_MODEL_DIR", "gs://tfxgate/serving_model"),
                         help="where Pusher puts the model (or TFXGATE_SERVING_MODEL_DIR)")
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable; e.g. --beam-arg=--runner=DataflowRunner")
@@ -55,11 +58,11 @@ def parse_args(argv):
     parser.add_argument("--s3-secret", default=kubeflow.S3_SECRET, metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
                         help="for s3:// URIs: the Kubernetes secret holding the credentials (default: "
                              f"{kubeflow.S3_SECRET}, keys {':'.join(kubeflow.S3_SECRET_KEYS)})")
-    parser.add_argument("--output", default=str(config_lib.DEFAULT_OUTPUTS / "kubeflow" / "tfxgate_pipeline.yaml"),
-                        help="the PipelineSpec YAML file to write")
+    parser.add_argument("--output", help="the PipelineSpec YAML file to write (default: "
+                        "<project>/outputs/kubeflow/<name>_pipeline.yaml)")
     parser.add_argument("--submit", action="store_true", help="upload the spec and start a run")
     parser.add_argument("--host", default=env("KFP_HOST"), help="the KFP API server, an http(s) URL (or KFP_HOST)")
-    parser.add_argument("--experiment", default="tfxgate", help="the experiment the run goes into")
+    parser.add_argument("--experiment", help="the experiment the run goes into (default: the project's name)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="repeatable, with --submit: a run parameter: span (-1: the latest), train_steps, "
                              "schema_version (v<N>), drift_baseline (auto, none, or a gate decision URI), "
@@ -69,6 +72,11 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        project = _project_defaults(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
@@ -86,7 +94,8 @@ def main(argv=None) -> int:
         return 2
     try:
         resources = dict(kubeflow.parse_resources(text) for text in args.resources)
-        config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg)
+        config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg,
+                                          project=project)
         s3 = kubeflow.S3Access(args.s3_endpoint, *kubeflow.parse_s3_secret(args.s3_secret)) if args.s3_endpoint else None
         _check_params(args, config)
         kubeflow.compile_spec(config, args.image, args.output, resources, s3)
@@ -101,6 +110,23 @@ def main(argv=None) -> int:
     if args.submit:
         return submit(args)
     return 0
+
+
+def _project_defaults(args):
+    """The project (core/project.py) and what it decides of the arguments left unsaid."""
+    from core import project as project_lib
+
+    project = project_lib.resolve(args.project)
+    if not args.data_root:
+        if not project.is_shipped:
+            raise UserError(f"--data-root: where the tasks read {project.name}'s spans (object storage, e.g. "
+                            "s3://bucket/data); the image holds the project's files, not its data")
+        args.data_root = f"{kubeflow.IMAGE_PROJECT_ROOT}/data"
+    file_name = "tfxgate_pipeline.yaml" if project.is_shipped else f"{project.name}_pipeline.yaml"
+    args.output = args.output or str(project.outputs / "kubeflow" / file_name)
+    args.experiment = args.experiment or project.name
+    args.logs = project.outputs / "logs"
+    return project
 
 
 def _is_http_url(text: str) -> bool:
@@ -124,7 +150,7 @@ def submit(args) -> int:
     from pipeline import kfp_runs
     from tfxgate import quiet
 
-    log = str(config_lib.DEFAULT_OUTPUTS / "logs" / f"kubeflow-submit-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log")
+    log = str(args.logs / f"kubeflow-submit-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log")
     try:
         with quiet.library_noise_to(log):  # urllib3's retries and the KFP client's notices
             run_id, lines = kfp_runs.submit(args.output, args.host, args.experiment, args.pipeline_root, args.param)

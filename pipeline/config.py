@@ -40,6 +40,10 @@ class PipelineConfig:
     transform_module: str = str(MODELS_DIR / "preprocessing.py")
     trainer_module: str = str(MODELS_DIR / "model.py")
     installed_functions: bool = False
+    # Where the project is installed: the package its module files are in ('models', the shipped
+    # example's), or '' where they are top-level modules (a project of one's own, whose models/
+    # folder is on the image's PYTHONPATH; see the Dockerfile).
+    module_package: str = "models"
     train_steps: int = 1000
     eval_steps: int = 100
     span: Optional[int] = None
@@ -242,6 +246,7 @@ def local_config(
         raise ConfigError(f"--data-root {data_root}: train/ has no span-N folder")
     if project is not None and not project.is_shipped:
         overrides.setdefault("pipeline_name", project.name)
+        overrides.setdefault("module_package", "")
         overrides.setdefault("transform_module", str(project.models_dir / project_lib.TRANSFORM_MODULE))
         overrides.setdefault("trainer_module", str(project.models_dir / project_lib.TRAINER_MODULE))
     schema_path = schema_path or default_schema_path(project.schema_dir if project is not None else SCHEMA_DIR)

@@ -23,12 +23,13 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from core import names, schema_files
+from core import names, project as project_lib, schema_files
 from core import storage
 from core.errors import ConfigError
 from pipeline import config as config_lib, kfp_entrypoint
 
 IMAGE_PROJECT_ROOT = "/pipeline"  # where the Dockerfile puts the project
+IMAGE_OWN_PROJECT = "/pipeline/project"  # where it puts a project of one's own (its PROJECT argument)
 SCHEMA_VERSION = "2.1.0"
 EXECUTOR_INPUT = "{{$}}"
 ENTRYPOINT = "pipeline.kfp_entrypoint"  # the module every task runs (python -m)
@@ -120,13 +121,21 @@ def kubeflow_config(
     data_root: str,
     serving_model_dir: str,
     beam_args=(),
-    project_root: str = IMAGE_PROJECT_ROOT,
+    project_root: Optional[str] = None,
     train_steps: int = config_lib.PipelineConfig.train_steps,
+    project: Optional[project_lib.Project] = None,
 ) -> config_lib.PipelineConfig:
-    """The Kubeflow variant's config; `project_root` is where the image has the project."""
-    local_schema = config_lib.default_schema_path()
+    """The Kubeflow variant's config for `project` (default: the shipped example); `project_root`
+    is where the image has the project's files (default: IMAGE_PROJECT_ROOT for the shipped
+    example, IMAGE_OWN_PROJECT for another, as the Dockerfile's PROJECT argument puts it)."""
+    project = project or project_lib.load(project_lib.SHIPPED)
+    if project_root is None:
+        project_root = IMAGE_PROJECT_ROOT if project.is_shipped else IMAGE_OWN_PROJECT
+    local_schema = config_lib.default_schema_path(project.schema_dir)
     version = schema_files.version_of(local_schema)
+    own = {} if project.is_shipped else {"pipeline_name": project.name, "module_package": ""}
     return config_lib.PipelineConfig(
+        **own,
         pipeline_root=pipeline_root,
         data_root=data_root,
         schema_path=f"{project_root}/schema/{version}/{names.SCHEMA_FILE}",
@@ -134,8 +143,8 @@ def kubeflow_config(
         serving_model_dir=serving_model_dir,
         store=None,  # Kubeflow's own metadata service records the runs
         installed_functions=True,  # the image has the project installed: no wheel to stage
-        policy_json=config_lib.read_policy(),
-        evaluation_text=config_lib.read_evaluation(),
+        policy_json=config_lib.read_policy(str(project.policy_path)),
+        evaluation_text=config_lib.read_evaluation(str(project.evaluation_path)),
         **schema_files.read_version(local_schema),  # the same files as in the image, read once
         drift_against_previous_span=False,  # a Resolver's work: the drift_baseline run parameter instead
         example_gen_without_driver=True,

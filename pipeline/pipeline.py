@@ -111,7 +111,8 @@ def _user_code(config: PipelineConfig, module: str, function: str) -> dict:
     """`module_file=` for a local run; `<function>='models.x.<function>'` where the project is installed."""
     if not config.installed_functions:
         return {"module_file": module}
-    dotted = "models." + os.path.splitext(os.path.basename(module))[0]
+    name = os.path.splitext(os.path.basename(module))[0]
+    dotted = f"{config.module_package}.{name}" if config.module_package else name
     return {function: f"{dotted}.{function}"}
 
 

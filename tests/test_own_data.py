@@ -233,3 +233,36 @@ def test_the_shipped_example_is_a_project():
     shipped = project_lib.load(PROJECT_ROOT)
     assert shipped.is_shipped and shipped.label == "tips" and shipped.data_root == PROJECT_ROOT / "data"
     assert os.path.isfile(shipped.policy_path) and os.path.isfile(shipped.evaluation_path)
+
+
+# ---- the same project on Kubeflow ---------------------------------------------------------------
+
+def test_kubeflow_compiles_the_projects_schema_settings_and_module_code(made, tmp_path):
+    """The spec names the project's pipeline, its schema version under the image's project folder
+    (the Dockerfile init writes puts it there) and its module code as the image's top-level
+    modules; the gate's policy and the model gate's settings are the project's."""
+    import runner_kubeflow
+    from pipeline import kubeflow
+
+    _, project, _ = made["seattle"]
+    output = tmp_path / "spec.yaml"
+    code = runner_kubeflow.main(["--project", str(project), "--data-root", "gs://bucket/seattle", "--pipeline-root",
+                                 "gs://bucket/root", "--serving-model-dir", "gs://bucket/serving",
+                                 "--image", "registry/seattle@sha256:" + "0" * 64, "--output", str(output)])
+    assert code == 0
+    text = output.read_text()
+    spec = yaml.safe_load(text)
+    assert spec["pipelineInfo"]["name"] == "project"
+    assert "preprocessing.preprocessing_fn" in text and "model.run_fn" in text and "models.model.run_fn" not in text
+    assert f"{kubeflow.IMAGE_OWN_PROJECT}/schema" in text and "weather_xf" in text  # evaluation.yaml's label
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"COPY schema/ {kubeflow.IMAGE_OWN_PROJECT}/schema/" in dockerfile
+    assert f"ENV PYTHONPATH={kubeflow.IMAGE_OWN_PROJECT}/models" in dockerfile
+
+
+def test_kubeflow_needs_the_data_root_of_a_project_of_ones_own(made, capsys):
+    import runner_kubeflow
+
+    _, project, _ = made["penguins"]
+    assert runner_kubeflow.main(["--project", str(project)]) == 2
+    assert "--data-root: where the tasks read project's spans" in capsys.readouterr().err

@@ -34,6 +34,20 @@ TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 LAYOUT = "expected DATA_ROOT/train/span-N/*.csv (N = 1, 2, ...) and optionally DATA_ROOT/serving/*.csv"
 MINED_ROWS = 200_000  # rules across columns are mined on at most this many rows of the latest span
 VOCAB_SIZE, OOV_SIZE = 100, 5
+# The project's Kubeflow image: tfxgate's, plus the project's files where runner_kubeflow.py's spec
+# looks for them (pipeline/kubeflow.py IMAGE_OWN_PROJECT), its models/ as top-level modules.
+DOCKERFILE = """\
+# The Kubeflow image of this project: tfxgate's image (built from tfxgate's own Dockerfile) plus
+# this project's schema versions, settings and model code. From this folder:
+#   docker build --build-arg BASE=REGISTRY/tfxgate@sha256:... -t REGISTRY/PROJECT .
+#   python runner_kubeflow.py --project . --image REGISTRY/PROJECT@sha256:... --data-root s3://...
+ARG BASE=tfxgate:latest
+FROM ${BASE}
+COPY tfxgate.yaml /pipeline/project/tfxgate.yaml
+COPY schema/ /pipeline/project/schema/
+COPY models/ /pipeline/project/models/
+ENV PYTHONPATH=/pipeline/project/models
+"""
 
 
 def spans(data_root: str) -> Dict[int, str]:
@@ -318,6 +332,7 @@ def build(target: pathlib.Path, data_root: str, label_name: str, task: Optional[
     (models / "features.py").write_text(_feature_lists(found, chosen, label_classes, positive, rows))
     for module in (project_lib.TRANSFORM_MODULE, project_lib.TRAINER_MODULE):
         shutil.copyfile(TEMPLATES / project_lib.MODELS_FOLDER / module, models / module)
+    (target / "Dockerfile").write_text(DOCKERFILE)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     span_rows = {f"span-{n}": p.rows for n, p in zip(found_spans, profiles)}
     (target / project_lib.SCHEMA_FOLDER / "CHANGELOG.md").write_text(_changelog(name, found, chosen, span_rows, now))
