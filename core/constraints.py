@@ -918,6 +918,10 @@ def _allowed(rule: Rule, values: Mapping[str, _Value], rows: int) -> np.ndarray:
 
 _EPOCH_FROM, _EPOCH_TO = 946684800, 4102444800  # 2000-01-01 and 2100-01-01, UTC
 _MINED_FUNCTIONS = ("hour", "day_of_week", "month", "year")
+# An ordering random pairing breaks in fewer pairings follows from the ranges, not from rows.
+# Measured: seattle-weather's temp_min <= temp_max 0.16-0.21 a year, iris' petal within sepal 0.13,
+# a trip's start <= end 0.5; taxi's trip_miles <= fare, true of its first 99 rows only, 0.057.
+CROSSED_MIN = 0.1
 
 
 @dataclasses.dataclass
@@ -939,9 +943,10 @@ def mine(columns: Mapping[str, np.ndarray], min_rows: int = 100) -> List[Rule]:
     1. derived columns: `b == hour(a)` (or day_of_week, month, year) where a's values look like
        epoch seconds (whole numbers from 2000-01-01 to 2100-01-01, UTC);
     2. duplicates `b == a`, and proportions `b == k * a` (k neither 0 nor 1);
-    3. orderings `a <= b` where the 5-95 % ranges of the two overlap by at least half of their
-       union (so that `longitude <= latitude` or `trip_miles <= trip_seconds` is not proposed),
-       for a pair no rule above relates already.
+    3. orderings `a <= b` that pairing the two columns' values at random would break in at
+       least CROSSED_MIN of the pairs (so that `longitude <= latitude` or `tips <= trip_seconds`,
+       true of any pairing of their values, is not proposed; `temp_min <= temp_max` is), for a
+       pair no rule above relates already.
 
     Args:
         columns: the training data, as for `evaluate`; text columns are left out.
@@ -1079,8 +1084,8 @@ def _mine_orderings(
                 low, high = b, a
             else:
                 continue
-            if not _ranges_overlap(x, y):
-                continue  # trivially ordered: the ranges hardly meet
+            if _crossed_share(*((x, y) if low is a else (y, x))) < CROSSED_MIN:
+                continue  # trivially ordered: true of the two columns' values however rows pair them
             rules.append(Rule(
                 name=_unique_name(_ordering_name(low.name, high.name), None, used),
                 expect=f"{_reference(low.name)} <= {_reference(high.name)}",
@@ -1089,13 +1094,13 @@ def _mine_orderings(
     return rules
 
 
-def _ranges_overlap(x: np.ndarray, y: np.ndarray) -> bool:
-    """Whether the 5-95 % ranges of x and y overlap by at least half of their union: so that
-    `tips <= trip_seconds` ([0, 6] within [0, 2000]) is not proposed, `start <= end` is."""
-    x5, x95 = np.percentile(x, [5, 95])
-    y5, y95 = np.percentile(y, [5, 95])
-    overlap = min(x95, y95) - max(x5, y5)
-    return overlap >= 0 and overlap >= 0.5 * (max(x95, y95) - min(x5, y5))
+def _crossed_share(low: np.ndarray, high: np.ndarray) -> float:
+    """The share of all pairings (low_i, high_j), i and j any rows, with low_i > high_j: how often
+    `low <= high` would break if the rows' values were paired at random. Near 0, the ordering
+    follows from the two columns' ranges alone (`longitude <= latitude`) and says nothing of a
+    row; a rule a row's values must meet together (`temp_min <= temp_max`) breaks in many."""
+    below = np.searchsorted(np.sort(high), low, side="left")  # for each low_i: how many high_j < low_i
+    return float(below.sum()) / (len(low) * len(high))
 
 
 def _ordering_name(low: str, high: str) -> str:

@@ -29,6 +29,15 @@ class Finding:
     slice: Optional[str] = None  # the slice it was found in (`company=Flash Cab`); None: the whole batch
     columns: Optional[List[dict]] = None  # a broken rule: each column judged against its baseline (core/rule_cause.py)
 
+    def named(self) -> List[str]:
+        """The features this finding is about: its `feature`, or for a broken rule whose cause is
+        several columns (`feature` names them joined), each of them: the changed ones, or all of
+        the rule's when none changed alone (core/rule_cause.py)."""
+        if not self.columns:
+            return [self.feature]
+        changed = [c["feature"] for c in self.columns if c.get("changed")]
+        return changed or [c["feature"] for c in self.columns]
+
     def to_json(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 

@@ -31,8 +31,8 @@ class Rule:
     def matches(self, finding: Finding, environment: Optional[str] = None) -> bool:
         if self.environment is not None and (environment or "").upper() != self.environment.upper():
             return False
-        if self.feature is not None and self.feature != finding.feature:
-            return False
+        if self.feature is not None and self.feature != finding.feature and self.feature not in finding.named():
+            return False  # a rule's cause named with other columns matches each of them
         if self.anomaly is not None and self.anomaly not in finding.types:
             return False
         if self.check is not None and self.check != finding.check:

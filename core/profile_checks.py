@@ -165,11 +165,18 @@ def _measurement(base: FeatureProfile, feature) -> bool:
     (an hour, a weekday, an area number: one batch may legitimately hold one of them)."""
     if feature.HasField("int_domain") and feature.int_domain.is_categorical:
         return False
-    distinct = base.distinct
+    return not code_values(base.values)
+
+
+def code_values(values: np.ndarray) -> bool:
+    """Whether a numeric column's distinct values (the baseline's) are those of a code, not of a
+    measurement: fewer than MEASUREMENT_MIN_DISTINCT, or whole numbers, at most CODE_MAX_DISTINCT.
+    A few dozen temperatures to a tenth of a degree are a measurement."""
+    distinct = len(values)
     if distinct < MEASUREMENT_MIN_DISTINCT:
-        return False
-    integral = bool(np.all(base.values == np.round(base.values)))
-    return not (integral and distinct <= CODE_MAX_DISTINCT)
+        return True
+    integral = bool(np.all(values == np.round(values)))
+    return integral and distinct <= CODE_MAX_DISTINCT
 
 
 def _constant_labels(current: Profile, label_names: List[str]) -> Outcome:

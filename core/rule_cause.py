@@ -193,7 +193,8 @@ def _column(name: str, views: Sequence[constraints_lib.View], cur: FeatureProfil
         base_values, base_counts = _distribution(view, base)
         if not cur_counts.sum() or not base_counts.sum():
             continue
-        code = base.kind == cells.BYTES or len(base_values) <= profile_checks.CODE_MAX_DISTINCT or \
+        code = base.kind == cells.BYTES or base_values.dtype == object or \
+            profile_checks.code_values(np.asarray(base_values, dtype=np.float64)) or \
             (feature is not None and feature.HasField("int_domain") and feature.int_domain.is_categorical)
         if code:
             results.append(_code(name, view.text, cur_values, cur_counts, base_values, base_counts, scale))

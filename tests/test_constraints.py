@@ -10,6 +10,7 @@ import pytest
 
 from core import constraints
 from core.errors import ConfigError
+from tests import datasets
 from tests.paths import DATA_ROOT
 
 pytestmark = pytest.mark.unit
@@ -110,6 +111,38 @@ def test_mining_proposes_no_ordering_of_disjoint_ranges(columns, mined):
     """longitude <= latitude and month <= timestamp hold on every row and mean nothing."""
     assert np.all(columns["pickup_longitude"][np.isfinite(columns["pickup_latitude"])] <= 0)
     assert not [r for r in mined if "<=" in r.expect]
+
+
+@pytest.fixture(scope="module")
+def own_data(tmp_path_factory) -> dict:
+    """{dataset: [its training spans' frames]} of the real datasets of tests/datasets.py."""
+    found = {}
+    for dataset in (datasets.SEATTLE, datasets.PENGUINS):
+        root = dataset.build(tmp_path_factory.mktemp(dataset.name))
+        found[dataset.name] = [pd.read_csv(path) for path in sorted((root / "train").glob("span-*/data.csv"))]
+    return found
+
+
+@pytest.mark.parametrize("year", range(3))
+def test_mining_a_seattle_span_proposes_the_days_low_at_most_its_high(own_data, year):
+    """Each day's low is at most its high: a rule of each row, which pairing days at random would
+    break (a summer low above a winter high), though the two ranges overlap by under half."""
+    frame = own_data["seattle"][year]
+    low, high = frame["temp_min"].to_numpy(), frame["temp_max"].to_numpy()
+    assert constraints._crossed_share(low, high) >= constraints.CROSSED_MIN
+    (rule,) = constraints.mine(_columns(frame))
+    assert (rule.name, rule.expect) == ("temp_min_at_most_temp_max", "temp_min <= temp_max")
+    assert rule.why == f"held on all {len(frame):,} training rows"
+
+
+def test_mining_penguins_proposes_no_ordering_their_ranges_alone_make_true(own_data):
+    """A bill's depth is below its length, a flipper below a body's mass, in grams: true of any
+    pairing of the values, so no rule."""
+    frame = pd.concat(own_data["penguins"], ignore_index=True)
+    columns = _columns(frame)
+    assert np.all(columns["bill_depth_mm"][np.isfinite(columns["bill_length_mm"])] <
+                  columns["bill_length_mm"][np.isfinite(columns["bill_length_mm"])])
+    assert constraints.mine(columns) == []
 
 
 def test_mining_needs_min_rows_and_epoch_seconds(frame):

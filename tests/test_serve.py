@@ -47,8 +47,8 @@ HEAVY = ("tensorflow", "tfx", "apache_beam", "tensorflow_data_validation", "ml_m
 
 # -- the accepted runs in MLMD ------------------------------------------------------------------
 
-def _accepted_statistics(folder: pathlib.Path) -> dict:
-    """Span 3 read as the pipeline reads it: statistics as StatisticsGen writes them (train
+def _accepted_statistics(folder: pathlib.Path, span: int = 3) -> dict:
+    """A span (3) read as the pipeline reads it: statistics as StatisticsGen writes them (train
     split) and the profile ExampleGen writes beside its Examples."""
     schema_path = schema_files.latest_path(str(PROJECT_ROOT / "schema"))
     kinds = reading.schema_kinds(schema_files.load(schema_path))
@@ -56,7 +56,7 @@ def _accepted_statistics(folder: pathlib.Path) -> dict:
 
     rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
     settings = check_settings.load(schema_path, list(kinds))
-    batch = batch_stats.read(str(DATA_ROOT / "train" / "span-3"), kinds, rules=rules, slice_keys=settings.slices)
+    batch = batch_stats.read(str(DATA_ROOT / "train" / f"span-{span}"), kinds, rules=rules, slice_keys=settings.slices)
     statistics_file = pathlib.Path(layout.statistics_path(str(folder / "statistics"), names.BASELINE_SPLIT))
     statistics_file.parent.mkdir(parents=True)
     statistics_file.write_bytes(batch.statistics.SerializeToString())
