@@ -250,9 +250,12 @@ def _code(name: str, part: str, cur_values, cur_counts, base_values, base_counts
     level = noise.linf_noise(base, rows, f"rule_cause:{part}")
     stands = noise.stands(distance, LINF_MIN, level)
     total_base, total_batch = sum(base.values()), sum(batch.values())
-    shares = [(k, base.get(k, 0.0) / total_base, batch.get(k, 0.0) / total_batch) for k in set(base) | set(batch)]
+    # In the values' own order, not a set's (whose order follows the process's string hashing): the
+    # value named as moved most must be the same in every process that judges the same batch.
+    shares = [(k, base.get(k, 0.0) / total_base, batch.get(k, 0.0) / total_batch)
+              for k in sorted(set(base) | set(batch), key=_order)]
     new = sum(b for k, _, b in shares if k not in base)
-    moved = max(shares, key=lambda s: abs(s[2] - s[1]))
+    moved = max(shares, key=lambda s: round(abs(s[2] - s[1]), 12))
     words = (f"{part}: its shares moved by up to {distance:.2f} from the baseline's (at {moved[0]}: "
              f"{moved[1]:.1%} there, {moved[2]:.1%} here)")
     if new:
