@@ -16,7 +16,7 @@ baseline sent to it at every reload; a fork costs milliseconds and sees what the
 
 import multiprocessing
 import os
-import pickle
+import json
 import signal
 import stat
 import threading
@@ -25,7 +25,7 @@ from typing import Callable, Dict
 
 from core.errors import UserError
 
-_ANSWER = "answer.pickle"
+_ANSWER = "answer.json"  # JSON, not pickle: nothing read back from a file is unpickled (tests/test_security.py)
 
 
 class DeadlineExceeded(Exception):
@@ -77,12 +77,12 @@ class Children:
         if timed_out:
             raise DeadlineExceeded()
         try:
-            with open(answer, "rb") as f:
-                kind, value = pickle.load(f)  # written by our own child, a moment ago
-        except (OSError, EOFError, pickle.UnpicklingError):
+            with open(answer, encoding="utf-8") as f:
+                kind, value = json.load(f)  # written by our own child, a moment ago
+        except (OSError, ValueError):
             raise ChildFailed("the judging process ended without an answer (killed by the system?)") from None
-        if kind == "user":
-            raise value
+        if kind == "user":  # [the class name of a UserError, its message]: raised again here, as that class
+            raise _user_error(value[0])(value[1])
         if kind == "bug":
             raise ChildFailed(*value)
         return value
@@ -98,6 +98,19 @@ class Children:
                     pass
 
 
+def _user_error(name: str) -> type:
+    """The UserError subclass of that name (the parent has imported every module the child's work
+    raises from), else UserError itself."""
+    found, pending = UserError, [UserError]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name:
+            found = cls
+            break
+        pending.extend(cls.__subclasses__())
+    return found
+
+
 def _child(fn: Callable, args: tuple, answer: str) -> None:
     """In the child: the parent's signal handlers and sockets are not its own."""
     signal.set_wakeup_fd(-1)  # else a signal here would wake the parent's event loop
@@ -105,14 +118,14 @@ def _child(fn: Callable, args: tuple, answer: str) -> None:
         signal.signal(sig, signal.SIG_DFL)
     _close_sockets()
     try:
-        result = ("ok", fn(*args))
+        result = ("ok", fn(*args))  # JSON: the answers are JSON documents, texts and counts
     except UserError as e:
-        result = ("user", e)
+        result = ("user", (type(e).__name__, str(e)))
     except BaseException as e:  # a bug: one line for the client, the traceback for the parent's log
         result = ("bug", (f"internal error (a bug in tfxgate, not in your request): {type(e).__name__}",
                           traceback.format_exc()))
-    with open(answer + ".part", "wb") as f:
-        pickle.dump(result, f)
+    with open(answer + ".part", "w", encoding="utf-8") as f:
+        json.dump(result, f)
     os.replace(answer + ".part", answer)
 
 
