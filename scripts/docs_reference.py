@@ -166,7 +166,7 @@ def reference_markdown() -> str:
     commands = parsers()
     lines = ["# Command reference", "",
              "Generated from the commands' own argument parsers when the site is built "
-             "(`scripts/docs_reference.py`), so it says what `--help` says.", ""]
+             "(`scripts/docs_reference.py`), so it says what `--help` says (each command also takes `-h`, `--help`).", ""]
     lines += [_section(command, parser) for command, parser in commands.items()]
     return "\n".join(lines)
 
