@@ -275,3 +275,14 @@ def test_a_flag_of_another_command_is_found(region, expected, commands):
 def test_an_unknown_command_is_found(region, expected, commands):
     with pytest.raises(AssertionError, match=expected):
         _invocations(region, commands, _makefile_targets())
+
+
+def test_readme_is_short_and_its_links_lead_to_files():
+    """The README stays a front page (the site holds the manual) whose links open on any forge."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 150
+    assert text.startswith("# tfxgate\n\n```sh\nmake run ")  # the two commands come first
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    assert links
+    missing = [link for link in links if not (PROJECT_ROOT / link).is_file()]
+    assert not missing, missing
