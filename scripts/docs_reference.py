@@ -21,6 +21,7 @@ from typing import Callable, Dict, Iterator
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PAGE = "reference.md"
 _USAGE_WIDTH = 100
+_MARKDOWN = re.compile(r"([|*_\[\]])")  # characters Markdown would read as markup
 
 
 class _Built(Exception):
@@ -99,14 +100,14 @@ def slug(command: str) -> str:
 
 
 def _text(help_text: str) -> str:
-    """Help text as Markdown: `<`, `>` and `|` escaped outside code spans."""
+    """Help text as Markdown: HTML's `<`, `>` and Markdown's `| * _ [ ]` escaped outside code spans."""
     pieces = re.split(r"(`[^`]*`)", help_text)
-    return "".join(piece if piece.startswith("`") else html.escape(piece, quote=False).replace("|", "\\|")
+    return "".join(piece if piece.startswith("`") else _MARKDOWN.sub(r"\\\1", html.escape(piece, quote=False))
                    for piece in pieces)
 
 
 def _value(action: argparse.Action) -> str:
-    if action.nargs == 0:
+    if action.nargs == 0 or not action.option_strings:
         return ""
     if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
         return " \\| ".join(f"`{choice}`" for choice in action.choices)
@@ -121,7 +122,7 @@ def _help(action: argparse.Action, parser: argparse.ArgumentParser) -> str:
     notes = []
     if action.required and action.option_strings:
         notes.append("required")
-    if isinstance(action, argparse._AppendAction):
+    if isinstance(action, argparse._AppendAction) and "repeatable" not in text:
         notes.append("repeatable")
     if action.option_strings and action.nargs == "?":
         notes.append("the value is optional")

@@ -9,6 +9,7 @@ pipeline options, curl, ...) are listed below with their owner.
 """
 
 import argparse
+import html
 import importlib.util
 import os
 import re
@@ -111,6 +112,13 @@ def test_reference_is_generated_from_every_parser(site, commands):
                 for option in action.option_strings:
                     assert f"<code>{option}</code>" in reference, (command, option)
     assert "<code>--mysql-password</code>" not in reference  # refused, so not offered
+    shown = " ".join(html.unescape(re.sub(r"<[^>]+>", "", reference)).split())
+    for command, parser in commands.items():
+        for action in parser._actions:
+            if (action.help and action.help != argparse.SUPPRESS and command != "benchmarks.run"
+                    and not isinstance(action, argparse._HelpAction)):
+                text = action.help % {**vars(action), "prog": parser.prog} if "%(" in action.help else action.help
+                assert " ".join(text.replace("`", "").split()) in shown, (command, text)  # read as written
 
 
 @pytest.mark.parametrize("defect, page, expected", [
