@@ -121,6 +121,19 @@ def test_reference_is_generated_from_every_parser(site, commands):
                 assert " ".join(text.replace("`", "").split()) in shown, (command, text)  # read as written
 
 
+def test_reference_loads_no_tensorflow():
+    """The site's build imports the parsers only: no TensorFlow, TFX, Beam or MLMD (each costs seconds)."""
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('r', {str(PROJECT_ROOT / 'scripts' / 'docs_reference.py')!r})\n"
+            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+            "assert len(module.parsers()) > 3\n"
+            "print(sorted(m for m in ('tensorflow', 'tfx', 'apache_beam', 'ml_metadata', 'tensorflow_data_validation') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
 @pytest.mark.parametrize("defect, page, expected", [
     ("broken anchor", "See [it](other.md#no-such-heading).", "no-such-heading"),
     ("missing page", "See [it](no-such-page.md).", "no-such-page.md"),
