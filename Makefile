@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tfxgate-installed
 # uv resolves and installs the TFX stack in seconds where pip backtracks for minutes.
 UV := python$(PYTHON_VERSION) -m uv
 
-.PHONY: run test test-fast bench install lock clean browser
+.PHONY: run test test-fast bench docs install lock clean browser
 
 run: $(STAMP)
 	$(PY) runner_local.py $(ARGS)
@@ -38,6 +38,14 @@ test-fast: $(STAMP)
 # Benchmarks print figures and write docs/BENCHMARKS.md; never part of `make test`.
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# The documentation site (mkdocs.yml; pages in docs/), built offline into outputs/site; open
+# outputs/site/index.html. --strict: a broken link or anchor, or a page left out of the nav, fails.
+# The command reference is generated from the parsers (scripts/docs_reference.py). mkdocs is pinned
+# to 1.6 in the lock, so Material's notice about MkDocs 2.0 is silenced.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	@echo "tfxgate: the documentation site is in outputs/site/ (open outputs/site/index.html)"
 
 # The report test renders HTML in headless Chromium (Debian's package; root installs it).
 browser:

@@ -51,7 +51,7 @@ def parse_args(argv):
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable; e.g. --beam-arg=--runner=DataflowRunner")
     parser.add_argument("--resources", action="append", default=[], metavar="TASK=CPU/CPU,GB/GB",
                         help="repeatable; a task's CPU request/limit (cores) and memory request/limit (GB), "
-                             "e.g. Trainer=2/4,8/16; replaces that task's default (see the README)")
+                             "e.g. Trainer=2/4,8/16; replaces that task's default (see docs/kubeflow.md, Resources)")
     parser.add_argument("--s3-endpoint", default=env("TFXGATE_S3_ENDPOINT"),
                         help="for s3:// URIs: the S3 endpoint the tasks reach, e.g. http://minio-service.kubeflow:9000 "
                              "(or TFXGATE_S3_ENDPOINT)")

@@ -180,7 +180,7 @@ def serving_section(v: dict) -> str:
         per_mib = (b["peak_mib"] - a["peak_mib"]) / max(1e-9, b["file_mib"] - a["file_mib"])
         lines += ["", f"Peak memory grows by about {per_mib:.1f} MiB per MiB of serving data between "
                       f"{a['file_mib']:.0f} and {b['file_mib']:.0f} MiB (target: flat; **missed** on the DirectRunner, "
-                      "see the README's \"Large inputs\")." if per_mib > 1 else
+                      "see [Large inputs](running.md#large-inputs))." if per_mib > 1 else
                   f"Peak memory between {a['file_mib']:.0f} and {b['file_mib']:.0f} MiB of serving data: "
                   f"{a['peak_mib']:,.0f} → {b['peak_mib']:,.0f} MiB (target flat: met)."]
     return "\n".join(lines)
