@@ -150,7 +150,8 @@ def submit(args) -> int:
     from pipeline import kfp_runs
     from tfxgate import quiet
 
-    log = str(args.logs / f"kubeflow-submit-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log")
+    logs = getattr(args, "logs", None) or config_lib.DEFAULT_OUTPUTS / "logs"  # the project's, once resolved
+    log = str(logs / f"kubeflow-submit-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log")
     try:
         with quiet.library_noise_to(log):  # urllib3's retries and the KFP client's notices
             run_id, lines = kfp_runs.submit(args.output, args.host, args.experiment, args.pipeline_root, args.param)

@@ -19,8 +19,9 @@ schema says of it:
 
 Thresholds are measured, not copied: a comparator's threshold is the larger of what the noise
 model (core/noise.py) expects between a span of this size and its baseline, and half again the
-largest distance seen between consecutive clean spans, so that the natural change between
-periods of this data does not cross it.
+largest distance seen between any two clean spans (a serving batch may be judged against an older
+span than the one before it), so that the natural change between periods of this data does not
+cross it.
 """
 
 import dataclasses
@@ -64,7 +65,7 @@ class Column:
     high: Optional[float] = None
     values: List[str] = dataclasses.field(default_factory=list)  # category and label: the values seen, by count
     threshold: Optional[float] = None  # the comparator's threshold (numeric: JS; category: L-infinity)
-    span_change: Optional[float] = None  # the largest distance seen between consecutive spans
+    span_change: Optional[float] = None  # the largest distance seen between any two spans
 
 
 def _merged(profiles: Sequence[Profile], name: str) -> Optional[FeatureProfile]:
@@ -115,20 +116,21 @@ def _round_down(value: float, decimals: int = 2) -> float:
 
 def _threshold(column: Column, profiles: Sequence[Profile]) -> None:
     """The comparator threshold of a numeric or category column: above the noise level of the
-    smallest span against the rest, and above the largest change between consecutive spans."""
+    smallest span against the rest, and above the largest change between any two spans."""
     spans = [p.features.get(column.name) for p in profiles]
     spans = [f for f in spans if f is not None and f.present]
     if not spans:
         return
     smallest = min(f.present for f in spans)
     merged = _merged(profiles, column.name)
+    pairs = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:]]  # every two periods, not only neighbours
     if column.role == NUMERIC:
         level = noise.jensen_shannon_noise(merged.quantiles_histogram(), smallest, column.name)
-        changes = [noise.jensen_shannon(a.quantiles_histogram(), b.quantiles_histogram()) for a, b in zip(spans, spans[1:])]
+        changes = [noise.jensen_shannon(a.quantiles_histogram(), b.quantiles_histogram()) for a, b in pairs]
     else:
         level = noise.linf_noise(_shares(merged), smallest, column.name)
-        changes = [noise.linf(_normalised(a), _normalised(b)) for a, b in zip(spans, spans[1:])]
-    column.span_change = max(changes) if changes else None
+        changes = [noise.linf(_normalised(a), _normalised(b)) for a, b in pairs]
+    column.span_change = max(changes) if changes else None  # the largest change between any two spans
     column.threshold = min(1.0, _round_up(max(MIN_THRESHOLD, noise.MARGIN * level, SPAN_MARGIN * max(changes, default=0))))
 
 

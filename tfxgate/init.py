@@ -235,7 +235,7 @@ def _changelog(project: str, found, task: str, span_rows: Dict[int, int], now: s
     for role, members in roles.items():
         lines.append(f"- {role}: {', '.join(members)}")
     lines += ["", "Thresholds of the comparators are the larger of the noise level of a span of this size and",
-              "half again the largest change seen between consecutive spans:", ""]
+              "half again the largest change seen between any two spans:", ""]
     for c in found:
         if c.threshold is not None:
             change = "none measured (one span)" if c.span_change is None else f"{c.span_change:.3g}"
