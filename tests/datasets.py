@@ -17,6 +17,8 @@ import dataclasses
 import pathlib
 from typing import Callable, Dict, List
 
+from tests.defects import _every  # an evenly spread share of the rows, as the taxi defects use
+
 Rows = List[Dict[str, str]]
 
 
@@ -80,18 +82,6 @@ SEATTLE = Dataset("seattle", "weather", "multiclass", build_seattle)
 
 
 # ---- defects: (rows, column) -> damaged rows -------------------------------------------------
-
-def _every(rows: Rows, share: float, change: Callable[[dict], None]) -> Rows:
-    """Applies `change` to an evenly spread `share` of the rows that have a value there."""
-    step = max(1, round(1 / share))
-    out = []
-    for i, row in enumerate(rows):
-        row = dict(row)
-        if i % step == 0:
-            change(row)
-        out.append(row)
-    return out
-
 
 def unit_change(rows: Rows, column: str, factor: float, share: float = 0.4) -> Rows:
     """A share of the rows in another unit (grams as kilograms: factor 0.001)."""
