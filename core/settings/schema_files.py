@@ -9,8 +9,8 @@ import pathlib
 import re
 from typing import Dict, List, Tuple
 
-from core import names
-from core.errors import ConfigError, InputError
+from core.common import names
+from core.common.errors import ConfigError, InputError
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 DRAFTS = "drafts"  # schema/drafts/v<N>/: proposals no run or command uses until a person accepts one
@@ -76,13 +76,14 @@ def read_version(schema_path: str) -> Dict[str, str]:
     schema and the files beside it, each checked to parse (one-line errors); '' for a file that is
     not there. What a run carries to its components, read once here for the runner and for the
     tasks that read a version chosen at run time (a Kubeflow run parameter)."""
-    from core import check_settings, constraints
+    from core.settings import check_settings
+    from core import rules as rules_lib
 
     schema = load(schema_path)
     features = [f.name for f in schema.feature]
     with open(schema_path, encoding="utf-8") as f:
         texts = {"schema_text": f.read()}
-    for key, file_name, parse in (("constraints_text", names.CONSTRAINTS_FILE, constraints.parse),
+    for key, file_name, parse in (("constraints_text", names.CONSTRAINTS_FILE, rules_lib.parse),
                                   ("checks_text", names.CHECKS_FILE, check_settings.parse)):
         text = check_settings.read_text(schema_path, file_name)
         parse(text, check_settings.path_beside(schema_path, file_name), features)

@@ -8,7 +8,7 @@ import dataclasses
 from typing import Dict, List, Optional
 
 SCHEMA, FILL_RATE, SKEW, DRIFT = "schema", "fill_rate", "skew", "drift"
-DEGENERATE, TAILS, CONSTRAINT = "degenerate", "tails", "constraint"  # core/profile_checks.py, core/constraints.py
+DEGENERATE, TAILS, CONSTRAINT = "degenerate", "tails", "constraint"  # core/checks/profile_checks.py, core/rules/
 SCALE_SHIFT = "scale_shift"  # tfxgate's own check (a `rule`), where TFDV has none
 DATASET_FEATURE = "(dataset)"  # the feature of a finding about the whole dataset
 
@@ -25,14 +25,14 @@ class Finding:
     fraction: Optional[float] = None  # share of rows affected, where known
     value: Optional[float] = None  # measured distance (skew, drift) or fill rate
     threshold: Optional[float] = None
-    noise: Optional[float] = None  # the distance sampling noise alone gives a batch this size (core/noise.py)
+    noise: Optional[float] = None  # the distance sampling noise alone gives a batch this size (core/statistics/noise.py)
     slice: Optional[str] = None  # the slice it was found in (`company=Flash Cab`); None: the whole batch
-    columns: Optional[List[dict]] = None  # a broken rule: each column judged against its baseline (core/rule_cause.py)
+    columns: Optional[List[dict]] = None  # a broken rule: each column judged against its baseline (core/checks/rule_cause.py)
 
     def named(self) -> List[str]:
         """The features this finding is about: its `feature`, or for a broken rule whose cause is
         several columns (`feature` names them joined), each of them: the changed ones, or all of
-        the rule's when none changed alone (core/rule_cause.py)."""
+        the rule's when none changed alone (core/checks/rule_cause.py)."""
         if not self.columns:
             return [self.feature]
         changed = [c["feature"] for c in self.columns if c.get("changed")]

@@ -20,7 +20,7 @@ import sys
 import traceback
 from typing import Callable, Dict, Iterable, Mapping, MutableMapping, Optional
 
-from core.errors import ConfigError
+from core.common.errors import ConfigError
 
 S3_SCHEME = "s3://"
 # Schemes a Kubeflow installation names but neither TensorFlow nor Beam can open.

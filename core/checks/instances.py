@@ -1,8 +1,8 @@
 """Row-level checks of a few instances, as an online service sees them one request at a time.
 
 An instance is one row as a mapping {feature: value} (TF Serving's REST `instances`, or a CSV
-record). Its cells are read as the curated schema's types by core/cells.py and its rules across
-columns judged by core/rows.py: the same functions, so an instance is refused exactly when the
+record). Its cells are read as the curated schema's types by core/reading/cells.py and its rules across
+columns judged by core/checks/rows.py: the same functions, so an instance is refused exactly when the
 pipeline's ExampleGen would leave its row out. Beyond what one row can say on its own, the
 schema's domains and required cells (presence 1.0 in the environment) are checked per row.
 Whole-batch checks (distributions, skew, fill rates) need many rows: the service's windows.
@@ -21,9 +21,11 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import pyarrow as pa
 
-from core import cells, constraints as constraints_lib, reading as reading_lib
-from core.errors import InputError
-from core.schema_files import features_in
+from core.reading import cells
+from core import rules as rules_lib
+from core.reading import report as reading_lib
+from core.common.errors import InputError
+from core.settings.schema_files import features_in
 
 REFUSE, FLAG = "refuse", "flag"
 TYPE, RULE, REQUIRED, VALUE_COUNT, DOMAIN, UNKNOWN = "type", "rule", "required", "value_count", "domain", "unknown_feature"
@@ -146,9 +148,9 @@ class Checker:
                     if problem:
                         problems[i].append(Problem(name, DOMAIN, FLAG, problem))
             columns[name] = values
-        if self.rules:  # as core/rows.py judges them: on the rows whose cells were all read
+        if self.rules:  # as core/checks/rows.py judges them: on the rows whose cells were all read
             for rule in self.rules:
-                result = constraints_lib.evaluate([rule], columns, n)[rule.name]
+                result = rules_lib.evaluate([rule], columns, n)[rule.name]
                 for i in np.flatnonzero(result.violating & ~bad):
                     problems[i].append(Problem(f"rule {rule.name}", RULE, REFUSE, f"breaks {rule.text()}"))
         for name in self.required:
@@ -158,7 +160,7 @@ class Checker:
         return problems
 
     def _read_new(self, rows: List[Dict[str, str]], used: List[str]) -> None:
-        """Reads every cell text not seen before with core.cells.read_column, one call per kind
+        """Reads every cell text not seen before with core.reading.cells.read_column, one call per kind
         (a cell's reading depends on its text and kind alone, so each is remembered)."""
         new: Dict[str, set] = {}
         for name in used:

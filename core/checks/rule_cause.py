@@ -2,7 +2,7 @@
 
 A rule `a == f(b)` broken in most rows says that `a` and `b` no longer agree, not which of them
 changed. Each column the rule reads is judged against the baseline's profile of that column
-(core/profile.py), through the parts of the rule that read it alone (core.constraints.views:
+(core/statistics/profile.py), through the parts of the rule that read it alone (core.rules.views:
 `trip_start_hour`, `hour(trip_start_timestamp)`): in the baseline the rule held, so each part
 has the distribution it had there, and a column that changed shows in its own part. The batch's
 side is the column as it arrived: the rows kept and those left out for breaking a rule
@@ -10,8 +10,8 @@ side is the column as it arrived: the rows kept and those left out for breaking 
 
 A part with few distinct values (a code: an hour, a weekday, a category, a true/false part) is
 judged by its L-infinity distance from the baseline's, beyond LINF_MIN and the sampling noise
-of a batch this size (core/noise.py); a part with many values (a measurement) by the checks of
-core/profile_checks.py: degenerate columns (constant, precision lost, distinct values
+of a batch this size (core/statistics/noise.py); a part with many values (a measurement) by the checks of
+core/checks/profile_checks.py: degenerate columns (constant, precision lost, distinct values
 collapsed, one value taking over), tails and the Jensen-Shannon distance, the last two only
 where the schema compares the feature's distribution (a timestamp's raw values follow the
 window a batch covers; its hour does not).
@@ -27,9 +27,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from core import cells, constraints as constraints_lib, noise, profile_checks
-from core.findings import DRIFT, SKEW
-from core.profile import FeatureProfile, Profile
+from core.reading import cells
+from core import rules as rules_lib
+from core.statistics import noise
+from core.checks import profile_checks
+from core.common.findings import DRIFT, SKEW
+from core.statistics.profile import FeatureProfile, Profile
 
 LINF_MIN = 0.03  # a code part's shares moved by at least this much (clean years of the sample: at most 0.021)
 JS_MIN = 0.1  # a measurement part's Jensen-Shannon divergence, where the schema sets no threshold
@@ -43,8 +46,8 @@ class Column:
 
     feature: str
     changed: bool
-    part: str  # the part of the rule that shows it (core.constraints.View.text)
-    measure: str  # what was measured: "L-infinity", "Jensen-Shannon", or a check of core/profile_checks.py
+    part: str  # the part of the rule that shows it (core.rules.View.text)
+    measure: str  # what was measured: "L-infinity", "Jensen-Shannon", or a check of core/checks/profile_checks.py
     value: Optional[float] = None
     threshold: Optional[float] = None
     noise: Optional[float] = None
@@ -91,23 +94,12 @@ class Cause:
                 f"(values swapped or mismatched between rows?), so the finding names them together.")
 
 
-def first_column(rule: constraints_lib.Rule) -> str:
-    """The first feature a rule's expectation names (what a finding names when the cause cannot be judged)."""
-    text = rule.expect or " ".join(rule.allowed_columns)
-    columns = rule.columns()
-    for token in re.findall(r"`[^`]+`|[A-Za-z_][A-Za-z0-9_]*", text):
-        name = token.strip("`")
-        if name in columns:
-            return name
-    return sorted(columns)[0] if columns else rule.name
-
-
-def cause(rule: constraints_lib.Rule, current: Optional[Profile], baseline: Optional[Profile], schema=None,
-          kind: str = DRIFT, rules: Sequence[constraints_lib.Rule] = (), held: Sequence[str] = ()) -> Cause:
+def cause(rule: rules_lib.Rule, current: Optional[Profile], baseline: Optional[Profile], schema=None,
+          kind: str = DRIFT, rules: Sequence[rules_lib.Rule] = (), held: Sequence[str] = ()) -> Cause:
     """The cause of `rule`'s breaking in the batch profiled as `current`.
 
     Args:
-        rule: a rule across columns (core.constraints.Rule), from any constraints file.
+        rule: a rule across columns (core.rules.Rule), from any constraints file.
         current: the batch's profile (its `broken` part holds the rows left out for a rule).
         baseline: the baseline's profile (rows where the rule held); None: not judged.
         schema: the curated schema, if any: a feature it declares categorical is a code, and one
@@ -116,16 +108,16 @@ def cause(rule: constraints_lib.Rule, current: Optional[Profile], baseline: Opti
         kind: DRIFT or SKEW, what the baseline is (for the schema's comparators and the words).
         rules: the other rules of the same file: a column is also judged through their parts
             that read it alone (a timestamp's hour shows a shift its weekday hides).
-        held: the names of those rules that held on the batch (core.reading.held_rules): when no
+        held: the names of those rules that held on the batch (core.reading.report.held_rules): when no
             column's profile changed, a column another rule that held reads is vouched for, and a
             single column of `rule` no such rule vouches for is the cause.
 
     Returns:
         A Cause; its `feature` is what the finding names.
     """
-    parts = constraints_lib.views(rule)
+    parts = rules_lib.views(rule)
     if current is None or baseline is None:
-        return Cause(rule.name, first_column(rule), judged=False)
+        return Cause(rule.name, rules_lib.first_column(rule), judged=False)
     current.settle()
     baseline.settle()
     features = {f.name: f for f in schema.feature} if schema is not None else {}
@@ -137,7 +129,7 @@ def cause(rule: constraints_lib.Rule, current: Optional[Profile], baseline: Opti
         if cur is None or base is None or not cur.present or not base.present:
             judged.append(Column(name, False, name, "none", why="no values on one side: not judged"))
             continue
-        views = list(views) + [v for other in others for v in constraints_lib.views(other).get(name, [])
+        views = list(views) + [v for other in others for v in rules_lib.views(other).get(name, [])
                                if all(v.text != mine.text for mine in views)]
         judged.append(_column(name, views, cur, base, features.get(name), scale, kind))
     order = {name: i for i, name in enumerate(parts)}
@@ -156,7 +148,7 @@ def cause(rule: constraints_lib.Rule, current: Optional[Profile], baseline: Opti
     return Cause(rule.name, feature, tuple(judged))
 
 
-def _vouched(judged: List[Column], rule: constraints_lib.Rule, held: Sequence[constraints_lib.Rule]) -> List[Column]:
+def _vouched(judged: List[Column], rule: rules_lib.Rule, held: Sequence[rules_lib.Rule]) -> List[Column]:
     """When no column's profile changed: the columns other rules that held read are vouched for;
     if exactly one of the rule's columns is not, it is the cause (its values moved between rows,
     or by a step its profile cannot show, such as a weekday rotated by one)."""
@@ -183,7 +175,7 @@ def _strength(column: Column) -> float:
     return column.value / column.threshold
 
 
-def _column(name: str, views: Sequence[constraints_lib.View], cur: FeatureProfile, base: FeatureProfile, feature,
+def _column(name: str, views: Sequence[rules_lib.View], cur: FeatureProfile, base: FeatureProfile, feature,
             scale: float, kind: str) -> Column:
     """A column judged through each part of the rule that reads it: the first that stands, else
     the part that came closest."""
@@ -210,7 +202,7 @@ def _column(name: str, views: Sequence[constraints_lib.View], cur: FeatureProfil
     return max(standing, key=_strength) if standing else results[0]
 
 
-def _distribution(view: constraints_lib.View, profile: FeatureProfile) -> Tuple[np.ndarray, np.ndarray]:
+def _distribution(view: rules_lib.View, profile: FeatureProfile) -> Tuple[np.ndarray, np.ndarray]:
     """(sorted distinct values of the part, their rows) over a feature's profile."""
     if profile.numeric:
         values, counts = profile.values, profile.counts

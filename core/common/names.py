@@ -47,9 +47,9 @@ ANOMALIES_FILE = "SchemaDiff.pb"  # ExampleValidator's name, so TFDV's readers w
 FINDINGS_FILE = "findings.json"  # DataValidator's, per split
 DECISION_FILE = "decision.json"  # DataGate's
 SCHEMA_FILE = "schema.pbtxt"  # a curated schema version, SchemaGen's output, ImportSchemaGen's
-CHECKS_FILE = "checks.yaml"  # beside a schema version: slices and extra tests (core/check_settings.py)
-CONSTRAINTS_FILE = "constraints.yaml"  # beside a schema version: rules across columns (core/constraints.py)
-PROFILE_FILE = "profile.json"  # inside Examples: the batch's profile (core/profile.py)
+CHECKS_FILE = "checks.yaml"  # beside a schema version: slices and extra tests (core/settings/check_settings.py)
+CONSTRAINTS_FILE = "constraints.yaml"  # beside a schema version: rules across columns (core/rules/)
+PROFILE_FILE = "profile.json"  # inside Examples: the batch's profile (core/statistics/profile.py)
 
 
 def split_profile_file(split: str) -> str:

@@ -6,9 +6,9 @@ from typing import Dict, List, Optional, Sequence
 
 import yaml
 
-from core import names
-from core.errors import PolicyError
-from core.findings import Finding
+from core.common import names
+from core.common.errors import PolicyError
+from core.common.findings import Finding
 
 BLOCK, WARN = names.BLOCK, names.WARN
 _ACTIONS = (BLOCK, WARN)

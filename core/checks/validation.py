@@ -1,7 +1,7 @@
 """Validation of statistics against a curated schema: pure functions over protos, no TFX, no I/O.
 
 TFDV does the checks it has (types, domains, presence, value counts, comparators); tfxgate adds
-what it lacks for this pipeline (core/custom_checks.py), and environments for skew: TFDV computes
+what it lacks for this pipeline (core/checks/custom_checks.py), and environments for skew: TFDV computes
 skew with the *training* side as the main statistics, so validating a serving batch takes two
 calls, merged here. Every comparator's measured distance is kept, also those under threshold,
 for history.
@@ -13,12 +13,17 @@ from typing import List, Optional
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from core import custom_checks, findings as findings_lib, noise, profile_checks, reading as reading_lib, rule_cause, \
-    stats_view
-from core.check_settings import CheckSettings
-from core.findings import DRIFT, SCHEMA, SKEW, Finding
-from core.names import ENVIRONMENTS, SERVING, TRAINING
-from core.schema_files import features_in
+from core.checks import custom_checks
+from core.common import findings as findings_lib
+from core.statistics import noise
+from core.checks import profile_checks
+from core.reading import report as reading_lib
+from core.checks import rule_cause
+from core.statistics import stats_view
+from core.settings.check_settings import CheckSettings
+from core.common.findings import DRIFT, SCHEMA, SKEW, Finding
+from core.common.names import ENVIRONMENTS, SERVING, TRAINING
+from core.settings.schema_files import features_in
 
 _COMPARATOR_TYPES = {
     anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
@@ -62,10 +67,10 @@ def validate(
       previous_statistics: an earlier span of the same kind, for drift (drift comparators).
       training_statistics: when `statistics` is a serving batch, the training side of skew.
       serving_statistics: when `statistics` is training data, the serving side of skew.
-      reading: what reading the batch typed by the schema could not read (core/reading.py):
+      reading: what reading the batch typed by the schema could not read (core/reading/report.py):
         a finding per feature and reason, for the features of `environment`; and the rows that
-        broke a rule across columns (core/constraints.py), a finding per rule.
-      profile: the batch's profile (core/profile.py), for the checks of core/profile_checks.py.
+        broke a rule across columns (core/rules/), a finding per rule.
+      profile: the batch's profile (core/statistics/profile.py), for the checks of core/checks/profile_checks.py.
       baseline_profiles: {drift|skew: the baseline's profile, or None when it has none}.
       settings: checks.yaml beside the schema (slices, extra tests).
 
@@ -112,7 +117,7 @@ def validate(
 
 
 def _causes(reading: reading_lib.ReadingReport, schema, profile, baseline_profiles: dict, baselines: dict) -> dict:
-    """{rule: core.rule_cause.Cause} of every broken rule: its columns judged against the baseline's
+    """{rule: core.checks.rule_cause.Cause} of every broken rule: its columns judged against the baseline's
     profile (the drift baseline's, else the skew baseline's), or not judged without one."""
     kind = next((k for k in (DRIFT, SKEW) if baselines.get(k, (None,))[0] is not None
                  and baseline_profiles.get(k) is not None), None)
@@ -139,7 +144,7 @@ def _plain_keys(anomalies: anomalies_pb2.Anomalies) -> anomalies_pb2.Anomalies:
 
 def _profile_checks(report: Report, schema, environment, profile, baseline_profiles: dict, baselines: dict,
                     settings: Optional[CheckSettings]) -> None:
-    """Adds core/profile_checks.py's findings and measurements to `report`."""
+    """Adds core/checks/profile_checks.py's findings and measurements to `report`."""
     if profile is None:
         report.notes.append("no profile of the batch: degenerate columns, tails, slices and extra tests not checked")
         return
@@ -169,7 +174,7 @@ _NOISY = {"L_INFTY": anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
 def _weigh_noise(anomalies, distances: List[dict], checks, baselines: dict) -> None:
     """Records, beside every comparator distance over its threshold (where it decides), the
     distance sampling noise alone would give a batch of this size drawn from the baseline
-    (core/noise.py); withdraws the comparator anomaly when the distance does not clear the noise
+    (core/statistics/noise.py); withdraws the comparator anomaly when the distance does not clear the noise
     level by the margin (it stays measured, with its noise and `within_noise`)."""
     for d in distances:
         if d["type"] not in _NOISY or baselines.get(d["check"], (None,))[0] is None or d["value"] <= d["threshold"]:

@@ -20,7 +20,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
-from core.errors import ConfigError
+from core.common.errors import ConfigError
 
 # Our name -> TFMA's metric class and how a person reads it.
 METRICS = {

@@ -6,8 +6,8 @@ or, when the change is legitimate, change what the data is judged against (a rev
 version through `tfxgate schema propose`, the rules beside it, or the gate policy).
 """
 
-from core import findings as f
-from core.policy import Verdict, shown_name
+from core.common import findings as f
+from core.judging.policy import Verdict, shown_name
 
 PROPOSE = "run `tfxgate schema propose` and review the draft it writes"
 POLICY = "or change its rule in schema/policy.yaml"

@@ -2,7 +2,7 @@
 representable, and the findings that follow. Shared by ExampleGen (the pipeline) and
 `tfxgate validate`, so that both judge the same file the same way.
 
-A `ReadingReport` counts, per feature and reason (core/cells.py's REASONS), the rows whose cell
+A `ReadingReport` counts, per feature and reason (core/reading/cells.py's REASONS), the rows whose cell
 could not be read as the schema's type, with the first few examples (file, line, value). Such a
 row is left out whole (`dropped`): not written to the Examples, not in the statistics, so one
 bad cell is one finding, not also a fill-rate and a value-count anomaly, and nothing downstream
@@ -13,8 +13,10 @@ Examples in MLMD, the validators turn it into findings, `tfxgate validate` print
 import dataclasses
 from typing import Dict, Iterable, List, Optional
 
-from core import cells, names
-from core.findings import CONSTRAINT, SCHEMA, Finding
+from core import rules as rules_lib
+from core.common import names
+from core.reading import cells
+from core.common.findings import CONSTRAINT, SCHEMA, Finding
 
 EXAMPLES_KEPT = 5  # per feature and reason
 TYPED_READING = names.TYPED_READING  # the findings' rule, and the Examples' MLMD property
@@ -60,7 +62,7 @@ class Domain:
     high: Optional[float] = None
 
     def outside(self, dense):
-        """Per row of a dense column (core.profile.dense), whether its value lies outside."""
+        """Per row of a dense column (core.statistics.profile.dense), whether its value lies outside."""
         import numpy as np
 
         if self.values is not None:
@@ -128,7 +130,7 @@ class ReadingReport:
                 kept["examples"].append({"file": file, "line": line})
 
     def add_constraint(self, rule, evaluated: int, violating, where, show) -> None:
-        """Counts the rows that break `rule` (a core.constraints.Rule); `violating`: their
+        """Counts the rows that break `rule` (a core.rules.Rule); `violating`: their
         indices; `where(i)`: (file, line); `show(i)`: the row's values the rule reads, as text."""
         entry = self.constraints.setdefault(rule.name, {"rows": 0, "evaluated": 0, "feature": _first_column(rule),
                                                         "text": rule.text(), "rule": rule.to_json(), "examples": []})
@@ -225,20 +227,16 @@ def bad_row_reasons(columns: Dict[str, "cells.Column"]) -> Dict[int, Dict[str, s
 
 
 def _first_column(rule) -> str:
-    """The feature a rule's finding names when its cause cannot be judged (core.rule_cause.first_column)."""
-    from core import rule_cause
-
-    return rule_cause.first_column(rule)
+    """The feature a rule's finding names when its cause cannot be judged."""
+    return rules_lib.first_column(rule)
 
 
 HELD_SHARE = 0.001  # a rule broken in at most this share of the rows it applies to held (it vouches for its columns)
 
 
 def rules_of(report: ReadingReport) -> list:
-    """The rules across columns the report counted (core.constraints.Rule), as they were applied."""
-    from core import constraints
-
-    return [constraints.Rule.from_json(entry["rule"]) for entry in report.constraints.values() if entry.get("rule")]
+    """The rules across columns the report counted (core.rules.Rule), as they were applied."""
+    return [rules_lib.Rule.from_json(entry["rule"]) for entry in report.constraints.values() if entry.get("rule")]
 
 
 def held_rules(report: ReadingReport) -> List[str]:
@@ -286,10 +284,10 @@ def findings(report: ReadingReport, features: Optional[Iterable[str]] = None) ->
 
 
 def constraint_findings(report: ReadingReport, causes: Optional[Dict[str, object]] = None) -> List[Finding]:
-    """One finding per rule across columns (core/constraints.py) that some rows broke; those
+    """One finding per rule across columns (core/rules/) that some rows broke; those
     rows were left out, as rows with an unreadable cell are.
 
-    causes: {rule: core.rule_cause.Cause}: the finding names its cause (the column that changed)
+    causes: {rule: core.checks.rule_cause.Cause}: the finding names its cause (the column that changed)
       and says how each column compares with its baseline; a rule without one names its first
       column (no baseline to judge against)."""
     result = []

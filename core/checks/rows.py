@@ -11,14 +11,17 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from core import cells, constraints as constraints_lib, profile as profile_lib, reading as reading_lib
+from core.reading import cells
+from core import rules as rules_lib
+from core.statistics import profile as profile_lib
+from core.reading import report as reading_lib
 
 
 @dataclasses.dataclass
 class Block:
     bad: np.ndarray  # per row: left out
     reasons: Dict[int, Dict[str, str]]  # row -> {feature or "rule <name>": reason}, for the quarantine
-    columns: Dict[str, Tuple[str, np.ndarray]]  # feature -> (kind, one value per row: core.profile.dense)
+    columns: Dict[str, Tuple[str, np.ndarray]]  # feature -> (kind, one value per row: core.statistics.profile.dense)
     broken: np.ndarray = None  # per row: left out only for breaking a rule (its cells readable)
     ruled: Tuple[str, ...] = ()  # the features the rules read
 
@@ -26,16 +29,16 @@ class Block:
 def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Sequence,
           report: reading_lib.ReadingReport, where: Callable[[int], tuple], texts: Callable[[str], List[str]],
           domains: Optional[Mapping[str, reading_lib.Domain]] = None) -> Block:
-    """Judges a block whose schema-known columns were read by core.cells.read_column.
+    """Judges a block whose schema-known columns were read by core.reading.cells.read_column.
 
     Args:
       read: {feature: its column read as its schema kind}, every row of the block.
       kinds: {feature: kind}.
-      rules: core.constraints rules (constraints.yaml beside the schema).
+      rules: core.rules rules (constraints.yaml beside the schema).
       report: counts what was unreadable and which rules were broken, with examples.
       where: row index -> (file, line or row index) for the examples kept.
       texts: feature -> the column's cells as text (for the examples of unreadable cells).
-      domains: {feature: core.reading.Domain} of the curated schema (core.reading.schema_domains):
+      domains: {feature: core.reading.report.Domain} of the curated schema (core.reading.report.schema_domains):
         the rows kept whose value lies outside are counted in the report by value, with where
         they are (TFDV's domain check finds them in the statistics; this says where).
 
@@ -57,7 +60,7 @@ def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Seq
     if rules:
         values = {name: column for name, (_, column) in columns.items()}
         for rule in rules:
-            result = constraints_lib.evaluate([rule], values, rows)[rule.name]
+            result = rules_lib.evaluate([rule], values, rows)[rule.name]
             evaluated = result.evaluated & ~bad
             broken = np.flatnonzero(result.violating & ~bad)
             used = sorted(rule.columns() & set(values))
@@ -86,7 +89,7 @@ def kept(block: Block) -> Dict[str, Tuple[str, np.ndarray]]:
 def profile(block: Block, target: profile_lib.Profile, slice_keys=()) -> None:
     """Adds the block to a batch's profile: the rows kept, and the columns the rules read of the
     rows left out for breaking one (`Profile.broken`: the columns as they arrived, which
-    core/rule_cause.py judges against the baseline's)."""
+    core/checks/rule_cause.py judges against the baseline's)."""
     target.add(kept(block), slice_keys)
     if block.broken is not None and block.broken.any():
         target.add_broken({name: (block.columns[name][0], block.columns[name][1][block.broken])

@@ -7,10 +7,10 @@ distinct value with its count (numeric features) or the most frequent values (st
 per slice (`checks.yaml` beside the schema names the slice keys), and a sketch of the number of
 distinct rows (so a batch with duplicated rows is judged by its real sample size).
 
-It is computed from the typed columns (core/cells.py) of the rows kept, block by block, in both
+It is computed from the typed columns (core/reading/cells.py) of the rows kept, block by block, in both
 paths: ExampleGen's executor (written as `profile.json` in the Examples) and `tfxgate validate`
-(core/batch_stats.py). Blocks merge in any order to the same profile, so the pipeline and
-validate profile one file the same way. core/profile_checks.py compares two profiles.
+(core/batch/batch_stats.py). Blocks merge in any order to the same profile, so the pipeline and
+validate profile one file the same way. core/checks/profile_checks.py compares two profiles.
 
 Memory is bounded: a numeric feature keeps at most NUMERIC_CAP distinct values (beyond, values
 are rounded to fewer significant digits and the profile says so), a string feature STRING_CAP
@@ -23,7 +23,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from core import cells
+from core.reading import cells
 
 VERSION = 1
 NUMERIC_CAP = 50_000
@@ -38,7 +38,7 @@ _FLOAT32_RELATIVE = 2.5e-7  # a float32 value is its decimal form within this re
 
 
 def dense(column: cells.Column, kind: str) -> np.ndarray:
-    """One value per row of a column read by core/cells.py: float64 with NaN where the cell is
+    """One value per row of a column read by core/reading/cells.py: float64 with NaN where the cell is
     empty (or unreadable), or an object array of str with None (BYTES)."""
     rows = len(column.present)
     if kind == cells.BYTES:
@@ -345,7 +345,7 @@ class Profile:
     slices: Dict[str, Slice] = dataclasses.field(default_factory=dict)
     row_hashes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     # The features rules across columns read, over the rows left out for breaking one (their cells
-    # readable): with `features`, each such column as it arrived (core/rule_cause.py judges it).
+    # readable): with `features`, each such column as it arrived (core/checks/rule_cause.py judges it).
     broken: Dict[str, FeatureProfile] = dataclasses.field(default_factory=dict)
 
     def add(self, columns: Mapping[str, Tuple[str, np.ndarray]], keys: Sequence[SliceKey] = ()) -> None:

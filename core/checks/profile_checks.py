@@ -1,4 +1,4 @@
-"""The checks no whole-column distance makes, on two profiles (core/profile.py): the batch's and
+"""The checks no whole-column distance makes, on two profiles (core/statistics/profile.py): the batch's and
 its baseline's (the previous accepted span for drift, the training data for skew).
 
 - **Degenerate columns** (`check: degenerate`), on numeric features that are measurements (not
@@ -18,7 +18,7 @@ its baseline's (the previous accepted span for drift, the training data for skew
   distances on the slice's histograms), tails and fill rates; a finding names its slice. A
   slice with fewer than SLICE_MIN_ROWS rows on either side is skipped, and the report says so.
 
-Every measurement is noise-aware (core/noise.py): a finding stands only beyond both its
+Every measurement is noise-aware (core/statistics/noise.py): a finding stands only beyond both its
 threshold (an effect a person cares about) and what a batch of this size drawn from the baseline
 gives by chance. Sample sizes are effective ones: rows times the share of distinct rows, so
 duplicated rows do not make a small batch look large.
@@ -29,11 +29,13 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from core import names, noise, profile as profile_lib
-from core.check_settings import PSI, WASSERSTEIN, CheckSettings
-from core.findings import DEGENERATE, FILL_RATE, SKEW, TAILS, Finding
-from core.profile import FeatureProfile, Profile
-from core.schema_files import features_in
+from core.common import names
+from core.statistics import noise
+from core.statistics import profile as profile_lib
+from core.settings.check_settings import PSI, WASSERSTEIN, CheckSettings
+from core.common.findings import DEGENERATE, FILL_RATE, SKEW, TAILS, Finding
+from core.statistics.profile import FeatureProfile, Profile
+from core.settings.schema_files import features_in
 
 CONSTANT, PRECISION, DISTINCT_COLLAPSE, TOP_SHARE = "constant", "precision", "distinct_collapse", "top_share"
 
@@ -128,7 +130,7 @@ def compared(feature, kind: str) -> bool:
 
 def judge_column(name: str, cur: FeatureProfile, base: FeatureProfile, feature, f_cur: float, kind: str,
                  distributions: bool, js_threshold: float) -> Outcome:
-    """One numeric column (or a part of a rule that reads one, core/rule_cause.py) against its
+    """One numeric column (or a part of a rule that reads one, core/checks/rule_cause.py) against its
     baseline by this module's checks: degenerate columns, and with `distributions` the tails and
     the Jensen-Shannon divergence of the quantiles histograms beyond `js_threshold` and the noise.
 

@@ -29,7 +29,7 @@ from typing import Optional
 
 import yaml
 
-from core.errors import ConfigError
+from core.common.errors import ConfigError
 
 FILE = "tfxgate.yaml"
 SHIPPED = pathlib.Path(__file__).resolve().parent.parent  # the shipped example's folder

@@ -23,7 +23,7 @@ import glob
 import os
 from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from core.errors import InputError
+from core.common.errors import InputError
 
 FIELD_LIMIT = 64 << 20  # bytes in one field; the csv module's own default is 128 KiB
 DELIMITER = ","

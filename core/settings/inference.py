@@ -1,6 +1,6 @@
 """A first schema for a dataset nobody has curated yet: what `tfxgate init` proposes for review.
 
-Pure functions over the training spans' profiles (core/profile.py, one per span, read with the
+Pure functions over the training spans' profiles (core/statistics/profile.py, one per span, read with the
 same typed reading as everything else). Each column gets a role, and the role decides what the
 schema says of it:
 
@@ -18,7 +18,7 @@ schema says of it:
 - empty: no value in any row: deprecated, no check.
 
 Thresholds are measured, not copied: a comparator's threshold is the larger of what the noise
-model (core/noise.py) expects between a span of this size and its baseline, and half again the
+model (core/statistics/noise.py) expects between a span of this size and its baseline, and half again the
 largest distance seen between consecutive clean spans, so that the natural change between
 periods of this data does not cross it.
 """
@@ -29,8 +29,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from core import cells, names, noise
-from core.profile import FeatureProfile, Profile
+from core.reading import cells
+from core.common import names
+from core.statistics import noise
+from core.statistics.profile import FeatureProfile, Profile
 
 LABEL, NUMERIC, CATEGORY, IDENTIFIER, TEXT, PERIOD, CONSTANT, EMPTY = (
     "label", "numeric", "category", "identifier", "text", "period", "constant", "empty")
@@ -53,7 +55,7 @@ class Column:
     """What the training spans say of one column, and the role chosen for it."""
 
     name: str
-    kind: Optional[str]  # core.cells kind; None: empty in every span
+    kind: Optional[str]  # core.reading.cells kind; None: empty in every span
     role: str = NUMERIC
     why: str = ""
     rows: int = 0

@@ -1,7 +1,7 @@
 """CSV to TFDV statistics in memory, typed by the curated schema as the pipeline's ExampleGen
 types it, without Beam.
 
-A column the schema knows is read as the schema's type by core/cells.py (the same function the
+A column the schema knows is read as the schema's type by core/reading/cells.py (the same function the
 pipeline's ExampleGen calls); a cell that is not representable counts as missing and goes into
 the ReadingReport. A column the schema does not know is inferred as CsvExampleGen infers it: the
 narrowest of INT, FLOAT, BYTES over all its non-empty cells (a first pass, only when there is
@@ -17,25 +17,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
-from core import cells, csv_input, histograms, profile as profile_lib, rows as rows_lib
-from core.errors import InputError
-from core import reading as reading_lib
-from core.reading import ReadingReport
+from core.reading import cells
+from core.reading.sources import csv_structure
+from core.statistics import histograms
+from core.statistics import profile as profile_lib
+from core.checks import rows as rows_lib
+from core.common.errors import InputError
+from core.reading import report as reading_lib
+from core.reading.report import ReadingReport
 
 
 _BLOCK_BYTES = 4 << 20  # rows are read in blocks of this size: memory does not grow with the file
 
 
-def _batches(path: str, names: List[str], delimiter: str = csv_input.DELIMITER) -> Iterator[pa.RecordBatch]:
+def _batches(path: str, names: List[str], delimiter: str = csv_structure.DELIMITER) -> Iterator[pa.RecordBatch]:
     """The file's rows as record batches of text, empty cells as empty strings.
 
     pyarrow's streaming reader is used rather than `read_csv`: on Python 3.10 the latter scans
     the whole heap (`gc.get_referrers`, a signal-handler workaround) on every call, which costs
     more than reading a small batch once TensorFlow is loaded.
     """
-    longest, nul = csv_input.scan(path)
+    longest, nul = csv_structure.scan(path)
     if nul is not None:
-        raise InputError(csv_input.nul_message(path, *nul))
+        raise InputError(csv_structure.nul_message(path, *nul))
     # A block must hold the longest record: pyarrow refuses a row that straddles two blocks.
     block = max(_BLOCK_BYTES, 1 << (2 * longest + 1).bit_length())
     try:
@@ -59,9 +63,9 @@ def _batches(path: str, names: List[str], delimiter: str = csv_input.DELIMITER) 
         raise InputError(f"{path}: malformed CSV: {message}") from None
 
 
-def text_blocks(path: str, names: List[str], delimiter: str = csv_input.DELIMITER) -> Iterator[pa.RecordBatch]:
+def text_blocks(path: str, names: List[str], delimiter: str = csv_structure.DELIMITER) -> Iterator[pa.RecordBatch]:
     """The CSV file's rows a block at a time, every cell as text (empty cells as ''): what
-    core/cells.py reads as a schema's types."""
+    core/reading/cells.py reads as a schema's types."""
     return _batches(path, names, delimiter)
 
 
@@ -69,7 +73,7 @@ def _locate(path: str, delimiter: str) -> None:
     """Raises InputError with csv_input's precise message (file, line, problem) if it finds one.
 
     Run only once pyarrow has refused the file: pyarrow says what is wrong but not where."""
-    csv_input.check_file(path, delimiter=delimiter)
+    csv_structure.check_file(path, delimiter=delimiter)
 
 
 _INT, _FLOAT, _BYTES = cells.INT, cells.FLOAT, cells.BYTES
@@ -95,11 +99,11 @@ def _narrowest(values: pa.Array, current: Optional[str]) -> Optional[str]:
 
 
 def column_kinds(path: str, known: Optional[Dict[str, str]] = None,
-                 delimiter: str = csv_input.DELIMITER) -> Dict[str, Optional[str]]:
+                 delimiter: str = csv_structure.DELIMITER) -> Dict[str, Optional[str]]:
     """Each column's kind: the schema's (`known`) where it has one, else inferred over all rows
     (a first pass, made only when some column is unknown; None: empty throughout)."""
     known = known or {}
-    files, names = csv_input.files_and_header(path, delimiter)
+    files, names = csv_structure.files_and_header(path, delimiter)
     kinds: Dict[str, Optional[str]] = {n: known.get(n) for n in names}
     unknown = [n for n in names if n not in known]
     if not unknown:
@@ -116,9 +120,9 @@ def to_record_batch(batch: pa.RecordBatch, kinds: Dict[str, Optional[str]], know
                     report: Optional[ReadingReport] = None, where=None, left_out=None, rules=(),
                     profile: Optional[profile_lib.Profile] = None, slice_keys=(), domains=None) -> pa.RecordBatch:
     """Columns as ExampleGen encodes them: lists of int64, float32 or bytes; a column empty
-    throughout is missing (null). Columns named in `known` are read by core/cells.py; a row with
-    a cell they cannot read, or that breaks one of `rules` (core/constraints.py), is left out
-    (core/rows.py), counted in `report` (`where(i)`: file and row of row i of `batch`) and passed
+    throughout is missing (null). Columns named in `known` are read by core/reading/cells.py; a row with
+    a cell they cannot read, or that breaks one of `rules` (core/rules/), is left out
+    (core/checks/rows.py), counted in `report` (`where(i)`: file and row of row i of `batch`) and passed
     to `left_out(i, {feature: reason}, fields)`; the rows kept are added to `profile`."""
     read = {n: cells.read_column(batch.column(n), kinds[n]) for n in batch.schema.names
             if n in known and kinds[n] is not None}
@@ -175,35 +179,35 @@ class Batch:
     statistics: object  # DatasetFeatureStatisticsList, of the rows not left out
     rows: int  # rows read, those left out (report.dropped) included
     report: ReadingReport
-    profile: Optional[profile_lib.Profile] = None  # of the rows not left out (core/profile.py)
+    profile: Optional[profile_lib.Profile] = None  # of the rows not left out (core/statistics/profile.py)
 
 
-def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_input.DELIMITER,
+def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_structure.DELIMITER,
          rows_out=None, rules=(), slice_keys=(), profiled: bool = True, domains=None) -> Batch:
     """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
-    core.reading.schema_kinds of the curated schema; None: every column inferred).
+    core.reading.report.schema_kinds of the curated schema; None: every column inferred).
 
     Streamed a block at a time: memory holds one block and TFDV's accumulators, whatever the
     number of rows. Line numbers of unreadable cells are looked up afterwards, for the few
     examples kept.
 
-    rows_out: an open text file: the rows left out are written to it as CSV (core.reading's
+    rows_out: an open text file: the rows left out are written to it as CSV (core.reading.report's
     quarantine format), with their line numbers, file by file as each is read.
-    rules: rules across columns (core/constraints.py): a row breaking one is left out too.
-    slice_keys: the slices of the profile (core/check_settings.py).
-    domains: {feature: core.reading.Domain}: the rows whose value lies outside are located in the
+    rules: rules across columns (core/rules/): a row breaking one is left out too.
+    slice_keys: the slices of the profile (core/settings/check_settings.py).
+    domains: {feature: core.reading.report.Domain}: the rows whose value lies outside are located in the
       report, by value, with their lines.
-    profiled: whether to profile the rows kept (core/profile.py); without, `Batch.profile` is
+    profiled: whether to profile the rows kept (core/statistics/profile.py); without, `Batch.profile` is
       None and only TFDV's checks can run (what the benchmark compares against).
     """
     from tensorflow_data_validation.statistics import stats_impl, stats_options
 
-    histograms.install()  # TFDV's histograms, bit for bit, at a fraction of their cost (core/histograms.py)
+    histograms.install()  # TFDV's histograms, bit for bit, at a fraction of their cost (core/statistics/histograms.py)
     known = kinds or {}
-    files, names = csv_input.files_and_header(path, delimiter)
+    files, names = csv_structure.files_and_header(path, delimiter)
     if not _has_data_row(files[0]):
         raise InputError(f"{files[0]}: no data rows, only a header")
-    csv_input.check_columns(files[0], names, list(known))
+    csv_structure.check_columns(files[0], names, list(known))
     column_types = column_kinds(path, known, delimiter)
     generators = stats_impl.get_generators(stats_options.StatsOptions(), in_memory=True)
     accumulators = [g.create_accumulator() for g in generators]
@@ -227,7 +231,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
         file_report.rows = file_rows
         report = report.merge(_with_lines(file_report, f, delimiter))
         if left_out:  # held for one file at a time: the rows left out, not the file's rows
-            lines = csv_input.record_lines(f, [i for i, _, _ in left_out], delimiter)
+            lines = csv_structure.record_lines(f, [i for i, _, _ in left_out], delimiter)
             writer.writerows(reading_lib.quarantine_row(f, lines.get(i), reasons, fields)
                              for i, reasons, fields in left_out)
         rows += file_rows
@@ -239,22 +243,22 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
 def _has_data_row(path: str) -> bool:
     """Whether anything but blank lines follows the header (a look at the first block only)."""
     with open(path, "rb") as f:
-        head = f.read(csv_input.HEAD_BYTES)
+        head = f.read(csv_structure.HEAD_BYTES)
     lines = head.split(b"\n")
-    return any(line.strip() for line in lines[1:]) or len(head) == csv_input.HEAD_BYTES
+    return any(line.strip() for line in lines[1:]) or len(head) == csv_structure.HEAD_BYTES
 
 
 def _with_lines(report: ReadingReport, path: str, delimiter: str) -> ReadingReport:
     """The report with each example's row index replaced by the line its record starts on."""
     examples = report.examples()
     indices = [e["line"] for e in examples]
-    lines = csv_input.record_lines(path, indices, delimiter) if indices else {}
+    lines = csv_structure.record_lines(path, indices, delimiter) if indices else {}
     for example in examples:
         example["line"] = lines.get(example["line"])
     return report
 
 
-def statistics(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_input.DELIMITER):
+def statistics(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_structure.DELIMITER):
     """(TFDV statistics, row count) of the CSV data at `path`; see `read`."""
     batch = read(path, kinds, delimiter)
     return batch.statistics, batch.rows

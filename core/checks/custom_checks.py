@@ -19,9 +19,10 @@ from typing import Dict, List, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from core import noise, stats_view
-from core.findings import FILL_RATE, SCALE_SHIFT, SCHEMA, SKEW
-from core.schema_files import features_in
+from core.statistics import noise
+from core.statistics import stats_view
+from core.common.findings import FILL_RATE, SCALE_SHIFT, SCHEMA, SKEW
+from core.settings.schema_files import features_in
 
 LOW_FRACTION_PRESENT = anomalies_pb2.AnomalyInfo.FEATURE_TYPE_LOW_FRACTION_PRESENT
 CUSTOM_VALIDATION = anomalies_pb2.AnomalyInfo.CUSTOM_VALIDATION

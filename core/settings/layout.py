@@ -10,8 +10,8 @@ import json
 import os
 from typing import Dict, Iterable, List, Optional
 
-from core import names
-from core.errors import InputError
+from core.common import names
+from core.common.errors import InputError
 
 
 def _open(path: str, mode: str):
@@ -148,7 +148,7 @@ def profile_path(examples_uri: str) -> str:
 
 
 def read_profile(examples_uri: Optional[str], split: Optional[str] = None):
-    """The profile (core/profile.py) of an Examples artifact (with `split`: that input split's
+    """The profile (core/statistics/profile.py) of an Examples artifact (with `split`: that input split's
     own, where the Examples were read from several), or None where it has none (made before
     profiles, or by another ExampleGen)."""
     if not examples_uri:
@@ -158,7 +158,7 @@ def read_profile(examples_uri: Optional[str], split: Optional[str] = None):
         path = os.path.join(examples_uri, names.split_profile_file(split))
     if not exists(path):
         return None
-    from core import profile
+    from core.statistics import profile
 
     with _open(path, "r") as f:
         return profile.Profile.from_json(json.loads(f.read()))

@@ -20,9 +20,9 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import yaml
 
-from core import names
-from core.errors import ConfigError
-from core.profile import SliceKey
+from core.common import names
+from core.common.errors import ConfigError
+from core.statistics.profile import SliceKey
 
 PSI, WASSERSTEIN = "psi", "wasserstein"
 # PSI above 0.25 is the credit-scoring rule of thumb for a shift that needs action; Wasserstein
