@@ -1,5 +1,5 @@
-"""CSV to TFDV statistics in memory, typed by the curated schema as the pipeline's ExampleGen
-types it, without Beam.
+"""A batch (through its source, core/reading/source.py) to TFDV statistics in memory, typed by the
+curated schema as the pipeline's ExampleGen types it, without Beam.
 
 A column the schema knows is read as the schema's type by core/reading/cells.py (the same function the
 pipeline's ExampleGen calls); a cell that is not representable counts as missing and goes into
@@ -10,15 +10,15 @@ such a column). An empty cell is a feature with no values; a column empty throug
 
 import csv
 import dataclasses
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Union
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyarrow import csv as pa_csv
 
 from core.reading import cells
-from core.reading.sources import csv_structure
+from core.reading import source as source_lib
+from core.reading.sources.csv_structure import DELIMITER, check_columns
 from core.statistics import histograms
 from core.statistics import profile as profile_lib
 from core.checks import rows as rows_lib
@@ -27,53 +27,11 @@ from core.reading import report as reading_lib
 from core.reading.report import ReadingReport
 
 
-_BLOCK_BYTES = 4 << 20  # rows are read in blocks of this size: memory does not grow with the file
-
-
-def _batches(path: str, names: List[str], delimiter: str = csv_structure.DELIMITER) -> Iterator[pa.RecordBatch]:
-    """The file's rows as record batches of text, empty cells as empty strings.
-
-    pyarrow's streaming reader is used rather than `read_csv`: on Python 3.10 the latter scans
-    the whole heap (`gc.get_referrers`, a signal-handler workaround) on every call, which costs
-    more than reading a small batch once TensorFlow is loaded.
-    """
-    longest, nul = csv_structure.scan(path)
-    if nul is not None:
-        raise InputError(csv_structure.nul_message(path, *nul))
-    # A block must hold the longest record: pyarrow refuses a row that straddles two blocks.
-    block = max(_BLOCK_BYTES, 1 << (2 * longest + 1).bit_length())
-    try:
-        reader = pa_csv.open_csv(
-            path,
-            read_options=pa_csv.ReadOptions(block_size=block),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True, delimiter=delimiter),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        for batch in reader:
-            yield batch
-    except pa.ArrowInvalid as e:
-        _locate(path, delimiter)  # the pipeline's own check names the line and the problem, where it can
-        message = _first_line(e)
-        if "UTF8" in message:
-            raise InputError(f"{path}: not UTF-8 text ({message})") from None
-        raise InputError(f"{path}: malformed CSV: {message}") from None
-
-
-def text_blocks(path: str, names: List[str], delimiter: str = csv_structure.DELIMITER) -> Iterator[pa.RecordBatch]:
+def text_blocks(path: str, names: List[str], delimiter: str = DELIMITER) -> Iterator[pa.RecordBatch]:
     """The CSV file's rows a block at a time, every cell as text (empty cells as ''): what
     core/reading/cells.py reads as a schema's types."""
-    return _batches(path, names, delimiter)
-
-
-def _locate(path: str, delimiter: str) -> None:
-    """Raises InputError with csv_input's precise message (file, line, problem) if it finds one.
-
-    Run only once pyarrow has refused the file: pyarrow says what is wrong but not where."""
-    csv_structure.check_file(path, delimiter=delimiter)
+    with source_lib.open_batch(path, delimiter) as source:
+        yield from source.blocks(source.files[0], names)
 
 
 _INT, _FLOAT, _BYTES = cells.INT, cells.FLOAT, cells.BYTES
@@ -98,21 +56,24 @@ def _narrowest(values: pa.Array, current: Optional[str]) -> Optional[str]:
     return _BYTES
 
 
-def column_kinds(path: str, known: Optional[Dict[str, str]] = None,
-                 delimiter: str = csv_structure.DELIMITER) -> Dict[str, Optional[str]]:
+def column_kinds(batch: Union[str, source_lib.Source], known: Optional[Dict[str, str]] = None,
+                 delimiter: str = DELIMITER) -> Dict[str, Optional[str]]:
     """Each column's kind: the schema's (`known`) where it has one, else inferred over all rows
-    (a first pass, made only when some column is unknown; None: empty throughout)."""
+    (a first pass, made only when some column is unknown; None: empty throughout). `batch`: a
+    source (core/reading/source.py), or a path opened as one."""
+    if isinstance(batch, str):
+        with source_lib.open_batch(batch, delimiter) as source:
+            return column_kinds(source, known)
     known = known or {}
-    files, names = csv_structure.files_and_header(path, delimiter)
-    kinds: Dict[str, Optional[str]] = {n: known.get(n) for n in names}
-    unknown = [n for n in names if n not in known]
+    kinds: Dict[str, Optional[str]] = {n: known.get(n) for n in batch.columns}
+    unknown = [n for n in batch.columns if n not in known]
     if not unknown:
         return kinds
-    for f in files:
-        for batch in _batches(f, names, delimiter):
+    for f in batch.files:
+        for block in batch.blocks(f):
             for name in unknown:
                 if kinds[name] != _BYTES:
-                    kinds[name] = _narrowest(batch.column(name), kinds[name])
+                    kinds[name] = _narrowest(block.column(name), kinds[name])
     return kinds
 
 
@@ -182,14 +143,14 @@ class Batch:
     profile: Optional[profile_lib.Profile] = None  # of the rows not left out (core/statistics/profile.py)
 
 
-def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_structure.DELIMITER,
+def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DELIMITER,
          rows_out=None, rules=(), slice_keys=(), profiled: bool = True, domains=None) -> Batch:
     """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
     core.reading.report.schema_kinds of the curated schema; None: every column inferred).
 
-    Streamed a block at a time: memory holds one block and TFDV's accumulators, whatever the
-    number of rows. Line numbers of unreadable cells are looked up afterwards, for the few
-    examples kept.
+    Each file is opened once (core/reading/source.py) and streamed a block at a time: memory
+    holds one block and TFDV's accumulators, whatever the number of rows. The lines of the rows
+    left out and of the examples kept are looked up afterwards, in one pass over the file.
 
     rows_out: an open text file: the rows left out are written to it as CSV (core.reading.report's
     quarantine format), with their line numbers, file by file as each is read.
@@ -200,15 +161,19 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
     profiled: whether to profile the rows kept (core/statistics/profile.py); without, `Batch.profile` is
       None and only TFDV's checks can run (what the benchmark compares against).
     """
+    with source_lib.open_batch(path, delimiter) as source:
+        return _read(source, kinds or {}, rows_out, rules, slice_keys, profiled, domains)
+
+
+def _read(source: source_lib.Source, known: Dict[str, str], rows_out, rules, slice_keys, profiled, domains) -> Batch:
     from tensorflow_data_validation.statistics import stats_impl, stats_options
 
     histograms.install()  # TFDV's histograms, bit for bit, at a fraction of their cost (core/statistics/histograms.py)
-    known = kinds or {}
-    files, names = csv_structure.files_and_header(path, delimiter)
-    if not _has_data_row(files[0]):
+    files, names = source.files, source.columns
+    if not source.has_rows(files[0]):
         raise InputError(f"{files[0]}: no data rows, only a header")
-    csv_structure.check_columns(files[0], names, list(known))
-    column_types = column_kinds(path, known, delimiter)
+    check_columns(files[0], names, list(known))
+    column_types = column_kinds(source, known)
     generators = stats_impl.get_generators(stats_options.StatsOptions(), in_memory=True)
     accumulators = [g.create_accumulator() for g in generators]
     report, rows, profile = ReadingReport(), 0, profile_lib.Profile() if profiled else None
@@ -217,7 +182,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
         writer.writerow(reading_lib.QUARANTINE_HEADER + names)
     for f in files:
         file_report, file_rows, left_out = ReadingReport(), 0, []
-        for batch in _batches(f, names, delimiter):
+        for batch in source.blocks(f):
             if batch.num_rows == 0:
                 continue
             start = file_rows
@@ -229,41 +194,23 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv
             if record_batch.num_rows:
                 accumulators = [g.add_input(a, record_batch) for g, a in zip(generators, accumulators)]
         file_report.rows = file_rows
-        report = report.merge(_with_lines(file_report, f, delimiter))
-        if left_out:  # held for one file at a time: the rows left out, not the file's rows
-            lines = csv_structure.record_lines(f, [i for i, _, _ in left_out], delimiter)
+        # One pass for the lines of the examples kept and of the rows left out (held for one
+        # file at a time: the rows left out, not the file's rows).
+        examples = file_report.examples()
+        lines = source.locate(f, [e["line"] for e in examples] + [i for i, _, _ in left_out])
+        for example in examples:
+            example["line"] = lines.get(example["line"])
+        report = report.merge(file_report)
+        if left_out:
             writer.writerows(reading_lib.quarantine_row(f, lines.get(i), reasons, fields)
                              for i, reasons, fields in left_out)
         rows += file_rows
     if rows == 0:
-        raise InputError(f"{path}: no data rows, only a header")
+        raise InputError(f"{source.path}: no data rows, only a header")
     return Batch(stats_impl.extract_statistics_output(accumulators, generators), rows, report, profile)
 
 
-def _has_data_row(path: str) -> bool:
-    """Whether anything but blank lines follows the header (a look at the first block only)."""
-    with open(path, "rb") as f:
-        head = f.read(csv_structure.HEAD_BYTES)
-    lines = head.split(b"\n")
-    return any(line.strip() for line in lines[1:]) or len(head) == csv_structure.HEAD_BYTES
-
-
-def _with_lines(report: ReadingReport, path: str, delimiter: str) -> ReadingReport:
-    """The report with each example's row index replaced by the line its record starts on."""
-    examples = report.examples()
-    indices = [e["line"] for e in examples]
-    lines = csv_structure.record_lines(path, indices, delimiter) if indices else {}
-    for example in examples:
-        example["line"] = lines.get(example["line"])
-    return report
-
-
-def statistics(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = csv_structure.DELIMITER):
+def statistics(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DELIMITER):
     """(TFDV statistics, row count) of the CSV data at `path`; see `read`."""
     batch = read(path, kinds, delimiter)
     return batch.statistics, batch.rows
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

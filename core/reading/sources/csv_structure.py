@@ -100,32 +100,31 @@ def nul_message(path: str, line: int, column: int) -> str:
 _SCAN_CHUNK = 16 << 20
 
 
-def scan(path: str) -> Tuple[int, Optional[Tuple[int, int]]]:
+def scan(f: BinaryIO) -> Tuple[int, Optional[Tuple[int, int]]]:
     """(the longest physical line in bytes, (line, byte column) of the first NUL byte or None) of
-    a local file, in one vectorised pass: what a block reader must hold at once, and the NUL
-    byte the line-by-line reader refuses with the same message."""
+    an open binary file, from where it stands, in one vectorised pass: what a block reader must
+    hold at once, and the NUL byte the line-by-line reader refuses with the same message."""
     import numpy as np
 
     longest, line, last_end, offset = 0, 1, 0, 0
-    with open(path, "rb") as f:
-        while True:
-            chunk = f.read(_SCAN_CHUNK)
-            if not chunk:
-                break
-            data = np.frombuffer(chunk, dtype=np.uint8)
-            nul = np.flatnonzero(data == 0)
-            ends = np.flatnonzero(data == 10) + offset
-            if len(nul):
-                first = int(nul[0]) + offset
-                before = ends[ends < first]
-                start = int(before[-1]) + 1 if len(before) else last_end
-                return longest, (line + len(before), first - start + 1)
-            if len(ends):
-                starts = np.concatenate([[last_end], ends[:-1] + 1])
-                longest = max(longest, int((ends - starts).max()) + 1)
-                last_end = int(ends[-1]) + 1
-                line += len(ends)
-            offset += len(chunk)
+    while True:
+        chunk = f.read(_SCAN_CHUNK)
+        if not chunk:
+            break
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        nul = np.flatnonzero(data == 0)
+        ends = np.flatnonzero(data == 10) + offset
+        if len(nul):
+            first = int(nul[0]) + offset
+            before = ends[ends < first]
+            start = int(before[-1]) + 1 if len(before) else last_end
+            return longest, (line + len(before), first - start + 1)
+        if len(ends):
+            starts = np.concatenate([[last_end], ends[:-1] + 1])
+            longest = max(longest, int((ends - starts).max()) + 1)
+            last_end = int(ends[-1]) + 1
+            line += len(ends)
+        offset += len(chunk)
     return max(longest, offset - last_end), None
 
 
@@ -197,24 +196,6 @@ def check_file(path: str, opener: Callable[[str], BinaryIO] = None, delimiter: s
     return names
 
 
-def record_lines(path: str, indices, delimiter: str = DELIMITER) -> Dict[int, int]:
-    """{row index: the line its record starts on} for the given 0-based data-row indices of a
-    local file; reads only as far as the largest index."""
-    wanted = set(indices)
-    if not wanted:
-        return {}
-    found, last = {}, max(wanted)
-    with open(path, "rb") as raw:
-        stream = records(raw, path, delimiter)
-        next(stream)
-        for index, (line, _) in enumerate(stream):
-            if index in wanted:
-                found[index] = line
-            if index >= last:
-                break
-    return found
-
-
 def _fields(n: int) -> str:
     return f"{n} field" if n == 1 else f"{n} fields"
 
@@ -275,23 +256,29 @@ def csv_files(path: str) -> List[str]:
     raise CsvInputError(f"{path}: no such file or directory")
 
 
-def read_header(path: str, delimiter: str = DELIMITER) -> List[str]:
-    """The checked column names of a CSV file's first line, without reading the rest (the first
-    block is diagnosed first)."""
+def header_of(raw: BinaryIO, path: str, delimiter: str = DELIMITER) -> List[str]:
+    """The checked column names of an open CSV file's first record (a quoted name may hold a line
+    end), decoded line by line as the record check decodes it: a bad byte later in the file is
+    not the header's. The caller diagnoses the first block first."""
     try:
-        with open(path, "rb") as raw:
-            head = raw.read(HEAD_BYTES)
-            diagnose(path, head, delimiter)
-            raw.seek(0)
-            position = [0]
-            # The header record alone (a quoted name may hold a line end), decoded line by line
-            # as the record check decodes it: a bad byte later in the file is not the header's.
-            names = next(csv.reader(_text_lines(raw, path, position), delimiter=delimiter), None)
+        raw.seek(0)
+        names = next(csv.reader(_text_lines(raw, path, [0]), delimiter=delimiter), None)
     except csv.Error as e:
         raise CsvInputError(f"{path}: line 1: {_csv_problem(e)}") from None
     except OSError as e:
         raise CsvInputError(f"{path}: cannot read it ({e.strerror or e})") from None
     return check_header(path, names)
+
+
+def read_header(path: str, delimiter: str = DELIMITER) -> List[str]:
+    """The checked column names of a CSV file's first line, without reading the rest (the first
+    block is diagnosed first)."""
+    try:
+        with open(path, "rb") as raw:
+            diagnose(path, raw.read(HEAD_BYTES), delimiter)
+            return header_of(raw, path, delimiter)
+    except OSError as e:
+        raise CsvInputError(f"{path}: cannot read it ({e.strerror or e})") from None
 
 
 def files_and_header(path: str, delimiter: str = DELIMITER):
