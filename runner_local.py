@@ -25,6 +25,7 @@ import sys
 import time
 
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
+from core.reading import source as source_lib
 from core.reading.sources import csv_structure
 from core.common import names
 from core.common import project as project_lib
@@ -97,8 +98,9 @@ def _config(args) -> config_lib.PipelineConfig:
     if not args.skip_input_check:  # every CSV file the run will read, before anything runs
         features = reading.schema_kinds(schema_files.load(config.schema_path))
         for folder in config_lib.input_folders(config):
-            columns = csv_structure.check_folder(folder, config.delimiter)
-            csv_structure.check_columns(folder, columns, list(features))
+            with source_lib.open_batch(folder, config.delimiter) as source:  # read once, every record
+                source.check()
+            csv_structure.check_columns(folder, source.columns, list(features))
     return config
 
 

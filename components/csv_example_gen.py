@@ -8,9 +8,10 @@ every column from the batch's own text: a pandas export writes an integer column
 value as `8.0`, so the whole column becomes FLOAT and every validator blocks it.
 
 This executor:
-- runs `core.reading.sources.csv_structure.check_files` over the split's files before building the Beam graph, so a
+- opens the split's files as one source (`core.reading.source.open_batch`) and checks every record
+  before building the Beam graph, so a
   broken file fails the execution with `<file>: line N: <problem>` before anything is written;
-- reads the records with the same reader (Python's csv module, line numbers kept);
+- reads the records through the same kind of source (Python's csv module, line numbers kept);
 - reads each column the curated schema knows by `core.reading.cells.read_column`, the function
   `tfxgate validate` calls too; a column the schema does not know is inferred as CsvExampleGen
   infers it;
@@ -57,6 +58,7 @@ from tfx_bsl.coders import csv_decoder, example_coder
 from core.reading import cells
 from core.settings import check_settings
 from core import rules as rules_lib
+from core.reading import source as source_lib
 from core.reading.sources import csv_structure
 from core.common import names
 from core.statistics import profile as profile_lib
@@ -139,7 +141,7 @@ _COUNT_EVERY = 10_000  # rows between updates of the heartbeat's counter
 
 
 class _ReadRows(beam.DoFn):
-    """A CSV file's data records as (file, line, fields), read by core.reading.sources.csv_structure's reader in a
+    """A CSV file's data records as (file, line, fields), read through core.reading.source (its line numbers kept) in a
     worker whose csv module accepts fields up to FIELD_LIMIT."""
 
     def __init__(self, delimiter: str, counted: bool = True):
@@ -149,11 +151,9 @@ class _ReadRows(beam.DoFn):
         csv_structure.allow_large_fields()
 
     def process(self, path: str) -> Iterable[tuple]:
-        with fileio.open(path, "rb") as raw:
-            stream = csv_structure.records(raw, path, self._delimiter)
-            next(stream)  # the header, checked before the graph was built
+        with source_lib.open_batch([path], self._delimiter, opener=lambda p: fileio.open(p, "rb")) as source:
             unseen = 0
-            for line, fields in stream:
+            for line, fields in source.records(path):
                 yield path, line, fields
                 unseen += 1
                 if unseen == _COUNT_EVERY:
@@ -287,7 +287,9 @@ class _TypedCsvToExample(beam.PTransform):
         files = sorted(fileio.glob(self._pattern))
         if not files:
             raise csv_structure.CsvInputError(f"{self._pattern}: no CSV file matches")
-        names = csv_structure.check_files(files, opener=lambda path: fileio.open(path, "rb"), delimiter=self._delimiter)
+        with source_lib.open_batch(files, self._delimiter, opener=lambda path: fileio.open(path, "rb")) as source:
+            source.check()  # every record of every file, before the graph is built
+            names = source.columns
         csv_structure.check_columns(files[0], names, list(self._kinds))
         rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(_ReadRows(self._delimiter))
         if any(n not in self._kinds for n in names):  # infer the columns the schema does not know

@@ -24,61 +24,25 @@ gives by chance. Sample sizes are effective ones: rows times the share of distin
 duplicated rows do not make a small batch look large.
 """
 
-import dataclasses
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import numpy as np
 
 from core.common import names
 from core.statistics import noise
 from core.statistics import profile as profile_lib
-from core.settings.check_settings import PSI, WASSERSTEIN, CheckSettings
-from core.common.findings import DEGENERATE, FILL_RATE, SKEW, TAILS, Finding
+from core.settings.check_settings import CheckSettings
+from core.common.findings import FILL_RATE, SKEW, Finding
 from core.statistics.profile import FeatureProfile, Profile
 from core.settings.schema_files import features_in
-
-CONSTANT, PRECISION, DISTINCT_COLLAPSE, TOP_SHARE = "constant", "precision", "distinct_collapse", "top_share"
-
-MIN_ROWS = 10  # effective rows below which no degenerate check is made
-CONSTANT_CHANCE = 1e-6  # a constant column stands when drawing it from the baseline is less likely
-MEASUREMENT_MIN_DISTINCT = 20  # fewer distinct values in the baseline: a code, not a measurement
-CODE_MAX_DISTINCT = 100  # whole numbers with at most this many distinct values: codes (hours, areas)
-PRECISION_MIN = 0.6  # the least drop of the share of distinct values as fine as the baseline's typical place
-PRECISION_MIN_DISTINCT = 5
-COLLAPSE_FACTOR = 3.0  # distinct values at most a third of what the baseline's would give
-COLLAPSE_MIN_GAP = 10
-TOP_SHARE_MIN = 0.25  # the top value's share at least this far above its baseline share
-SIGNIFICANCE = 1e-6  # binomial tail probability below which a share is not chance
-TAIL_LOW, TAIL_HIGH = 0.001, 0.999
-TAIL_MIN_BASELINE = 1000  # below this many baseline values, its range bounds the tails
-TAILS_MIN_SHARE = 0.01  # at least 1 % of rows beyond the baseline's bounds...
-TAILS_FACTOR = 5.0  # ...and five times the baseline's own share there
-SLICE_MIN_ROWS = 50
-SLICE_FILL_DROP = 0.1  # a slice's fill rate this far below the same slice in the baseline
-
-
-@dataclasses.dataclass
-class Outcome:
-    findings: List[Finding] = dataclasses.field(default_factory=list)
-    measurements: List[dict] = dataclasses.field(default_factory=list)
-    skipped: List[dict] = dataclasses.field(default_factory=list)  # slices too small: {slice, rows, why}
-
-    def extend(self, other: "Outcome") -> None:
-        self.findings += other.findings
-        self.measurements += other.measurements
-        self.skipped += other.skipped
-
+from core.checks.degenerate import code_values, constant_labels, degenerate  # noqa: F401 (code_values: rule_cause)
+from core.checks.distances import distance_test, tails
+from core.checks.profile_terms import (SIGNIFICANCE, SLICE_FILL_DROP, SLICE_MIN_ROWS, Outcome, against, effective,
+                                       measured, side)
 
 def labels(schema) -> List[str]:
     """The schema's labels: features of TRAINING that are absent when SERVING."""
     return sorted(features_in(schema, names.TRAINING) - features_in(schema, names.SERVING))
-
-
-def effective(profile: Profile) -> float:
-    """The share of distinct rows: a batch of duplicated rows holds less evidence than its size."""
-    if not profile.rows:
-        return 1.0
-    return min(1.0, max(profile.distinct_rows, 1) / profile.rows)
 
 
 def check(current: Profile, baseline: Optional[Profile], schema, environment: str, kind: str,
@@ -92,7 +56,7 @@ def check(current: Profile, baseline: Optional[Profile], schema, environment: st
         baseline.settle()
     in_env = features_in(schema, environment)
     if environment == names.TRAINING and label_check:
-        outcome.extend(_constant_labels(current, labels(schema)))
+        outcome.extend(constant_labels(current, labels(schema)))
     if baseline is None:
         return outcome
     by_name = {f.name: f for f in schema.feature}
@@ -102,11 +66,11 @@ def check(current: Profile, baseline: Optional[Profile], schema, environment: st
         if cur is None or base is None or not cur.numeric or not base.numeric:
             continue
         if name not in labels(schema) or environment != names.TRAINING or cur.distinct != 1:
-            outcome.extend(_degenerate(name, cur, base, by_name[name], f_cur, kind))
+            outcome.extend(degenerate(name, cur, base, by_name[name], f_cur, kind))
         if _compared(by_name[name], kind):
-            outcome.extend(_tails(name, cur, base, f_cur, kind))
+            outcome.extend(tails(name, cur, base, f_cur, kind))
         for test, threshold in settings.tests.get(name, {}).items():
-            outcome.extend(_test(test, threshold, name, cur, base, f_cur, kind))
+            outcome.extend(distance_test(test, threshold, name, cur, base, f_cur, kind))
     sliced = _slices(current, baseline, schema, environment, kind, settings, f_cur, f_base)
     whole = {(f.feature, tuple(f.types)) for f in outcome.findings}
     # A slice adds news only where the whole batch did not already find the same thing.
@@ -139,15 +103,15 @@ def judge_column(name: str, cur: FeatureProfile, base: FeatureProfile, feature, 
         from tensorflow_metadata.proto.v0 import schema_pb2
 
         feature = schema_pb2.Feature(name=name)
-    outcome = _degenerate(name, cur, base, feature, f_cur, kind)
+    outcome = degenerate(name, cur, base, feature, f_cur, kind)
     if not distributions or outcome.findings:
         return outcome
-    outcome.extend(_tails(name, cur, base, f_cur, kind))
+    outcome.extend(tails(name, cur, base, f_cur, kind))
     if outcome.findings:
         return outcome
     histogram = base.quantiles_histogram()
     value = noise.jensen_shannon(histogram, cur.quantiles_histogram())
-    measurement = _measured(kind, name, "JENSEN_SHANNON_DIVERGENCE", value, js_threshold)
+    measurement = measured(kind, name, "JENSEN_SHANNON_DIVERGENCE", value, js_threshold)
     outcome.measurements.append(measurement)
     if value > js_threshold:
         measurement["noise"] = js_noise(base, cur.present * f_cur, name)
@@ -155,263 +119,7 @@ def judge_column(name: str, cur: FeatureProfile, base: FeatureProfile, feature, 
             outcome.findings.append(Finding(
                 feature=name, types=["COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"], check=kind, value=value,
                 threshold=js_threshold, noise=measurement["noise"],
-                description=f"the Jensen-Shannon divergence between {_side(kind)} is {value:.3g}, above {js_threshold:.3g}"))
-    return outcome
-
-
-# ---- degenerate columns --------------------------------------------------------------------------
-
-def _measurement(base: FeatureProfile, feature) -> bool:
-    """Whether a feature is a measurement, whose batches should vary like the baseline: numeric,
-    not declared categorical, with many distinct values that are not just whole-number codes
-    (an hour, a weekday, an area number: one batch may legitimately hold one of them)."""
-    if feature.HasField("int_domain") and feature.int_domain.is_categorical:
-        return False
-    return not code_values(base.values)
-
-
-def code_values(values: np.ndarray) -> bool:
-    """Whether a numeric column's distinct values (the baseline's) are those of a code, not of a
-    measurement: fewer than MEASUREMENT_MIN_DISTINCT, or whole numbers, at most CODE_MAX_DISTINCT.
-    A few dozen temperatures to a tenth of a degree are a measurement."""
-    distinct = len(values)
-    if distinct < MEASUREMENT_MIN_DISTINCT:
-        return True
-    integral = bool(np.all(values == np.round(values)))
-    return integral and distinct <= CODE_MAX_DISTINCT
-
-
-def _constant_labels(current: Profile, label_names: List[str]) -> Outcome:
-    outcome = Outcome()
-    f_cur = effective(current)
-    for name in label_names:
-        cur = current.features.get(name)
-        if cur is None or cur.distinct != 1 or cur.present * f_cur < MIN_ROWS:
-            continue
-        value, _ = cur.top()
-        outcome.findings.append(Finding(
-            feature=name, types=["LABEL_CONSTANT"], check=DEGENERATE, rule=CONSTANT, fraction=1.0,
-            description=(f"The label holds one value ({_show(value)}) in all {cur.present} rows with a value: "
-                         "a model cannot learn anything from it.")))
-    return outcome
-
-
-def _degenerate(name: str, cur: FeatureProfile, base: FeatureProfile, feature, f_cur: float, kind: str) -> Outcome:
-    outcome = Outcome()
-    rows = cur.present * f_cur
-    if rows < MIN_ROWS or not base.present or not _measurement(base, feature):
-        return outcome
-    against = _against(kind)
-    if cur.distinct == 1:
-        value, _ = cur.top()
-        shares = base.counts / base.present
-        chance = float(np.sum(shares ** rows))
-        outcome.measurements.append(_measured(kind, name, CONSTANT, 1.0, CONSTANT_CHANCE, chance=chance))
-        if chance < CONSTANT_CHANCE:
-            top_share = base.counts.max() / base.present
-            outcome.findings.append(Finding(
-                feature=name, types=["FEATURE_CONSTANT"], check=DEGENERATE, rule=CONSTANT, fraction=1.0,
-                description=(f"Every one of {cur.present} rows holds {_show(value)}, where {against} has "
-                             f"{base.distinct} distinct values (the most common in {top_share:.0%} of rows).")))
-        return outcome
-    for test in (_precision, _collapse, _top_share):
-        found = test(name, cur, base, rows, kind)
-        if found is None:
-            continue
-        measurement, finding = found
-        outcome.measurements.append(measurement)
-        if finding is not None:
-            outcome.findings.append(finding)
-            break
-    return outcome
-
-
-def _precision(name, cur: FeatureProfile, base: FeatureProfile, rows: float, kind: str):
-    """Loss of precision: the share of distinct values at least as fine as the baseline's typical
-    decimal place (its median level) fell sharply. Only a loss counts: finer values are not a
-    defect, and a tariff grid moving from 5 to 25 cents moves the share by half, not by most."""
-    if cur.digits is not None or base.digits is not None:
-        return None
-    cur_levels, base_levels = cur.level_shares(), base.level_shares()
-    distinct = int(np.sum(cur.values != 0))
-    if distinct < PRECISION_MIN_DISTINCT or not base_levels:
-        return None
-    cumulative, typical = 0.0, min(base_levels)
-    for level in sorted(base_levels):
-        cumulative += base_levels[level]
-        if cumulative >= 0.5:
-            typical = level
-            break
-    fine_base = sum(v for k, v in base_levels.items() if k <= typical)
-    fine_cur = sum(v for k, v in cur_levels.items() if k <= typical)
-    drop = fine_base - fine_cur
-    fine_noise = noise.linf_noise({"fine": fine_base, "coarse": 1.0 - fine_base}, distinct, "precision:" + name)
-    measurement = _measured(kind, name, PRECISION, drop, PRECISION_MIN, noise_level=fine_noise)
-    if not noise.stands(drop, PRECISION_MIN, fine_noise):
-        return measurement, None
-    cur_whole = sum(v for k, v in cur_levels.items() if k >= 0)
-    base_whole = sum(v for k, v in base_levels.items() if k >= 0)
-    description = (f"The values lost precision: {fine_cur:.0%} of its {distinct} distinct values are as fine as "
-                   f"{_place(typical)}, against {fine_base:.0%} in {_against(kind)}; {cur_whole:.0%} are whole "
-                   f"numbers, against {base_whole:.0%} (were they rounded?).")
-    return measurement, Finding(feature=name, types=["FEATURE_PRECISION_LOST"], check=DEGENERATE, rule=PRECISION,
-                                value=drop, threshold=PRECISION_MIN, noise=fine_noise, description=description)
-
-
-def _collapse(name, cur: FeatureProfile, base: FeatureProfile, rows: float, kind: str):
-    low, high = float(cur.values[0]), float(cur.values[-1])
-    within = base.within(low, high)
-    if within.present < 30 or within.distinct < COLLAPSE_MIN_GAP:
-        return None
-    shares = within.counts / within.present
-    expected = float(np.sum(1.0 - (1.0 - shares) ** rows))
-    distinct = cur.distinct
-    measurement = _measured(kind, name, DISTINCT_COLLAPSE, expected / distinct, COLLAPSE_FACTOR)
-    if distinct * COLLAPSE_FACTOR > expected or expected - distinct < COLLAPSE_MIN_GAP:
-        return measurement, None
-    description = (f"{cur.present} rows hold only {distinct} distinct values between {_show(low)} and {_show(high)}; "
-                   f"as many rows drawn from {_against(kind)} over that range would hold about {expected:.0f}.")
-    return measurement, Finding(feature=name, types=["FEATURE_DISTINCT_VALUES_COLLAPSED"], check=DEGENERATE,
-                                rule=DISTINCT_COLLAPSE, value=expected / distinct, threshold=COLLAPSE_FACTOR,
-                                description=description)
-
-
-def _top_share(name, cur: FeatureProfile, base: FeatureProfile, rows: float, kind: str):
-    from scipy.stats import binom
-
-    value, count = cur.top()
-    within = base.within(float(cur.values[0]), float(cur.values[-1]))
-    if within.present < 30:
-        return None
-    share = count / cur.present
-    base_share = within.value_counts().get(value, 0) / within.present
-    jump = share - base_share
-    measurement = _measured(kind, name, TOP_SHARE, jump, TOP_SHARE_MIN)
-    chance = binom.sf(share * rows - 1, int(rows), max(base_share, 1.0 / within.present))
-    if jump < TOP_SHARE_MIN or chance >= SIGNIFICANCE:
-        return measurement, None
-    description = (f"{_show(value)} holds {share:.0%} of rows, against {base_share:.1%} in {_against(kind)} over "
-                   f"the same range: a default or placeholder value?")
-    return measurement, Finding(feature=name, types=["FEATURE_TOP_VALUE_SHARE_HIGH"], check=DEGENERATE, rule=TOP_SHARE,
-                                fraction=share, value=jump, threshold=TOP_SHARE_MIN, description=description)
-
-
-# ---- tails ---------------------------------------------------------------------------------------
-
-def tail_bounds(base: FeatureProfile) -> Tuple[float, float, str]:
-    """(low, high, what they are) beyond which a value is in the baseline's tails."""
-    if base.present < TAIL_MIN_BASELINE:
-        return float(base.values[0]), float(base.values[-1]), "range"
-    return base.quantile(TAIL_LOW), base.quantile(TAIL_HIGH), "0.1%-99.9% quantiles"
-
-
-def _tails(name, cur: FeatureProfile, base: FeatureProfile, f_cur: float, kind: str, slice_name=None) -> Outcome:
-    from scipy.stats import binom
-
-    outcome = Outcome()
-    if not cur.present or not base.present:
-        return outcome
-    low, high, what = tail_bounds(base)
-    beyond = cur.rows_outside(low, high)
-    share = beyond / cur.present
-    # What a clean batch puts there: the baseline's own share, at least what the bounds promise
-    # (0.2 % beyond two quantiles; 2 / (m + 1) beyond the range of m values).
-    promised = 2.0 / (base.present + 1) if what == "range" else 2 * TAIL_LOW
-    base_share = max(base.rows_outside(low, high) / base.present, promised)
-    outcome.measurements.append(_measured(kind, name, TAILS, share, TAILS_MIN_SHARE, slice_name=slice_name))
-    rows = cur.present * f_cur
-    if share < TAILS_MIN_SHARE or share < TAILS_FACTOR * base_share:
-        return outcome
-    if binom.sf(share * rows - 1, max(int(rows), 1), base_share) >= SIGNIFICANCE:
-        return outcome
-    extreme = cur.values[(cur.values < low) | (cur.values > high)]
-    far = extreme[np.argmax(np.abs(extreme - (low + high) / 2))]
-    where = f" in slice {slice_name}" if slice_name else ""
-    outcome.findings.append(Finding(
-        feature=name, types=["FEATURE_TAIL_SHARE_HIGH"], check=TAILS, fraction=share, value=share,
-        threshold=TAILS_MIN_SHARE, slice=slice_name,
-        description=(f"{share:.1%} of rows{where} ({beyond}) lie beyond {_against(kind)}'s {what} "
-                     f"[{_show(low)}, {_show(high)}], where it has {base_share:.2%}; the farthest is {_show(float(far))}. "
-                     "A change of units in part of the rows?")))
-    return outcome
-
-
-# ---- PSI and Wasserstein -------------------------------------------------------------------------
-
-def psi(base: FeatureProfile, cur_values: np.ndarray, cur_counts: np.ndarray) -> float:
-    """The population stability index over the baseline's deciles (shares floored at 1e-4)."""
-    edges = np.unique([base.quantile(q) for q in np.linspace(0.1, 0.9, 9)])
-    base_bins = np.bincount(np.searchsorted(edges, base.values, side="left"), weights=base.counts,
-                            minlength=len(edges) + 1)
-    cur_bins = np.bincount(np.searchsorted(edges, cur_values, side="left"), weights=cur_counts,
-                           minlength=len(edges) + 1)
-    b = np.maximum(base_bins / base_bins.sum(), 1e-4)
-    c = np.maximum(cur_bins / max(cur_bins.sum(), 1), 1e-4)
-    return float(np.sum((c - b) * np.log(c / b)))
-
-
-def wasserstein(base: FeatureProfile, cur_values: np.ndarray, cur_counts: np.ndarray) -> Optional[float]:
-    """The Wasserstein-1 distance divided by the baseline's standard deviation (None if it is 0),
-    both sides clipped to the baseline's 0.1 %-99.9 % quantiles: one 1,710-mile trip must not
-    decide it (values beyond are the tails check's)."""
-    low, high = base.quantile(TAIL_LOW), base.quantile(TAIL_HIGH)
-    base = _clipped(base.values, base.counts, low, high)
-    cur_values, cur_counts = _clipped(cur_values, cur_counts, low, high, profile=False)
-    mean = np.average(base.values, weights=base.counts)
-    spread = float(np.sqrt(np.average((base.values - mean) ** 2, weights=base.counts)))
-    if spread == 0 or not cur_counts.sum():
-        return None
-    support = np.union1d(base.values, cur_values)
-    cdf_base = np.cumsum(base.counts)[np.searchsorted(base.values, support, side="right") - 1] / base.counts.sum()
-    cdf_base[support < base.values[0]] = 0.0
-    cur_cumulative = np.cumsum(cur_counts)
-    index = np.searchsorted(cur_values, support, side="right") - 1
-    cdf_cur = np.where(index >= 0, cur_cumulative[np.maximum(index, 0)], 0) / cur_counts.sum()
-    return float(np.sum(np.abs(cdf_base - cdf_cur)[:-1] * np.diff(support)) / spread)
-
-
-def _clipped(values, counts, low, high, profile=True):
-    clipped, inverse = np.unique(np.clip(values, low, high), return_inverse=True)
-    summed = np.bincount(inverse, weights=counts, minlength=len(clipped)).astype(np.int64)
-    if not profile:
-        return clipped, summed
-    result = FeatureProfile("float", int(summed.sum()))
-    result.values, result.counts = clipped, summed
-    return result
-
-
-_TESTS = {PSI: psi, WASSERSTEIN: wasserstein}
-
-
-def statistic_noise(test: str, base: FeatureProfile, rows: float, key: str) -> Optional[float]:
-    """The QUANTILE of a test's statistic between the baseline and `rows` values drawn from it."""
-    n = int(min(max(rows, 1), noise.MAX_ROWS))
-    shares = base.counts / base.counts.sum()
-    drawn = np.random.default_rng([noise.SEED, sum(key.encode()) % 2**31]).multinomial(n, shares, size=noise.DRAWS)
-    values = [_TESTS[test](base, base.values, counts) for counts in drawn]
-    values = [v for v in values if v is not None]
-    return float(np.quantile(values, noise.QUANTILE)) if values else None
-
-
-def _test(test: str, threshold: float, name, cur: FeatureProfile, base: FeatureProfile, f_cur: float,
-          kind: str) -> Outcome:
-    outcome = Outcome()
-    value = _TESTS[test](base, cur.values, cur.counts)
-    if value is None:
-        return outcome
-    measurement = _measured(kind, name, test.upper(), value, threshold)
-    outcome.measurements.append(measurement)
-    if value <= threshold:
-        return outcome
-    measurement["noise"] = statistic_noise(test, base, cur.present * f_cur, f"{test}:{name}")
-    if not noise.stands(value, threshold, measurement["noise"]):
-        measurement["within_noise"] = True
-        return outcome
-    label = "population stability index" if test == PSI else "Wasserstein distance (in standard deviations)"
-    outcome.findings.append(Finding(
-        feature=name, types=[f"COMPARATOR_{test.upper()}_HIGH"], check=kind, rule=test, value=value,
-        threshold=threshold, noise=measurement["noise"],
-        description=f"The {label} between {_side(kind)} is {value:.3g}, above {threshold:.3g}."))
+                description=f"the Jensen-Shannon divergence between {side(kind)} is {value:.3g}, above {js_threshold:.3g}"))
     return outcome
 
 
@@ -447,7 +155,7 @@ def _slices(current: Profile, baseline: Profile, schema, environment, kind, sett
                 outcome.extend(_slice_comparator(feature, kind, name, cur, base, f_cur))
                 outcome.extend(_slice_fill(feature, kind, name, cur, base, rows, base_rows, f_cur))
                 if cur.numeric and cur.present and base.present and _compared(feature, kind):
-                    outcome.extend(_tails(feature.name, cur, base, f_cur, kind, slice_name=name))
+                    outcome.extend(tails(feature.name, cur, base, f_cur, kind, slice_name=name))
     return outcome
 
 
@@ -471,7 +179,7 @@ def _slice_comparator(feature, kind, slice_name, cur: FeatureProfile, base: Feat
         return outcome
     if not threshold:
         return outcome
-    measurement = _measured(kind, feature.name, label, value, threshold, slice_name=slice_name)
+    measurement = measured(kind, feature.name, label, value, threshold, slice_name=slice_name)
     outcome.measurements.append(measurement)
     if value <= threshold:
         return outcome
@@ -483,7 +191,7 @@ def _slice_comparator(feature, kind, slice_name, cur: FeatureProfile, base: Feat
     outcome.findings.append(Finding(
         feature=feature.name, types=[f"COMPARATOR_{'L_INFTY' if label == 'L_INFTY' else 'JENSEN_SHANNON_DIVERGENCE'}_HIGH"],
         check=kind, value=value, threshold=threshold, noise=measurement["noise"], slice=slice_name,
-        description=f"In slice {slice_name}, the {name} between {_side(kind)} is {value:.3g}, above {threshold:.3g}."))
+        description=f"In slice {slice_name}, the {name} between {side(kind)} is {value:.3g}, above {threshold:.3g}."))
     return outcome
 
 
@@ -518,40 +226,5 @@ def _slice_fill(feature, kind, slice_name, cur: FeatureProfile, base: FeaturePro
         feature=feature.name, types=["FEATURE_TYPE_LOW_FRACTION_PRESENT"], check=FILL_RATE, value=filled,
         threshold=floor, slice=slice_name,
         description=(f"In slice {slice_name}, only {filled:.1%} of rows have a value, against {base_filled:.1%} of the "
-                     f"same slice in {_against(kind)}; the schema expects at least {floor:.1%}.")))
+                     f"same slice in {against(kind)}; the schema expects at least {floor:.1%}.")))
     return outcome
-
-
-# ---- helpers -------------------------------------------------------------------------------------
-
-def _measured(kind: str, feature: str, kind_of_check: str, value: float, threshold: float, slice_name=None,
-              noise_level=None, chance=None) -> dict:
-    measurement = {"check": kind, "feature": feature, "type": kind_of_check.upper(), "value": float(value),
-                   "threshold": float(threshold)}
-    if slice_name:
-        measurement["slice"] = slice_name
-    if noise_level is not None:
-        measurement["noise"] = float(noise_level)
-    if chance is not None:
-        measurement["chance"] = float(chance)
-    return measurement
-
-
-def _against(kind: str) -> str:
-    return "training data" if kind == SKEW else "the previous accepted span"
-
-
-def _side(kind: str) -> str:
-    return "serving and training" if kind == SKEW else "this span and the previous accepted one"
-
-
-def _show(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return repr(value)
-
-
-def _place(level: int) -> str:
-    if level <= -7:
-        return "beyond 10^-6"
-    return "1" if level == 0 else f"10^{level}"

@@ -32,7 +32,7 @@ import yaml
 from core.common.errors import ConfigError
 
 FILE = "tfxgate.yaml"
-SHIPPED = pathlib.Path(__file__).resolve().parent.parent  # the shipped example's folder
+SHIPPED = pathlib.Path(__file__).resolve().parents[2]  # the shipped example's folder
 TASKS = ("binary", "multiclass", "regression")
 SCHEMA_FOLDER = "schema"
 MODELS_FOLDER = "models"

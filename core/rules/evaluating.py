@@ -4,14 +4,11 @@ it, and the views of each column a rule reads (what core/checks/rule_cause.py co
 import ast
 import dataclasses
 import functools
-import keyword
 import math
-import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from core.common.errors import ConfigError
 from core.rules.expression import (ARITHMETIC, BOOL, DEFAULT_RELATIVE_TOLERANCE, MAX_EPOCH_SECONDS, NUM, TEXT,

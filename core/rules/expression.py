@@ -7,11 +7,9 @@ import functools
 import keyword
 import math
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, Mapping, Optional, Set, Tuple
 
 import numpy as np
-import pandas as pd
-import yaml
 
 from core.common.errors import ConfigError
 

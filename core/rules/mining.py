@@ -1,19 +1,13 @@
 """Rules mined from training data as candidates for a person to review: derived columns (the
 hour of a timestamp), equalities up to a factor, and orderings random pairing would break."""
 
-import ast
 import dataclasses
-import functools
 import keyword
-import math
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import List, Mapping, Optional, Set, Tuple
 
 import numpy as np
-import pandas as pd
-import yaml
 
-from core.common.errors import ConfigError
 from core.rules.evaluating import Value, timestamp, tolerant_equal
 from core.rules.expression import NUM
 from core.rules.parsing import Rule

@@ -2,16 +2,12 @@
 (names, keys, features, the expression's kinds) and written back as YAML. The format is in
 core/rules/__init__.py."""
 
-import ast
 import dataclasses
-import functools
-import keyword
 import math
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from core.common.errors import ConfigError
