@@ -93,7 +93,7 @@ class CsvSource:
             self._check_file(file)
 
     def _check_file(self, file: str) -> None:
-        if not any(True for _ in self.records(file)):
+        if sum(1 for _ in self.records(file)) == 0:  # every record read: a broken one raises
             raise CsvInputError(f"{file}: no data rows, only a header")
 
     def locate(self, file: str, indices: Sequence[int]) -> Dict[int, int]:
@@ -128,7 +128,11 @@ class CsvSource:
             for batch in reader:
                 yield batch
         except pa.ArrowInvalid as e:
-            self._check_file(file)  # the structure check names the line and the problem, where it can
+            # The structure check names the line and the problem, where it can. pyarrow's reader
+            # may still read ahead from this handle: the check reads the file from a fresh one
+            # (a second open, on this error path only).
+            self._handles.pop(file, None)
+            self._check_file(file)
             message = _first_line(e)
             if "UTF8" in message:
                 raise InputError(f"{file}: not UTF-8 text ({message})") from None
