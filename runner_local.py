@@ -200,15 +200,14 @@ def _run(config, run_id: str, log_path: str, verbose: bool, project, policy: str
     from tfxgate import console  # heavy imports after argument checks
 
     started = time.monotonic()
+    # What this run already finished (a retried stage): not run again, and not shown.
+    finished = stages.finished_nodes(config.store.open(must_exist=False), run_id) if stage else set()
     with console.pipeline_console(log_path, verbose) as progress:
         store_lib.install_log_redaction()  # TFX logs its connection config, password and all
         try:
             from pipeline.pipeline import create_pipeline
             from pipeline.run import NamedRunLocalDagRunner
 
-            finished = stages.finished_nodes(config.store.open(must_exist=False), run_id) if stage else ()
-            if finished:
-                print(f"tfxgate: run {run_id} already finished {', '.join(sorted(finished))}", flush=True)
             NamedRunLocalDagRunner(run_id, stage, finished).run(create_pipeline(config))
             failed_node, error = None, None
         except KeyboardInterrupt:  # said below, once the console gives the terminal back
