@@ -22,7 +22,7 @@ run: $(STAMP)
 # fixtures; none uses the session's `runs`); their output follows the rest's. Either failing fails
 # the target; a process whose selection (PYTEST_ARGS' -k or -m) collected nothing (5) does not.
 # The second process keeps no .pytest_cache: two sessions would write the same files.
-BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_own_data_pipeline.py
+BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_own_data_pipeline.py tests/test_airflow.py
 BESIDE_LOG := .test-beside.log
 
 test: $(STAMP) browser $(AIRFLOW_STAMP)

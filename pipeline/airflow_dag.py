@@ -108,7 +108,6 @@ def build(settings: dict):
         catchup=False,
         max_active_runs=1,  # one run of a project at a time (its run lock would make a second wait)
         tags=["tfxgate"],
-        render_template_as_native_obj=False,
         params={
             "span": Param(None, type=["null", "integer"], minimum=1,
                           description="the training span to ingest (null: the latest)"),
