@@ -5,10 +5,14 @@ PYTHON_VERSION := 3.10
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tfxgate-installed
+# Airflow in a virtual environment of its own (requirements/airflow-lock.txt): it runs a project's
+# DAG (runner_airflow.py), each stage in the project's .venv; it never imports TensorFlow or ours.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.airflow-installed
 # uv resolves and installs the TFX stack in seconds where pip backtracks for minutes.
 UV := python$(PYTHON_VERSION) -m uv
 
-.PHONY: run test test-fast bench docs install lock clean browser
+.PHONY: run test test-fast bench docs install lock clean browser airflow airflow-lock
 
 run: $(STAMP)
 	$(PY) runner_local.py $(ARGS)
@@ -18,10 +22,10 @@ run: $(STAMP)
 # fixtures; none uses the session's `runs`); their output follows the rest's. Either failing fails
 # the target; a process whose selection (PYTEST_ARGS' -k or -m) collected nothing (5) does not.
 # The second process keeps no .pytest_cache: two sessions would write the same files.
-BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_own_data_pipeline.py
+BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_own_data_pipeline.py tests/test_airflow.py
 BESIDE_LOG := .test-beside.log
 
-test: $(STAMP) browser
+test: $(STAMP) browser $(AIRFLOW_STAMP)
 	@$(PY) -m pytest $(BESIDE) -p no:cacheprovider $(PYTEST_ARGS) >$(BESIDE_LOG) 2>&1 & beside=$$!; \
 	trap 'kill $$beside 2>/dev/null' INT TERM; \
 	echo "tfxgate: $(BESIDE) run beside the rest; their output follows it"; \
@@ -68,6 +72,19 @@ $(STAMP): requirements/lock.txt requirements/datasets.txt setup.py
 lock:
 	$(UV) pip compile --quiet --python-version $(PYTHON_VERSION) --python-platform x86_64-manylinux_2_28 \
 		requirements/requirements.in -o requirements/lock.txt
+
+# `make test` makes it too: tests/test_airflow.py runs DAGs with it.
+airflow: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP): requirements/airflow-lock.txt
+	@python$(PYTHON_VERSION) -m uv --version >/dev/null 2>&1 || python$(PYTHON_VERSION) -m pip install --quiet uv
+	@test -x $(AIRFLOW_VENV)/bin/python || $(UV) venv --python $(PYTHON_VERSION) $(AIRFLOW_VENV)
+	$(UV) pip sync --quiet --python $(AIRFLOW_VENV)/bin/python requirements/airflow-lock.txt
+	@touch $@
+
+airflow-lock:
+	$(UV) pip compile --quiet --python-version $(PYTHON_VERSION) --python-platform x86_64-manylinux_2_28 \
+		requirements/airflow.in -o requirements/airflow-lock.txt
 
 clean:
 	rm -rf outputs

@@ -33,7 +33,7 @@ from core.reading import report as reading
 from core.settings import schema_files
 from core.common.errors import UserError
 from mlmd import runlock, store as store_lib
-from pipeline import config as config_lib
+from pipeline import config as config_lib, stages
 from tfxgate.args import OneLineParser, add_store_arguments, positive_int, store_settings
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_BLESSED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
@@ -54,6 +54,8 @@ def parse_args(argv):
     parser.add_argument("--pipeline-root", help="where artifacts are written (default: <outputs>/pipeline)")
     parser.add_argument("--pipeline-name", help="the pipeline's name in MLMD (default: the project's name)")
     parser.add_argument("--schema", help="curated schema file (default: the project's newest schema/v<N>)")
+    parser.add_argument("--schema-version", help="the project's schema version v<N> to run with (default: the "
+                        "newest; instead of --schema)")
     parser.add_argument("--policy", help="gate policy file (default: the project's schema/policy.yaml)")
     parser.add_argument("--evaluation", help="model gate settings: metrics and thresholds (default: the project's "
                         "schema/evaluation.yaml)")
@@ -69,6 +71,10 @@ def parse_args(argv):
                         help="do not pre-check the CSV files here (ExampleGen still checks them)")
     parser.add_argument("--mlflow-tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or None,
                         help="log the run to this MLflow tracking server (default: $MLFLOW_TRACKING_URI; none: no MLflow)")
+    parser.add_argument("--run-id", help="this run's id in MLMD (default: its start time); the stages of one "
+                        "orchestrated run share it (runner_airflow.py)")
+    parser.add_argument("--stage", choices=stages.STAGES, help="run one stage of the run --run-id names "
+                        "(pipeline/stages.py); `check` only checks the settings and input files")
     add_store_arguments(parser)  # --metadata FILE (default <outputs>/metadata.sqlite) or MySQL
     return parser.parse_args(argv)
 
@@ -79,6 +85,11 @@ def _config(args) -> config_lib.PipelineConfig:
     args.data_root = args.data_root or str(project.data_root)
     args.outputs = args.outputs or str(project.outputs)
     args.policy = args.policy or str(project.policy_path)
+    stages.check_stage(args.stage, args.run_id)
+    if args.schema_version:
+        if args.schema:
+            raise config_lib.ConfigError("give --schema or --schema-version, not both")
+        args.schema = schema_files.version_path(str(project.schema_dir), args.schema_version)
     config = config_lib.local_config(
         project=project,
         data_root=args.data_root,
@@ -120,9 +131,13 @@ def _main(argv=None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if args.stage == stages.CHECK:
+        print(f"tfxgate: settings and input files of '{config.pipeline_name}' checked "
+              f"(schema {config.schema_version}, span {'latest' if args.span is None else args.span})")
+        return 0
     stamp = datetime.datetime.now()
     log_path = os.path.join(args.outputs, "logs", f"run-{stamp:%Y%m%d-%H%M%S-%f}-{os.getpid()}.log")
-    run_id = stamp.isoformat()  # the pipeline_run context's name: this run's own records in MLMD
+    run_id = args.run_id or stamp.isoformat()  # the pipeline_run context's name: this run's own records in MLMD
     say = lambda line: print(line, flush=True)  # noqa: E731
     try:
         with runlock.hold(runlock.lock_paths(config.pipeline_root, config.store.sqlite_path),
@@ -131,14 +146,15 @@ def _main(argv=None) -> int:
                 f"with MLMD at {config.store.describe()}")
             _reconcile(config, say)
             with _run_tmp(args.outputs):
-                status = _run(config, run_id, log_path, args.verbose, args.project, args.policy)
+                status = _run(config, run_id, log_path, args.verbose, args.project, args.policy, args.stage)
     except runlock.Busy as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BUSY
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if status not in (EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED):  # done, blocked, or the model not pushed
+    ended = args.stage in (None, stages.LAST) or status == EXIT_BLOCKED  # the run ends here
+    if ended and status not in (EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED):  # done, blocked, or the model not pushed
         _track(config, run_id, args.mlflow_tracking_uri, log_path)
     return status
 
@@ -186,17 +202,19 @@ def _reconcile(config, say) -> None:
         say(f"tfxgate: {note}")
 
 
-def _run(config, run_id: str, log_path: str, verbose: bool, project, policy: str) -> int:
+def _run(config, run_id: str, log_path: str, verbose: bool, project, policy: str, stage=None) -> int:
     from tfxgate import console  # heavy imports after argument checks
 
     started = time.monotonic()
+    # What this run already finished (a retried stage): not run again, and not shown.
+    finished = stages.finished_nodes(config.store.open(must_exist=False), run_id) if stage else set()
     with console.pipeline_console(log_path, verbose) as progress:
         store_lib.install_log_redaction()  # TFX logs its connection config, password and all
         try:
             from pipeline.pipeline import create_pipeline
             from pipeline.run import NamedRunLocalDagRunner
 
-            NamedRunLocalDagRunner(run_id).run(create_pipeline(config))
+            NamedRunLocalDagRunner(run_id, stage, finished).run(create_pipeline(config))
             failed_node, error = None, None
         except KeyboardInterrupt:  # said below, once the console gives the terminal back
             failed_node, error = progress.current or "the pipeline", KeyboardInterrupt
@@ -218,7 +236,9 @@ def _run(config, run_id: str, log_path: str, verbose: bool, project, policy: str
     if failed_node:
         print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
         return EXIT_FAILED
-    print(f"tfxgate: finished in {time.monotonic() - started:.1f} s")
+    print(f"tfxgate: finished {f'stage {stage} ' if stage else ''}in {time.monotonic() - started:.1f} s")
+    if stage not in (None, stages.LAST):
+        return 0
     return _summary(config, run_id, log_path, verbose, project)
 
 

@@ -18,7 +18,7 @@ LAYERS = [
     {"mlmd", "components"},
     {"pipeline"},
     {"tfxgate"},
-    {"runner_local", "runner_kubeflow"},
+    {"runner_local", "runner_kubeflow", "runner_airflow"},
 ]
 OURS = set().union(*LAYERS)
 COMMAND_LINE = "tfxgate"
@@ -103,7 +103,7 @@ def test_no_component_or_pipeline_module_imports_the_command_line():
 
 
 def test_runners_do_not_import_the_command_line_module():
-    for runner in ("runner_local.py", "runner_kubeflow.py"):
+    for runner in ("runner_local.py", "runner_kubeflow.py", "runner_airflow.py"):
         imported = {name for _, name in imports_of(PROJECT_ROOT / runner, "")}
         assert not any(name.startswith("tfxgate.cli") for name in imported), (runner, imported)
 
@@ -195,7 +195,7 @@ def test_the_check_sees_a_cycle_and_an_upward_import(tmp_path):
 def test_the_command_line_module_loads_without_tensorflow():
     """And the online service's modules: TensorFlow loads when the service loads what judges, and
     never in `validate --server`'s client (tests/test_serve.py runs that command as a process)."""
-    code = ("import sys, tfxgate.cli, tfxgate.client, tfxgate.serve, runner_local, runner_kubeflow; "
+    code = ("import sys, tfxgate.cli, tfxgate.client, tfxgate.serve, runner_local, runner_kubeflow, runner_airflow; "
             "heavy = [m for m in ('tensorflow', 'tfx', 'apache_beam', 'tensorflow_data_validation', 'ml_metadata') "
             "if m in sys.modules]; print(heavy)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
