@@ -71,9 +71,10 @@ def _subcommands(parser: argparse.ArgumentParser) -> Dict[str, argparse.Argument
 
 def parsers() -> Dict[str, argparse.ArgumentParser]:
     """Every command the docs describe, by how it is typed: `tfxgate`, `tfxgate validate`, ...,
-    `runner_local.py`, `runner_kubeflow.py`. The one place that names where each parser lives."""
+    `runner_local.py`, `runner_kubeflow.py`, `runner_airflow.py`. The one place that names where each parser lives."""
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
+    import runner_airflow
     import runner_kubeflow
     import runner_local
     from tfxgate import cli
@@ -83,6 +84,7 @@ def parsers() -> Dict[str, argparse.ArgumentParser]:
     commands.update(_subcommands(tfxgate))
     commands["runner_local.py"] = _parser_of(runner_local.parse_args, "runner_local.py")
     commands["runner_kubeflow.py"] = _parser_of(runner_kubeflow.parse_args, "runner_kubeflow.py")
+    commands["runner_airflow.py"] = _parser_of(runner_airflow.parse_args, "runner_airflow.py")
     return commands
 
 

@@ -43,7 +43,7 @@ FOREIGN = {
     "--serve-artifacts": "mlflow server",
     "--strict": "mkdocs",
 }
-FOREIGN_PROGRAMS = {"curl", "docker", "mkdocs", "mlflow", "pytest", "grep", "git", "pip", "uv", "apt-get"}
+FOREIGN_PROGRAMS = {"curl", "docker", "mkdocs", "mlflow", "pytest", "grep", "git", "pip", "uv", "apt-get", "airflow"}
 
 
 def _hook():
@@ -224,7 +224,7 @@ def _invocations(region: str, commands: dict, makefile_targets: set):
                 else:
                     break
             i += max(step, 1) - 1
-        elif base in ("runner_local.py", "runner_kubeflow.py"):
+        elif base in ("runner_local.py", "runner_kubeflow.py", "runner_airflow.py"):
             new = base
         elif base == "benchmarks.run":
             new = "benchmarks.run"
