@@ -2,7 +2,7 @@
 
 from tfx import types
 
-from core.common import names
+from core import names
 
 
 class GateDecision(types.Artifact):

@@ -13,8 +13,7 @@ import sys
 
 import pytest
 
-from core.common import names
-from core.common import project as project_lib
+from core import names, project as project_lib
 from mlmd import runs as runs_lib, store as store_lib
 from tests import datasets
 from tests.paths import PROJECT_ROOT

@@ -17,8 +17,7 @@ import tempfile
 
 import pytest
 
-from core.settings import layout
-from core.common import names
+from core import layout, names
 from pipeline import config as config_lib
 from tests.beam_portable import BeamServices
 from tests.paths import DATA_ROOT
