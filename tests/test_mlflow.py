@@ -128,9 +128,10 @@ def test_an_unreachable_server_is_one_line_and_changes_nothing(tracked, capsys):
 
     settings = store_lib.as_settings(str(tracked.outputs / "metadata.sqlite"))
     config = types.SimpleNamespace(store=settings, pipeline_name="tfxgate")
-    runner_local._track(config, tracked.clean_run.run_id, f"http://127.0.0.1:{free_port()}")
+    uri = f"http://127.0.0.1:{free_port()}"
+    runner_local._track(config, tracked.clean_run.run_id, uri)
     [line] = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("tfxgate: MLflow logging failed: ")
+    assert line.startswith(f"tfxgate: MLflow logging to {uri} failed: no tracking server answers there"), line
     assert set(tracked.logged) == {r.info.run_name for r in tracked.client.search_runs(
         [tracked.client.get_experiment_by_name("tfxgate").experiment_id])}
 
