@@ -26,7 +26,7 @@ import sys
 import warnings
 
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
-from core.errors import UserError
+from core.common.errors import UserError
 from pipeline import config as config_lib
 from pipeline import kubeflow
 
@@ -113,8 +113,8 @@ def main(argv=None) -> int:
 
 
 def _project_defaults(args):
-    """The project (core/project.py) and what it decides of the arguments left unsaid."""
-    from core import project as project_lib
+    """The project (core/common/project.py) and what it decides of the arguments left unsaid."""
+    from core.common import project as project_lib
 
     project = project_lib.resolve(args.project)
     if not args.data_root:

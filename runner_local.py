@@ -25,8 +25,13 @@ import sys
 import time
 
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
-from core import csv_input, names, project as project_lib, reading, schema_files
-from core.errors import UserError
+from core.reading import source as source_lib
+from core.reading.sources import csv_structure
+from core.common import names
+from core.common import project as project_lib
+from core.reading import report as reading
+from core.settings import schema_files
+from core.common.errors import UserError
 from mlmd import runlock, store as store_lib
 from pipeline import config as config_lib, stages
 from tfxgate.args import OneLineParser, add_store_arguments, positive_int, store_settings
@@ -99,13 +104,14 @@ def _config(args) -> config_lib.PipelineConfig:
         train_steps=args.train_steps,
         enable_cache=not args.no_cache,
         **({"pipeline_name": args.pipeline_name} if args.pipeline_name else {}),
-        delimiter=config_lib.check_delimiter(args.delimiter or csv_input.folder_delimiter(args.data_root) or ","),
+        delimiter=config_lib.check_delimiter(args.delimiter or csv_structure.folder_delimiter(args.data_root) or ","),
     )
     if not args.skip_input_check:  # every CSV file the run will read, before anything runs
         features = reading.schema_kinds(schema_files.load(config.schema_path))
         for folder in config_lib.input_folders(config):
-            columns = csv_input.check_folder(folder, config.delimiter)
-            csv_input.check_columns(folder, columns, list(features))
+            with source_lib.open_batch(folder, config.delimiter) as source:  # read once, every record
+                source.check()
+            csv_structure.check_columns(folder, source.columns, list(features))
     return config
 
 
@@ -256,7 +262,7 @@ def _next_steps(config, run_id: str, policy: str, project) -> None:
 def _summary(config, run_id: str, log_path: str, verbose: bool, project) -> int:
     """This run's own gate decisions and pushed model, read by its run context (a shared store
     holds other pipelines' runs too); the exit status: 5 where the model gate refused the model."""
-    from core import evaluation as evaluation_lib
+    from core.common import evaluation as evaluation_lib
     from mlmd import runs
 
     run = runs.find_run_by_id(config.store.open(), run_id)

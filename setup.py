@@ -11,7 +11,7 @@ setup(
     version="0.1.0",
     description="A TFX pipeline that refuses to train or push on bad data, and says why.",
     python_requires=">=3.9,<3.11",
-    packages=find_packages(include=["core", "mlmd", "pipeline", "components", "components.*", "models", "tfxgate"]),
+    packages=find_packages(include=["core", "core.*", "mlmd", "pipeline", "components", "components.*", "models", "tfxgate"]),
     py_modules=["runner_local", "runner_kubeflow"],
     # The Transform and Trainer modules `tfxgate init` writes into a project (tfxgate/init.py).
     package_data={"tfxgate": ["templates/models/*.py"]},

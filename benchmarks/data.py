@@ -28,13 +28,15 @@ _SECONDS_JITTER = {"trip_seconds": 2}  # integer columns: plus or minus this man
 
 def rule_columns() -> Set[str]:
     """Every column a rule across columns of the default schema version reads."""
-    from core import check_settings, constraints, names
+    from core.settings import check_settings
+    from core import rules as rules_lib
+    from core.common import names
     from pipeline import config
 
     path = check_settings.path_beside(config.default_schema_path(), names.CONSTRAINTS_FILE)
     if not os.path.isfile(path):
         return set()
-    return set().union(*(rule.columns() for rule in constraints.load(path)))
+    return set().union(*(rule.columns() for rule in rules_lib.load(path)))
 
 
 def _recipe(kept: Set[str]) -> str:

@@ -5,8 +5,8 @@ and the false-alarm margin of clean batches.
 
 Every batch is real rows of span 3 (data/train/span-3/data.csv) resampled with replacement (a
 fixed seed) to the batch size, with one defect injected; it is read and judged in process as
-`tfxgate validate` judges a file (core/batch_stats.py with the rules across columns, the slices
-and the profile, core/validation.py against span 3's statistics and profile, the shipped policy):
+`tfxgate validate` judges a file (core/batch/batch_stats.py with the rules across columns, the slices
+and the profile, core/checks/validation.py against span 3's statistics and profile, the shipped policy):
 a serving batch (no label column) for skew against span 3, a training span for drift against it.
 A defect counts as blocked only when a finding of the expected check (and rule, slice) on the
 expected feature blocks; whatever else blocks is recorded beside it.
@@ -56,14 +56,20 @@ class Gate:
     """Span 3 read once (statistics and profile); batches judged against it."""
 
     def __init__(self, work: str):
-        from core import batch_stats, check_settings, constraints, names, policy as policy_lib, profile_checks, \
-            reading, schema_files
+        from core.batch import batch_stats
+        from core.settings import check_settings
+        from core import rules as rules_lib
+        from core.common import names
+        from core.judging import policy as policy_lib
+        from core.checks import profile_checks
+        from core.reading import report as reading
+        from core.settings import schema_files
         from pipeline import config as config_lib
 
         path = config_lib.default_schema_path()
         self.schema = schema_files.load(path)
         self.kinds = reading.schema_kinds(self.schema)
-        self.rules = constraints.load(check_settings.path_beside(path, names.CONSTRAINTS_FILE), list(self.kinds))
+        self.rules = rules_lib.load(check_settings.path_beside(path, names.CONSTRAINTS_FILE), list(self.kinds))
         self.settings = check_settings.load(path, list(self.kinds))
         self.base = batch_stats.read(str(SPAN), self.kinds, rules=self.rules, slice_keys=self.settings.slices)
         self.policy = policy_lib.load(str(config_lib.POLICY_PATH))
@@ -78,8 +84,10 @@ class Gate:
 
     def judge(self, frame: pd.DataFrame, environment: str):
         """(verdicts, report) of a batch: skew against span 3 when serving, drift when training."""
-        from core import batch_stats, policy as policy_lib, validation
-        from core.findings import DRIFT, SKEW
+        from core.batch import batch_stats
+        from core.judging import policy as policy_lib
+        from core.checks import validation
+        from core.common.findings import DRIFT, SKEW
 
         if environment == SERVING:
             frame = frame.drop(columns=[c for c in self.labels if c in frame])

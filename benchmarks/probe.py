@@ -67,7 +67,10 @@ def _work(args):
     if args.kind in ("today", "checked"):
         return _gate_work(args, schema_path)
     if args.kind == "inferred":  # the same work as `ours`, every column's type inferred from the batch
-        from core import batch_stats, policy as policy_lib, schema_files, validation
+        from core.batch import batch_stats
+        from core.judging import policy as policy_lib
+        from core.settings import schema_files
+        from core.checks import validation
 
         schema, policy = schema_files.load(schema_path), policy_lib.load(str(config.POLICY_PATH))
 
@@ -101,9 +104,15 @@ def _work(args):
 
 def _gate_work(args, schema_path: str):
     """today or checked: span 3 read now, untimed; the callable reads and judges the batch only."""
-    from core import batch_stats, check_settings, constraints, names, policy as policy_lib, reading, schema_files, \
-        validation
-    from core.findings import DRIFT
+    from core.batch import batch_stats
+    from core.settings import check_settings
+    from core import rules as rules_lib
+    from core.common import names
+    from core.judging import policy as policy_lib
+    from core.reading import report as reading
+    from core.settings import schema_files
+    from core.checks import validation
+    from core.common.findings import DRIFT
     from pipeline import config
 
     schema = schema_files.load(schema_path)
@@ -115,7 +124,7 @@ def _gate_work(args, schema_path: str):
         base = batch_stats.read(span, kinds, **read)
         against = dict(previous_statistics=base.statistics)
     else:
-        rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
+        rules = rules_lib.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
         settings = check_settings.load(schema_path, list(kinds))
         read = dict(rules=rules, slice_keys=settings.slices)
         base = batch_stats.read(span, kinds, **read)

@@ -137,7 +137,7 @@ def markdown(r: dict) -> str:
         typed = [(rows, e) for rows, e in sorted(throughput.items(), key=lambda kv: int(kv[0]))
                  if "typed_over_inferred" in e]
         if typed:
-            lines += ["", "Schema-typed reading (`core/cells.py`) against the types inferred from the batch "
+            lines += ["", "Schema-typed reading (`core/reading/cells.py`) against the types inferred from the batch "
                       "(the reading before it), same statistics and validation:", "",
                       "| rows | typed by the schema | inferred | typed ÷ inferred |", "|---|---|---|---|"]
             for rows, e in typed:
@@ -385,7 +385,7 @@ _WHY = """## Where the missed targets go
 # Measured on its own on 2026-12-02 (not by `make bench`), kept as it was written.
 _TYPED_READING = """## Schema-typed reading against inferred reading (2026-12-02)
 
-The typed-reading change (cells read as the curated schema's type, `core/cells.py`) measured on
+The typed-reading change (cells read as the curated schema's type, `core/reading/cells.py`) measured on
 its own, since a full `make bench` was not re-run that day: 1,500,000 rows (181 MiB), each kind
 in fresh processes, interleaved, one first call and two warm calls per process
 (`benchmarks.probe ours` against `benchmarks.probe inferred`: the same statistics, validation and

@@ -2,7 +2,7 @@
 
 from tfx import types
 
-from core import names
+from core.common import names
 
 
 class GateDecision(types.Artifact):

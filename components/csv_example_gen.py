@@ -8,20 +8,21 @@ every column from the batch's own text: a pandas export writes an integer column
 value as `8.0`, so the whole column becomes FLOAT and every validator blocks it.
 
 This executor:
-- runs `core.csv_input.check_files` over the split's files before building the Beam graph, so a
+- opens the split's files as one source (`core.reading.source.open_batch`) and checks every record
+  before building the Beam graph, so a
   broken file fails the execution with `<file>: line N: <problem>` before anything is written;
-- reads the records with the same reader (Python's csv module, line numbers kept);
-- reads each column the curated schema knows by `core.cells.read_column`, the function
+- reads the records through the same kind of source (Python's csv module, line numbers kept);
+- reads each column the curated schema knows by `core.reading.cells.read_column`, the function
   `tfxgate validate` calls too; a column the schema does not know is inferred as CsvExampleGen
   infers it;
 - leaves out every row with a cell its schema type cannot hold: it is written, with its file,
   line and reasons, to the quarantine (`Quarantine/<input split>.csv` inside the Examples), never
   to a split, so Transform and Trainer never see it;
 - leaves out, the same way, every row breaking a rule across columns of `constraints.yaml`
-  (core/constraints.py; one code path with validate: core/rows.py);
-- profiles the rows kept (core/profile.py, with the slices of `checks.yaml`) into
-  `profile.json`, the input to core/profile_checks.py;
-- counts those cells per feature and reason (`core.reading.ReadingReport`, with file and line
+  (core/rules/; one code path with validate: core/checks/rows.py);
+- profiles the rows kept (core/statistics/profile.py, with the slices of `checks.yaml`) into
+  `profile.json`, the input to core/checks/profile_checks.py;
+- counts those cells per feature and reason (`core.reading.report.ReadingReport`, with file and line
   examples) and records the report on the Examples in MLMD (`typed_reading`, with the count of
   rows quarantined) and in `typed_reading.json`; the validators turn it into findings, and the
   gate's policy decides whether a run with quarantined rows goes on;
@@ -54,14 +55,22 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder, example_coder
 
-from core import (cells, check_settings, constraints, csv_input, names, profile as profile_lib, progress, reading,
-                  rows as rows_lib)
+from core.reading import cells
+from core.settings import check_settings
+from core import rules as rules_lib
+from core.reading import source as source_lib
+from core.reading.sources import csv_structure
+from core.common import names
+from core.statistics import profile as profile_lib
+from core.common import progress
+from core.reading import report as reading
+from core.checks import rows as rows_lib
 
 SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
 DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
 CONSTRAINTS_KEY = "constraints"  # in custom_config: constraints.yaml beside the schema (rules across columns)
 CHECKS_KEY = "checks"  # in custom_config: checks.yaml beside the schema (the profile's slices)
-PROFILE_FILE = names.PROFILE_FILE  # the batch's profile (core/profile.py), beside Split-*/
+PROFILE_FILE = names.PROFILE_FILE  # the batch's profile (core/statistics/profile.py), beside Split-*/
 _PROFILE_PARTS = ".profile"  # one profile per input split, merged by the executor
 READING_FILE = "typed_reading.json"  # the merged ReadingReport, beside Split-*/
 _READING_PARTS = ".typed_reading"  # one report per input split, merged by the executor
@@ -69,12 +78,12 @@ _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
 QUARANTINE_FOLDER = names.QUARANTINE_FOLDER  # inside the Examples: the rows left out, per input split
 QUARANTINED_ROWS = names.QUARANTINED_ROWS  # the Examples' MLMD property: how many rows were left out
 # Rows per batch, fixed: once a feature has more distinct values than the profile keeps, its
-# rounding depends on where batches start (core/profile.py), so the same input, batched alike,
+# rounding depends on where batches start (core/statistics/profile.py), so the same input, batched alike,
 # gives the same profile.json.
 _BATCH = dict(min_batch_size=4096, max_batch_size=4096)
 
 
-def custom_config(schema_text: str, delimiter: str = csv_input.DELIMITER, constraints_text: str = "",
+def custom_config(schema_text: str, delimiter: str = csv_structure.DELIMITER, constraints_text: str = "",
                   checks_text: str = "") -> example_gen_pb2.CustomConfig:
     """ExampleGen's custom_config carrying the curated schema's text, the delimiter, and the
     texts of constraints.yaml and checks.yaml beside the schema (empty: none)."""
@@ -123,7 +132,7 @@ def rules_and_slices(exec_properties: Dict[str, Any]):
     """(constraints.yaml's rules, checks.yaml's slice keys) in the execution's custom_config."""
     chosen = settings(exec_properties)
     features = list(schema_kinds(exec_properties))
-    rules = constraints.parse(chosen.get(CONSTRAINTS_KEY) or "", names.CONSTRAINTS_FILE, features)
+    rules = rules_lib.parse(chosen.get(CONSTRAINTS_KEY) or "", names.CONSTRAINTS_FILE, features)
     checks = check_settings.parse(chosen.get(CHECKS_KEY) or "", names.CHECKS_FILE, features)
     return rules, checks.slices
 
@@ -132,21 +141,19 @@ _COUNT_EVERY = 10_000  # rows between updates of the heartbeat's counter
 
 
 class _ReadRows(beam.DoFn):
-    """A CSV file's data records as (file, line, fields), read by core.csv_input's reader in a
+    """A CSV file's data records as (file, line, fields), read through core.reading.source (its line numbers kept) in a
     worker whose csv module accepts fields up to FIELD_LIMIT."""
 
     def __init__(self, delimiter: str, counted: bool = True):
         self._delimiter, self._counted = delimiter, counted  # counted: on the heartbeat's counter
 
     def setup(self):
-        csv_input.allow_large_fields()
+        csv_structure.allow_large_fields()
 
     def process(self, path: str) -> Iterable[tuple]:
-        with fileio.open(path, "rb") as raw:
-            stream = csv_input.records(raw, path, self._delimiter)
-            next(stream)  # the header, checked before the graph was built
+        with source_lib.open_batch([path], self._delimiter, opener=lambda p: fileio.open(p, "rb")) as source:
             unseen = 0
-            for line, fields in stream:
+            for line, fields in source.records(path):
                 yield path, line, fields
                 unseen += 1
                 if unseen == _COUNT_EVERY:
@@ -165,8 +172,8 @@ _EMPTY_COLUMN = pa.list_(pa.binary())  # a column the schema does not know, empt
 
 
 class _RowsToExamples(beam.DoFn):
-    """A batch of records to tf.Examples, column by column through core.cells. A row with a cell
-    its schema type cannot hold, or that breaks a rule across columns, is left out (core/rows.py);
+    """A batch of records to tf.Examples, column by column through core.reading.cells. A row with a cell
+    its schema type cannot hold, or that breaks a rule across columns, is left out (core/checks/rows.py);
     the report of what was left out goes to the `reading` output, the profile of the rows kept
     to `profile`.
 
@@ -267,7 +274,7 @@ class _TypedCsvToExample(beam.PTransform):
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
         self._kinds = schema_kinds(exec_properties)
         self._domains = schema_domains(exec_properties)
-        self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_input.DELIMITER
+        self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_structure.DELIMITER
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = _part_name(split_pattern)
@@ -279,9 +286,11 @@ class _TypedCsvToExample(beam.PTransform):
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
         files = sorted(fileio.glob(self._pattern))
         if not files:
-            raise csv_input.CsvInputError(f"{self._pattern}: no CSV file matches")
-        names = csv_input.check_files(files, opener=lambda path: fileio.open(path, "rb"), delimiter=self._delimiter)
-        csv_input.check_columns(files[0], names, list(self._kinds))
+            raise csv_structure.CsvInputError(f"{self._pattern}: no CSV file matches")
+        with source_lib.open_batch(files, self._delimiter, opener=lambda path: fileio.open(path, "rb")) as source:
+            source.check()  # every record of every file, before the graph is built
+            names = source.columns
+        csv_structure.check_columns(files[0], names, list(self._kinds))
         rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(_ReadRows(self._delimiter))
         if any(n not in self._kinds for n in names):  # infer the columns the schema does not know
             # A reading of its own: the inferred types are a side input of the conversion, and

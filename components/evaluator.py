@@ -19,7 +19,8 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
-from core import evaluation, names
+from core.common import evaluation
+from core.common import names
 
 BASELINE_MODEL_URI = "baseline_model_uri"
 EVALUATION_SETTINGS = "evaluation_settings"  # the evaluation.yaml text the reasons are worded from

@@ -17,7 +17,8 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from core import names, schema_files
+from core.common import names
+from core.settings import schema_files
 
 
 class Executor(base_executor.BaseExecutor):

@@ -28,8 +28,9 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import proto_utils
 
 from components import csv_example_gen
-from core import csv_input, schema_files
-from core.errors import ConfigError
+from core.reading.sources import csv_structure
+from core.settings import schema_files
+from core.common.errors import ConfigError
 
 REQUESTED_SPAN = "requested_span"  # not `span`: the driver's work writes the resolved span under that key
 SCHEMA_DIR = "schema_dir"
@@ -59,7 +60,7 @@ def with_run_parameters(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
             static_range=range_config_pb2.StaticRange(start_span_number=int(span), end_span_number=int(span))))
     if resolved.get(SCHEMA_DIR) and resolved.get(SCHEMA_VERSION):
         texts = schema_files.read_version(schema_files.version_path(resolved[SCHEMA_DIR], resolved[SCHEMA_VERSION]))
-        delimiter = csv_example_gen.settings(resolved).get(csv_example_gen.DELIMITER_KEY) or csv_input.DELIMITER
+        delimiter = csv_example_gen.settings(resolved).get(csv_example_gen.DELIMITER_KEY) or csv_structure.DELIMITER
         resolved[standard_component_specs.CUSTOM_CONFIG_KEY] = proto_utils.proto_to_json(csv_example_gen.custom_config(
             texts["schema_text"], delimiter, texts["constraints_text"], texts["checks_text"]))
     return resolved

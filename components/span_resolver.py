@@ -2,7 +2,7 @@
 
 A Resolver node with this strategy takes the current run's Examples (an output channel, scoped
 to this run) and every GateDecision of earlier runs, and resolves only the one decision that is
-the baseline (the rule is core.baseline's). Resolving just that keeps the validator's inputs
+the baseline (the rule is core.common.baseline's). Resolving just that keeps the validator's inputs
 identical on a re-run with nothing changed, so the cache holds. Local runs only: the open-source
 Kubeflow backend cannot run Resolver nodes.
 """
@@ -12,7 +12,8 @@ from typing import Dict, List, Optional
 from tfx import types
 from tfx import v1 as tfx
 
-from core import baseline, names
+from core.common import baseline
+from core.common import names
 
 
 def span_of(artifact: Optional[types.Artifact]) -> Optional[int]:

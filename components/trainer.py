@@ -14,7 +14,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import proto_utils
 
-from core.errors import ConfigError
+from core.common.errors import ConfigError
 
 TRAIN_STEPS = "train_steps"
 

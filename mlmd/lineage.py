@@ -7,7 +7,8 @@ read them; pipeline_run contexts group a run's executions.
 import datetime
 from typing import Dict, List, Optional
 
-from core import names, policy as policy_lib
+from core.common import names
+from core.judging import policy as policy_lib
 from mlmd import query, runs
 from mlmd.runs import RunNotFound
 
@@ -188,7 +189,7 @@ def format_lineage(data: dict) -> str:
 
 def _evaluation_lines(judged: Optional[dict]) -> List[str]:
     """The model gate on the model: each gated metric beside the baseline's, and why it was refused."""
-    from core import evaluation
+    from core.common import evaluation
 
     if judged is None:
         return ["    model gate: none ran (no Evaluator in this run)"]

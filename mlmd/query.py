@@ -10,7 +10,8 @@ from typing import Iterable, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from core import baseline, names
+from core.common import baseline
+from core.common import names
 from mlmd.store import StoreSettings
 
 Store = metadata_store.MetadataStore
@@ -175,7 +176,7 @@ def latest_pushed_destination(store: Store, pipeline: Optional[str] = None) -> O
 
 
 def latest_accepted_training_statistics(store: Store, pipeline: Optional[str] = None) -> Optional[dict]:
-    """The training statistics the data gate accepted most recently (core.baseline's rule).
+    """The training statistics the data gate accepted most recently (core.common.baseline's rule).
 
     Returns {"uri", "splits", "span", "run", "examples_uri"} or None when the gate has accepted nothing yet.
     """
@@ -202,7 +203,7 @@ def schema_version_of(store: Store, artifact_id: int) -> Optional[str]:
     otherwise the curated Schema upstream of it leads to the importer's `schema_file` path,
     whose folder name is the version.
     """
-    from core import schema_files
+    from core.settings import schema_files
 
     [artifact] = store.get_artifacts_by_id([artifact_id])
     recorded = custom_value(artifact, names.SCHEMA_VERSION)

@@ -10,9 +10,12 @@ from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from core import layout, names, policy as policy_lib, schema_files
-from core.errors import NotFound
-from core.findings import Finding
+from core.settings import layout
+from core.common import names
+from core.judging import policy as policy_lib
+from core.settings import schema_files
+from core.common.errors import NotFound
+from core.common.findings import Finding
 from mlmd import query
 from mlmd import store as store_lib
 
@@ -62,7 +65,7 @@ class Run:
     validations: List[Validation]
     gate: dict  # {"decision": pass|warn|block|not reached, "summary", "artifact_id"?}
     pushed_model: Optional[dict]
-    policy_digest: Optional[str] = None  # core.policy.digest of the policy the gate judged with
+    policy_digest: Optional[str] = None  # core.judging.policy.digest of the policy the gate judged with
     artifacts: Dict[str, List[dict]] = dataclasses.field(default_factory=dict)  # node -> [{id, type, uri}]
     serving_examples: List[dict] = dataclasses.field(default_factory=list)  # as `examples`, ServingExampleGen's
     # The model gate: None where no Evaluator ran (the data gate stopped the run, or a run from

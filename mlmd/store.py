@@ -20,7 +20,7 @@ import re
 import time
 from typing import Mapping, Optional, Set
 
-from core.errors import ConfigError
+from core.common.errors import ConfigError
 
 ENV_PREFIX = "TFXGATE_MYSQL_"
 DEFAULT_MYSQL_PORT = 3306

@@ -6,11 +6,14 @@ import pathlib
 import re
 from typing import List, Optional, Tuple
 
-from core import names, policy as policy_lib, project as project_lib, schema_files
-from core.errors import ConfigError  # noqa: F401  (the error of every setting here)
+from core.common import names
+from core.judging import policy as policy_lib
+from core.common import project as project_lib
+from core.settings import schema_files
+from core.common.errors import ConfigError  # noqa: F401  (the error of every setting here)
 from mlmd.store import StoreSettings
 
-# The shipped example project (core/project.py): its folder is the repository's top level.
+# The shipped example project (core/common/project.py): its folder is the repository's top level.
 PROJECT_ROOT = project_lib.SHIPPED
 PIPELINE_NAME = "tfxgate"
 DEFAULT_OUTPUTS = PROJECT_ROOT / project_lib.OUTPUTS_FOLDER
@@ -159,7 +162,7 @@ def read_policy(path: str = str(POLICY_PATH)) -> str:
 
 def read_evaluation(path: str = str(EVALUATION_PATH)) -> str:
     """The model gate's settings file, checked to parse (a one-line error if not)."""
-    from core import evaluation
+    from core.common import evaluation
 
     return evaluation.read(path)
 

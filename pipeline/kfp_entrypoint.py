@@ -17,10 +17,10 @@ What the backend hands a task, and what TFX 1.16's entrypoint does with it unwra
   before TFX sees them.
 
 Object storage: when the task's artifacts or parameters name an `s3://` URI (the pipeline root,
-the serving model directory), `core.storage.prepare` readies TensorFlow and Beam for it from the
+the serving model directory), `core.common.storage.prepare` readies TensorFlow and Beam for it from the
 `AWS_*` variables (the endpoint from the spec's container env, the credentials from the
 Kubernetes secret the spec references) before TFX runs, and the process leaves through
-`core.storage.run_and_exit` (tensorflow-io would otherwise abort it at exit).
+`core.common.storage.run_and_exit` (tensorflow-io would otherwise abort it at exit).
 
 Exit status: TFX's; 2 with one line when the arguments or the storage settings are unusable.
 """
@@ -31,7 +31,7 @@ import re
 import sys
 from typing import List, Optional, Tuple
 
-from core import storage
+from core.common import storage
 
 DECLARED_OUTPUTS_FLAG = "--tfxgate_declared_outputs"
 INVOCATION_FLAG = "--json_serialized_invocation_args"

@@ -19,8 +19,10 @@ run's Trainer wrote the model it judged, both where the backend put them.
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from core import layout, names, schema_files
-from core.errors import ConfigError, InputError, UserError, network_reason
+from core.settings import layout
+from core.common import names
+from core.settings import schema_files
+from core.common.errors import ConfigError, InputError, UserError, network_reason
 from pipeline import config as config_lib
 
 AUTO, NONE = "auto", "none"  # drift_baseline and baseline_model values --submit resolves
@@ -174,7 +176,7 @@ def submit(package: str, host: str, experiment: str, pipeline_root: str, params:
     import kfp
     import yaml
 
-    from core import storage
+    from core.common import storage
 
     with open(package) as f:
         spec = next(yaml.safe_load_all(f))

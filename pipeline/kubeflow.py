@@ -23,9 +23,11 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from core import names, project as project_lib, schema_files
-from core import storage
-from core.errors import ConfigError
+from core.common import names
+from core.common import project as project_lib
+from core.settings import schema_files
+from core.common import storage
+from core.common.errors import ConfigError
 from pipeline import config as config_lib, kfp_entrypoint
 
 IMAGE_PROJECT_ROOT = "/pipeline"  # where the Dockerfile puts the project

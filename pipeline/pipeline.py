@@ -16,8 +16,9 @@ from components.span_example_gen import LATEST_SPAN, SpanCsvExampleGen
 from components.trainer import StepsTrainer
 from components.span_resolver import PreviousAcceptedSpanStrategy
 from components.validator.component import DataValidator
-from core import check_settings, evaluation
-from core.names import (
+from core.settings import check_settings
+from core.common import evaluation
+from core.common.names import (
     CURATED_SCHEMA, EVAL_SPLIT, EVALUATOR, LATEST_BLESSED_MODEL, PARAM_BASELINE_MODEL, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE, INFERRED_SCHEMA, PARAM_DRIFT_BASELINE,
     PARAM_SCHEMA_VERSION, PARAM_SPAN, PARAM_TRAIN_STEPS, PREVIOUS_DECISIONS, PUSHER, SERVING, SERVING_EXAMPLE_GEN, SERVING_SPLIT, SERVING_STATISTICS_GEN, SERVING_VALIDATOR, SPAN_PATTERN,
     STATISTICS_GEN, TRAIN_SPLIT, TRAIN_VALIDATOR, TRAINER, TRAINING, TRANSFORM,

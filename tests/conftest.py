@@ -113,7 +113,7 @@ def runs(tmp_path_factory):
 
 
 # tensorflow-io 0.37.1 aborts at exit (status 134) any process that used its S3 file system, even
-# after every test passed (core/storage.py): once it is loaded, the session's own status leaves
+# after every test passed (core/common/storage.py): once it is loaded, the session's own status leaves
 # through os._exit, after every other plugin has finished (trylast).
 def pytest_sessionfinish(session, exitstatus):
     session.config._tfxgate_exit_status = int(exitstatus)

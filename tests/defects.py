@@ -135,7 +135,7 @@ DEFECTS = {
     "tips_tripled_span": lambda: (_every(base_rows(), 1, _scaled("tips", 3.0)), None),
     "long_trips_only_span": lambda: (_long_trips(), None),
     "label_missing": lambda: (base_rows(), SERVING_COLUMNS),
-    # Degenerate columns (core/profile_checks.py): no whole-column distance needs to move.
+    # Degenerate columns (core/checks/profile_checks.py): no whole-column distance needs to move.
     "fare_constant_serving": lambda: (_every(base_rows(), 1, lambda r: r.update(fare=base_rows()[0]["fare"])), SERVING_COLUMNS),
     "fare_rounded_to_dollars_serving": lambda: (_every(base_rows(), 1, _rounded("fare", 0)), SERVING_COLUMNS),
     "latitude_rounded_serving": lambda: (_every(base_rows(), 1, _rounded("pickup_latitude", 2)), SERVING_COLUMNS),

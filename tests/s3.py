@@ -92,7 +92,7 @@ class S3Server:
                             aws_secret_access_key=self.secret_key)
 
     def env(self) -> Dict[str, str]:
-        """The standard AWS variables a client needs (core/storage.py derives TensorFlow's)."""
+        """The standard AWS variables a client needs (core/common/storage.py derives TensorFlow's)."""
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.access_key,
                 "AWS_SECRET_ACCESS_KEY": self.secret_key, "AWS_DEFAULT_REGION": REGION}
 

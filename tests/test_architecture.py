@@ -131,6 +131,58 @@ def test_no_package_import_cycle():
     assert _cycles(_graph()) == []
 
 
+# core's rooms, lower first (docs/ARCHITECTURE.md): a room imports only itself and lower rooms.
+CORE_ROOMS = ["common", "rules", "reading", "statistics", "settings", "checks", "batch", "judging"]
+MODULE_LINES = 350  # the longest a module of core may be
+
+
+def _core_room(module: str):
+    parts = module.split(".")
+    return parts[1] if parts[0] == "core" and len(parts) > 1 and parts[1] in CORE_ROOMS else None
+
+
+def _core_edges():
+    """[(file:line, room, imported room)] of every import between two of core's rooms."""
+    edges = []
+    for path in sorted((PROJECT_ROOT / "core").rglob("*.py")):
+        module = _module_name(path)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for line, imported in imports_of(path, package):
+            source, target = _core_room(module), _core_room(imported)
+            if source and target and source != target:
+                edges.append((f"{path.relative_to(PROJECT_ROOT)}:{line}", source, target))
+    return edges
+
+
+def test_core_rooms_import_only_lower_rooms():
+    wrong = [f"{where}: core.{source} imports core.{target}" for where, source, target in _core_edges()
+             if CORE_ROOMS.index(target) > CORE_ROOMS.index(source)]
+    assert wrong == []
+
+
+def test_every_core_module_is_in_a_room_that_says_what_it_holds():
+    loose = [p.name for p in (PROJECT_ROOT / "core").glob("*.py") if p.name != "__init__.py"]
+    folders = sorted(p.name for p in (PROJECT_ROOT / "core").iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert loose == [] and folders == sorted(CORE_ROOMS)
+    for room in CORE_ROOMS:
+        docstring = ast.get_docstring(ast.parse((PROJECT_ROOT / "core" / room / "__init__.py").read_text()))
+        assert docstring and "import" in docstring.lower(), room  # what it holds, and which rooms it may import
+
+
+def test_no_core_module_is_longer_than_the_guide():
+    long = {str(p.relative_to(PROJECT_ROOT)): n for p in sorted((PROJECT_ROOT / "core").rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > MODULE_LINES}
+    assert long == {}
+
+
+def test_the_rooms_check_sees_an_upward_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from core.checks import validation\n")
+    imported = [name for _, name in imports_of(probe, "core.reading")]
+    assert [_core_room(name) for name in imported] == ["checks", "checks"]
+    assert CORE_ROOMS.index("checks") > CORE_ROOMS.index("reading")
+
+
 def test_the_check_sees_a_cycle_and_an_upward_import(tmp_path):
     """The walk itself: a function-level upward import and a cycle are found."""
     probe = tmp_path / "probe.py"

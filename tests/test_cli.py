@@ -62,7 +62,9 @@ def test_a_slice_defect_names_its_slice_and_skipped_slices_are_listed(tmp_path, 
 
 def test_a_statistics_baseline_says_which_checks_it_cannot_serve(tmp_path, capfd):
     """A baseline given as TFDV statistics has no profile: the checks beyond TFDV's say so."""
-    from core import batch_stats, reading, schema_files
+    from core.batch import batch_stats
+    from core.reading import report as reading
+    from core.settings import schema_files
     from pipeline import config as config_lib
 
     kinds = reading.schema_kinds(schema_files.load(config_lib.default_schema_path()))
@@ -168,7 +170,7 @@ def test_schema_diff_names_each_kind_of_change(tmp_path, capfd):
 
 def _draft(schema_dir, number, edit=None):
     """A draft schema/drafts/v<number>/: the shipped v1 schema, optionally edited by `edit`."""
-    from core import schema_files
+    from core.settings import schema_files
 
     draft = schema_dir / "drafts" / f"v{number}"
     draft.mkdir(parents=True)
@@ -182,7 +184,7 @@ def _draft(schema_dir, number, edit=None):
 
 
 def test_a_draft_is_used_by_nothing_until_a_person_accepts_it(tmp_path, capfd):
-    from core import schema_files
+    from core.settings import schema_files
 
     schema_dir = tmp_path / "schema"
     shutil.copytree(PROJECT_ROOT / "schema", schema_dir)
@@ -199,7 +201,7 @@ def test_a_draft_is_used_by_nothing_until_a_person_accepts_it(tmp_path, capfd):
 
 
 def test_propose_warns_when_it_relaxes_a_bound_past_its_limit_or_its_meaning():
-    from core import schema_files
+    from core.settings import schema_files
     from tfxgate import schema_versions
 
     current = schema_files.load(str(PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"))

@@ -13,7 +13,10 @@ from components.gate import executor as gate_executor
 from components.model_resolver import latest_blessed
 from components.span_resolver import baseline_decision
 from components.validator import executor as validator_executor
-from core import baseline, batch_stats, layout, names
+from core.common import baseline
+from core.batch import batch_stats
+from core.settings import layout
+from core.common import names
 from pipeline import config as config_lib
 from tests import defects
 

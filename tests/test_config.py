@@ -2,7 +2,7 @@ import pathlib
 
 import pytest
 
-from core import schema_files
+from core.settings import schema_files
 from mlmd.store import StoreSettings
 from pipeline import config as config_lib
 from tests.conftest import DATA_ROOT

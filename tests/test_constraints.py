@@ -1,4 +1,4 @@
-"""Row-level constraints (`core/constraints.py`) on real Chicago taxi rows: mining, evaluation,
+"""Row-level constraints (`core/rules/`) on real Chicago taxi rows: mining, evaluation,
 the file format and its errors. Defects are real rows changed, never hand-typed numbers."""
 
 import re
@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import constraints
-from core.errors import ConfigError
+from core import rules as rules_lib
+from core.rules import mining
+from core.common.errors import ConfigError
 from tests import datasets
 from tests.paths import DATA_ROOT
 
@@ -47,15 +48,15 @@ def columns(frame) -> dict:
 
 @pytest.fixture(scope="module")
 def mined(columns):
-    return constraints.mine(columns)
+    return rules_lib.mine(columns)
 
 
-def _one(rule: constraints.Rule, columns: dict, rows: int) -> constraints.Evaluation:
-    return constraints.evaluate([rule], columns, rows)[rule.name]
+def _one(rule: rules_lib.Rule, columns: dict, rows: int) -> rules_lib.Evaluation:
+    return rules_lib.evaluate([rule], columns, rows)[rule.name]
 
 
-def _rule(text: str) -> constraints.Rule:
-    (rule,) = constraints.parse(text, "test.yaml")
+def _rule(text: str) -> rules_lib.Rule:
+    (rule,) = rules_lib.parse(text, "test.yaml")
     return rule
 
 
@@ -72,11 +73,11 @@ def test_mining_the_real_spans_proposes_the_timestamp_rules_and_nothing_else(min
 
 @pytest.mark.parametrize("span", SPANS, ids=lambda p: p.parent.name)
 def test_mining_each_span_alone_proposes_the_same(span):
-    assert {r.expect for r in constraints.mine(_columns(pd.read_csv(span)))} == TIMESTAMP_RULES
+    assert {r.expect for r in rules_lib.mine(_columns(pd.read_csv(span)))} == TIMESTAMP_RULES
 
 
 def test_every_mined_rule_holds_on_the_rows_it_was_mined_from(frame, columns, mined):
-    for name, result in constraints.evaluate(mined, columns, len(frame)).items():
+    for name, result in rules_lib.evaluate(mined, columns, len(frame)).items():
         assert result.evaluated.sum() == len(frame), name
         assert not result.violating.any(), name
 
@@ -90,7 +91,7 @@ def test_mining_derived_real_columns(frame):
     data["fare (copy)"] = data["fare"]
     data["trip_km"] = data["trip_miles"] * 1.609344
     columns = _columns(data)
-    mined = constraints.mine(columns)
+    mined = rules_lib.mine(columns)
     by_expect = {r.expect: r for r in mined}
     assert set(by_expect) == TIMESTAMP_RULES | {
         "trip_start_timestamp <= trip_end_timestamp",
@@ -102,9 +103,9 @@ def test_mining_derived_real_columns(frame):
     assert ordering.name == "trip_end_after_start"
     assert ordering.why == "held on all 14,163 training rows where its columns have a value (of 14,169)"
     assert len({r.name for r in mined}) == len(mined)
-    for name, result in constraints.evaluate(mined, columns, len(data)).items():
+    for name, result in rules_lib.evaluate(mined, columns, len(data)).items():
         assert result.evaluated.sum() >= 14_163 and not result.violating.any(), name
-    assert constraints.parse(constraints.to_yaml(mined)) == mined
+    assert rules_lib.parse(rules_lib.to_yaml(mined)) == mined
 
 
 def test_mining_proposes_no_ordering_of_disjoint_ranges(columns, mined):
@@ -129,8 +130,8 @@ def test_mining_a_seattle_span_proposes_the_days_low_at_most_its_high(own_data, 
     break (a summer low above a winter high), though the two ranges overlap by under half."""
     frame = own_data["seattle"][year]
     low, high = frame["temp_min"].to_numpy(), frame["temp_max"].to_numpy()
-    assert constraints._crossed_share(low, high) >= constraints.CROSSED_MIN
-    (rule,) = constraints.mine(_columns(frame))
+    assert mining._crossed_share(low, high) >= rules_lib.CROSSED_MIN
+    (rule,) = rules_lib.mine(_columns(frame))
     assert (rule.name, rule.expect) == ("temp_min_at_most_temp_max", "temp_min <= temp_max")
     assert rule.why == f"held on all {len(frame):,} training rows"
 
@@ -142,21 +143,21 @@ def test_mining_penguins_proposes_no_ordering_their_ranges_alone_make_true(own_d
     columns = _columns(frame)
     assert np.all(columns["bill_depth_mm"][np.isfinite(columns["bill_length_mm"])] <
                   columns["bill_length_mm"][np.isfinite(columns["bill_length_mm"])])
-    assert constraints.mine(columns) == []
+    assert rules_lib.mine(columns) == []
 
 
 def test_mining_needs_min_rows_and_epoch_seconds(frame):
     small = _columns(frame.head(99))
-    assert constraints.mine(small, min_rows=100) == []
-    assert {r.expect for r in constraints.mine(small, min_rows=99)} == TIMESTAMP_RULES
+    assert rules_lib.mine(small, min_rows=100) == []
+    assert {r.expect for r in rules_lib.mine(small, min_rows=99)} == TIMESTAMP_RULES
     in_milliseconds = frame.assign(trip_start_timestamp=frame["trip_start_timestamp"] * 1000)
-    assert constraints.mine(_columns(in_milliseconds)) == []
+    assert rules_lib.mine(_columns(in_milliseconds)) == []
 
 
 def test_mining_leaves_out_a_rule_one_row_breaks(frame):
     broken = frame.copy()
     broken.loc[7, "trip_start_hour"] = (broken.loc[7, "trip_start_hour"] + 1) % 24
-    expects = {r.expect for r in constraints.mine(_columns(broken))}
+    expects = {r.expect for r in rules_lib.mine(_columns(broken))}
     assert expects == TIMESTAMP_RULES - {"trip_start_hour == hour(trip_start_timestamp)"}
 
 
@@ -258,7 +259,7 @@ def test_isnull_reads_a_column_without_requiring_a_value(frame, columns):
 def test_allowed_combinations(frame, columns):
     pairs = frame.dropna(subset=["company"]).groupby(["payment_type", "company"]).size()
     allowed = sorted(pairs.sort_values().index[-5:])
-    rule = constraints.Rule(
+    rule = rules_lib.Rule(
         name="payment_company", allowed_columns=("payment_type", "company"), allowed_values=tuple(allowed),
     )
     assert rule.text() == "(payment_type, company) in 5 allowed combinations"
@@ -334,7 +335,7 @@ def _never(frame):
     ],
 )
 def test_expressions_on_real_rows(frame, columns, expect, violating):
-    rule = constraints.Rule(name="r", expect=expect)
+    rule = rules_lib.Rule(name="r", expect=expect)
     result = _one(rule, columns, len(frame))
     expected = violating(frame).fillna(False).to_numpy(dtype=bool)
     readable = frame[sorted(rule.columns())].notna().all(axis=1).to_numpy()
@@ -351,7 +352,7 @@ def test_backquoted_names(frame):
             expect: "`class` <= `fare (USD)`"
     """)
     assert rule.columns() == {"fare (USD)", "class", "payment_type"}
-    assert constraints.parse(constraints.to_yaml([rule]), features=data.columns) == [rule]
+    assert rules_lib.parse(rules_lib.to_yaml([rule]), features=data.columns) == [rule]
     same = _rule("rules: [{name: r, expect: '`class` <= `fare (USD)`'}]")
     result = _one(same, _columns(data), len(data))
     assert np.array_equal(result.violating, (data["class"] > data["fare (USD)"]).to_numpy())
@@ -360,17 +361,17 @@ def test_backquoted_names(frame):
 
 def test_a_text_feature_used_as_a_number_is_a_config_error(frame, columns):
     with pytest.raises(ConfigError, match=r"^rule text_sum: `payment_type \+ 1` needs a number: `payment_type` is text$"):
-        constraints.evaluate([constraints.Rule(name="text_sum", expect="payment_type + 1 > 0")], columns, len(frame))
+        rules_lib.evaluate([rules_lib.Rule(name="text_sum", expect="payment_type + 1 > 0")], columns, len(frame))
     with pytest.raises(ConfigError, match=r"^rule cmp: `fare == 'Cash'` compares text with a number$"):
-        constraints.evaluate([constraints.Rule(name="cmp", expect="fare == 'Cash'")], columns, len(frame))
+        rules_lib.evaluate([rules_lib.Rule(name="cmp", expect="fare == 'Cash'")], columns, len(frame))
 
 
 def test_rules_hold_on_every_row_of_a_million_and_a_half(frame):
     """Vectorised evaluation at the bench file's size (its speed is measured by `make bench`)."""
     big = _columns(pd.concat([frame] * 106, ignore_index=True))
     rows = len(big["fare"])
-    rules = [constraints.Rule(name=f"r{i}", expect=e) for i, e in enumerate(sorted(TIMESTAMP_RULES))]
-    results = constraints.evaluate(rules, big, rows)
+    rules = [rules_lib.Rule(name=f"r{i}", expect=e) for i, e in enumerate(sorted(TIMESTAMP_RULES))]
+    results = rules_lib.evaluate(rules, big, rows)
     assert rows > 1_500_000 and all(r.evaluated.all() and not r.violating.any() for r in results.values())
 
 
@@ -397,7 +398,7 @@ rules:
 
 
 def test_parse_the_documented_example(frame):
-    rules = constraints.parse(GOOD, "schema/v1/constraints.yaml", features=frame.columns)
+    rules = rules_lib.parse(GOOD, "schema/v1/constraints.yaml", features=frame.columns)
     assert [r.name for r in rules] == ["hour_of_timestamp", "tips_when_cash", "no_negative_duration", "payment_company"]
     assert rules[0].why == "the hour is derived from the timestamp (UTC)"
     assert rules[1].columns() == {"payment_type", "tips"} and rules[1].text() == "when payment_type == 'Cash': tips == 0"
@@ -405,7 +406,7 @@ def test_parse_the_documented_example(frame):
     assert rules[3].allowed_values == (("Cash", "Flash Cab"), ("Credit Card", "Flash Cab"))
     assert rules[3].text() == "(payment_type, company) in 2 allowed combinations"
     assert rules[3].columns() == {"payment_type", "company"}
-    assert constraints.parse("") == [] and constraints.parse("# nothing yet\n") == []
+    assert rules_lib.parse("") == [] and rules_lib.parse("# nothing yet\n") == []
 
 
 def _file(*rules: str) -> str:
@@ -500,41 +501,41 @@ RULE_ERRORS = [
 )
 def test_parse_errors_name_the_file_and_rule_in_one_line(frame, valid, invalid, message):
     features = list(frame.columns)
-    assert constraints.parse(valid, "f.yaml", features=features)
+    assert rules_lib.parse(valid, "f.yaml", features=features)
     with pytest.raises(ConfigError) as error:
-        constraints.parse(invalid, "f.yaml", features=features)
+        rules_lib.parse(invalid, "f.yaml", features=features)
     assert re.fullmatch(r"f\.yaml: " + message, str(error.value)), str(error.value)
 
 
 def test_unknown_features_are_allowed_without_a_feature_list():
-    assert constraints.parse(_file("{name: r, expect: 'fares >= 0'}"))[0].columns() == {"fares"}
+    assert rules_lib.parse(_file("{name: r, expect: 'fares >= 0'}"))[0].columns() == {"fares"}
 
 
 def test_round_trip(frame, mined):
     rules = [
         *mined,
-        constraints.Rule(name="tips_when_cash", expect="tips == 0", when="payment_type == 'Cash'",
+        rules_lib.Rule(name="tips_when_cash", expect="tips == 0", when="payment_type == 'Cash'",
                          why="cash tips are not recorded: 'tips' is 0", tolerance=0.01),
-        constraints.Rule(name="odd", expect='`fare (USD)` >= 0 and company != "it\'s"', tolerance=1.0),
-        constraints.Rule(name="payment_company", allowed_columns=("payment_type", "company"),
+        rules_lib.Rule(name="odd", expect='`fare (USD)` >= 0 and company != "it\'s"', tolerance=1.0),
+        rules_lib.Rule(name="payment_company", allowed_columns=("payment_type", "company"),
                          allowed_values=(("Cash", "Flash Cab"), ("Credit Card", "1"), ("yes", "null"))),
-        constraints.Rule(name="weekend_areas", when="trip_start_day in [1, 7]",
+        rules_lib.Rule(name="weekend_areas", when="trip_start_day in [1, 7]",
                          allowed_columns=("pickup_community_area", "trip_start_hour"),
                          allowed_values=((8, 23), (32.5, 0), (-1, 1e-07), (np.int64(6), np.float64(2.5)))),
     ]
-    text = constraints.to_yaml(rules, header="constraints of schema v1\n# reviewed by: someone")
+    text = rules_lib.to_yaml(rules, header="constraints of schema v1\n# reviewed by: someone")
     assert text.startswith("# constraints of schema v1\n# reviewed by: someone\nversion: 1\n")
-    assert constraints.parse(text) == rules
-    assert constraints.to_yaml([]) == "version: 1\nrules: []\n" and constraints.parse(constraints.to_yaml([])) == []
+    assert rules_lib.parse(text) == rules
+    assert rules_lib.to_yaml([]) == "version: 1\nrules: []\n" and rules_lib.parse(rules_lib.to_yaml([])) == []
 
 
 def test_load(tmp_path, frame):
-    assert constraints.load(str(tmp_path / "missing.yaml")) == []
+    assert rules_lib.load(str(tmp_path / "missing.yaml")) == []
     path = tmp_path / "constraints.yaml"
     path.write_text(GOOD)
-    assert [r.name for r in constraints.load(str(path), features=frame.columns)][:1] == ["hour_of_timestamp"]
+    assert [r.name for r in rules_lib.load(str(path), features=frame.columns)][:1] == ["hour_of_timestamp"]
     with pytest.raises(ConfigError, match=r"cannot read the constraints"):
-        constraints.load(str(tmp_path))
+        rules_lib.load(str(tmp_path))
     path.write_text(GOOD.replace("tips == 0", "tipz == 0"))
     with pytest.raises(ConfigError, match=rf"^{path}: rule 2 \(tips_when_cash\): unknown feature 'tipz'$"):
-        constraints.load(str(path), features=frame.columns)
+        rules_lib.load(str(path), features=frame.columns)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import csv_input
+from core.reading.sources import csv_structure
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +35,7 @@ REFUSED = {
 def test_accepted(tmp_path, name):
     path = tmp_path / f"{name}.csv"
     path.write_bytes(ACCEPTED[name])
-    names = csv_input.check_file(str(path))
+    names = csv_structure.check_file(str(path))
     assert len(names) == 3 and not names[0].startswith("\ufeff")
 
 
@@ -44,8 +44,8 @@ def test_refused(tmp_path, name):
     content, message = REFUSED[name]
     path = tmp_path / f"{name}.csv"
     path.write_bytes(content)
-    with pytest.raises(csv_input.CsvInputError) as raised:
-        csv_input.check_file(str(path))
+    with pytest.raises(csv_structure.CsvInputError) as raised:
+        csv_structure.check_file(str(path))
     assert str(raised.value).startswith(f"{path}: ") and message in str(raised.value)
     assert "\n" not in str(raised.value)
 
@@ -53,11 +53,11 @@ def test_refused(tmp_path, name):
 def test_files_of_one_split_must_share_a_header(tmp_path):
     (tmp_path / "a.csv").write_bytes(HEADER + b"1,x,2\n")
     (tmp_path / "b.csv").write_bytes(b"fare,tips,company\n1,2,x\n")
-    with pytest.raises(csv_input.CsvInputError, match="b.csv: its header differs"):
-        csv_input.check_folder(str(tmp_path))
+    with pytest.raises(csv_structure.CsvInputError, match="b.csv: its header differs"):
+        csv_structure.check_folder(str(tmp_path))
 
 
 def test_a_folder_without_csv_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(csv_input.CsvInputError, match="no .csv file in this folder"):
-        csv_input.check_folder(str(tmp_path))
+    with pytest.raises(csv_structure.CsvInputError, match="no .csv file in this folder"):
+        csv_structure.check_folder(str(tmp_path))

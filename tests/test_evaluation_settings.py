@@ -1,4 +1,4 @@
-"""schema/evaluation.yaml, the model gate's reviewed settings (core/evaluation.py): checked with
+"""schema/evaluation.yaml, the model gate's reviewed settings (core/common/evaluation.py): checked with
 one-line errors, turned into the EvalConfig TFMA runs (thresholds on the whole eval split,
 metrics per slice), and the words of a refusal."""
 
@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from core import check_settings, evaluation
-from core.errors import ConfigError
+from core.settings import check_settings
+from core.common import evaluation
+from core.common.errors import ConfigError
 from models import features, model
 from pipeline import config as config_lib
 from tests.conftest import PROJECT_ROOT

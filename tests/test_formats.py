@@ -96,26 +96,26 @@ def test_validate_says_what_the_file_looks_like(tmp_path, capfd, name):
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_the_pipelines_own_check_says_the_same_line(tmp_path, name):
-    """ExampleGen's executor and the runner's pre-check use core.csv_input.check_file: the same
+    """ExampleGen's executor and the runner's pre-check use core.reading.sources.csv_structure.check_file: the same
     one line as validate, for every refused file."""
-    from core import csv_input
+    from core.reading.sources import csv_structure
 
     path = _write(tmp_path / name, name)
-    with pytest.raises(csv_input.CsvInputError) as raised:
-        csv_input.check_columns(path, csv_input.check_file(path), list(defects.base_rows(n=1)[0]))
+    with pytest.raises(csv_structure.CsvInputError) as raised:
+        csv_structure.check_columns(path, csv_structure.check_file(path), list(defects.base_rows(n=1)[0]))
     _one_line(str(raised.value), REFUSED[name][1])
 
 
 def test_a_20_mb_field_is_read_by_both_paths(tmp_path, capfd):
     """A field far over pyarrow's block size: validate reads it as the pipeline does."""
-    from core import csv_input
+    from core.reading.sources import csv_structure
 
     rows = defects.base_rows(n=200)
     rows[7] = dict(rows[7], company="X" * (20 << 20))
     path = tmp_path / "big" / "data.csv"
     path.parent.mkdir()
     path.write_text(_csv_text(rows=rows))
-    assert csv_input.check_file(str(path))  # the pipeline's reader
+    assert csv_structure.check_file(str(path))  # the pipeline's reader
     code = cli.main(["validate", "--data", str(path), "--environment", "TRAINING", "--baseline", "none",
                      "--format", "json"])
     out, err = capfd.readouterr()

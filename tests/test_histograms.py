@@ -1,4 +1,4 @@
-"""core/histograms.py gives TFDV's equal-width histograms bit for bit: on the quantile sketches of
+"""core/statistics/histograms.py gives TFDV's equal-width histograms bit for bit: on the quantile sketches of
 real columns of the sample and their edge cases (a constant column, infinities at either end,
 a single value, duplicated quantile bounds), and on whole batches' statistics computed with and
 without it."""
@@ -9,7 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from core import batch_stats, cells, histograms, reading, schema_files
+from core.batch import batch_stats
+from core.reading import cells
+from core.statistics import histograms
+from core.reading import report as reading
+from core.settings import schema_files
 from tests import defects
 from tests.paths import DATA_ROOT, PROJECT_ROOT
 

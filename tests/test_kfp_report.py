@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from core import names as p
+from core.common import names as p
 from pipeline import config as config_lib
 from tests.test_components import _schema_artifact, _validate
 from tfxgate import kfp_report

@@ -13,7 +13,7 @@ import yaml
 import runner_kubeflow
 from components import span_example_gen
 from pipeline import kubeflow
-from core import names as p
+from core.common import names as p
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 
 pytestmark = pytest.mark.kubeflow

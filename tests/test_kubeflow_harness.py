@@ -27,7 +27,8 @@ import pytest
 import yaml
 from tfx.components.evaluator import constants as evaluator_constants
 
-from core import names as p, storage
+from core.common import names as p
+from core.common import storage
 from pipeline import kfp_entrypoint, kfp_runs, kubeflow
 from tests import defects, kfp_harness, s3 as s3_server
 from tests.conftest import DATA_ROOT, PROJECT_ROOT

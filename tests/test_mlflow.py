@@ -17,7 +17,7 @@ import types
 
 import pytest
 
-from core import names
+from core.common import names
 from mlmd import query, runs as runs_lib
 from tests.mlflow_server import MLflowServer
 from tests.paths import PROJECT_ROOT

@@ -10,7 +10,7 @@ import sys
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from core import names as p
+from core.common import names as p
 from mlmd import query, runs as runs_lib
 from tests.conftest import PROJECT_ROOT
 

@@ -6,9 +6,17 @@ import random
 import numpy as np
 import pytest
 
-from core import (batch_stats, check_settings, constraints, names, noise, policy as policy_lib, reading, schema_files,
-                  stats_view, validation)
-from core.findings import DRIFT, SKEW
+from core.batch import batch_stats
+from core.settings import check_settings
+from core import rules as rules_lib
+from core.common import names
+from core.statistics import noise
+from core.judging import policy as policy_lib
+from core.reading import report as reading
+from core.settings import schema_files
+from core.statistics import stats_view
+from core.checks import validation
+from core.common.findings import DRIFT, SKEW
 from pipeline import config as config_lib
 from tests import defects
 
@@ -34,7 +42,7 @@ def span(kinds):
 
 
 def test_distances_are_tfdvs_own(schema, span):
-    """core/noise.py measures L-infinity and Jensen-Shannon exactly as TFDV does: the same numbers
+    """core/statistics/noise.py measures L-infinity and Jensen-Shannon exactly as TFDV does: the same numbers
     on every comparator TFDV measured between two real spans."""
     report = validation.validate(span[3], schema, "TRAINING", previous_statistics=span[2])
     before, after = stats_view.by_name(span[2]), stats_view.by_name(span[3])
@@ -113,7 +121,7 @@ def _narrow(rows, key: str):
 def checks(kinds):
     """The files beside the schema, and span 3 read with them: its profile is the baseline."""
     path = config_lib.default_schema_path()
-    rules = constraints.load(check_settings.path_beside(path, names.CONSTRAINTS_FILE), list(kinds))
+    rules = rules_lib.load(check_settings.path_beside(path, names.CONSTRAINTS_FILE), list(kinds))
     settings = check_settings.load(path, list(kinds))
     baseline = batch_stats.read(str(defects.DATA_ROOT / "train" / "span-3"), kinds, rules=rules,
                                 slice_keys=settings.slices)

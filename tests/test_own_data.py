@@ -12,7 +12,10 @@ import sys
 import pytest
 import yaml
 
-from core import evaluation, names, project as project_lib, schema_files
+from core.common import evaluation
+from core.common import names
+from core.common import project as project_lib
+from core.settings import schema_files
 from tests import datasets
 from tests.paths import PROJECT_ROOT
 from tfxgate import cli, init

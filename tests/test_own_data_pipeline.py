@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from core import names, project as project_lib
+from core.common import names
+from core.common import project as project_lib
 from mlmd import runs as runs_lib, store as store_lib
 from tests import datasets
 from tests.paths import PROJECT_ROOT

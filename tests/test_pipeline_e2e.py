@@ -11,9 +11,10 @@ import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
-from core import constraints, schema_files
-from core import names as p
-from core.errors import InputError
+from core import rules as rules_lib
+from core.settings import schema_files
+from core.common import names as p
+from core.common.errors import InputError
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 from mlmd import query
 from tfxgate import schema_versions
@@ -246,8 +247,8 @@ def test_schema_propose_drafts_the_next_version_from_the_latest_run(runs, tmp_pa
     assert "rules across columns:" in stub and "not mined" not in stub
     candidates = draft / "constraints.proposed.yaml"
     if candidates.exists():  # mined but not applied: never one constraints.yaml holds already
-        reviewed = {r.expect for r in constraints.load(str(schema_dir / "v1" / "constraints.yaml"))}
-        assert not {r.expect for r in constraints.load(str(candidates))} & reviewed
+        reviewed = {r.expect for r in rules_lib.load(str(schema_dir / "v1" / "constraints.yaml"))}
+        assert not {r.expect for r in rules_lib.load(str(candidates))} & reviewed
     # A draft is used by nothing: the newest version is still v1 until a person accepts it.
     assert schema_files.latest_path(schema_dir).endswith("v1/schema.pbtxt")
     with pytest.raises(InputError, match="never overwrites a draft"):

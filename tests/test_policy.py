@@ -1,7 +1,7 @@
 import pytest
 
-from core import policy as policy_lib
-from core.findings import Finding
+from core.judging import policy as policy_lib
+from core.common.findings import Finding
 from pipeline import config as config_lib
 
 pytestmark = pytest.mark.unit

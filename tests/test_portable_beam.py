@@ -17,7 +17,8 @@ import tempfile
 
 import pytest
 
-from core import layout, names
+from core.settings import layout
+from core.common import names
 from pipeline import config as config_lib
 from tests.beam_portable import BeamServices
 from tests.paths import DATA_ROOT

@@ -1,12 +1,19 @@
-"""The checks no whole-column distance makes (core/profile_checks.py, core/constraints.py): one
+"""The checks no whole-column distance makes (core/checks/profile_checks.py, core/rules/): one
 test per class of defect, each on real span-3 rows with the defect injected, asserting the
 finding's feature, check, rule and slice, and that nothing on another feature blocks; and the
 same files through `tfxgate validate` as through the pipeline's shared code."""
 
 import pytest
 
-from core import batch_stats, check_settings, constraints, names, policy as policy_lib, reading, schema_files, validation
-from core.findings import DRIFT, SKEW
+from core.batch import batch_stats
+from core.settings import check_settings
+from core import rules as rules_lib
+from core.common import names
+from core.judging import policy as policy_lib
+from core.reading import report as reading
+from core.settings import schema_files
+from core.checks import validation
+from core.common.findings import DRIFT, SKEW
 from pipeline import config as config_lib
 from tests import defects
 
@@ -18,7 +25,7 @@ def setup():
     path = config_lib.default_schema_path()
     schema = schema_files.load(path)
     kinds = reading.schema_kinds(schema)
-    rules = constraints.load(check_settings.path_beside(path, names.CONSTRAINTS_FILE), list(kinds))
+    rules = rules_lib.load(check_settings.path_beside(path, names.CONSTRAINTS_FILE), list(kinds))
     settings = check_settings.load(path, list(kinds))
     baseline = batch_stats.read(str(defects.DATA_ROOT / "train" / "span-3"), kinds, rules=rules,
                                 slice_keys=settings.slices)

@@ -15,8 +15,8 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from nbclient import NotebookClient
 
-from core import policy as policy_lib
-from core.findings import Finding
+from core.judging import policy as policy_lib
+from core.common.findings import Finding
 from mlmd import lineage, query, runs as runs_lib
 from tests.conftest import PROJECT_ROOT
 from tfxgate import cli, report
@@ -329,7 +329,9 @@ def _run_of_batch(tmp_path, batch: pathlib.Path, name: str = "batch", states=Non
     """A run as the report reads it, from real validation of a serving batch of real sample rows
     against span 3 by `tfxgate validate`'s own code, its statistics written where a run's
     artifacts are."""
-    from core import batch_stats, layout, names as n
+    from core.batch import batch_stats
+    from core.settings import layout
+    from core.common import names as n
     from tests.paths import DATA_ROOT
     from tfxgate import validate
 
@@ -362,7 +364,7 @@ def _run_of_batch(tmp_path, batch: pathlib.Path, name: str = "batch", states=Non
 def _hostile_run(tmp_path):
     """A serving batch whose payment types are hostile text in one row in eight, with an extra
     column of a hostile name; MLMD's records of it named with hostile text too."""
-    from core import names as n
+    from core.common import names as n
     from tests import defects
 
     rows = [dict(r, payment_type=HOSTILE_VALUES[(i // 8) % len(HOSTILE_VALUES)]) if i % 8 == 0 else r

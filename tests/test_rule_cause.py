@@ -1,4 +1,4 @@
-"""A broken rule across columns names the column that changed (core/rule_cause.py), through
+"""A broken rule across columns names the column that changed (core/checks/rule_cause.py), through
 `tfxgate validate`'s own functions (those `/v1/validate` calls) and its command line.
 
 Every batch is span 3 of the shipped sample, every row of it, with one column damaged as a source
@@ -15,8 +15,11 @@ import zoneinfo
 
 import pytest
 
-from core import constraints, findings as findings_lib, profile as profile_lib, rule_cause
-from core.names import BLOCK, TRAINING
+from core import rules as rules_lib
+from core.common import findings as findings_lib
+from core.statistics import profile as profile_lib
+from core.checks import rule_cause
+from core.common.names import BLOCK, TRAINING
 from tests.paths import DATA_ROOT, PROJECT_ROOT
 from tfxgate import cli, evidence, figures, validate
 
@@ -179,7 +182,7 @@ def test_the_command_line_names_the_cause_in_its_json(rows, tmp_path, capfd):
 def test_two_rules_with_one_cause_stay_two_verdicts(checks, baseline, rows, tmp_path):
     damage, _ = RIGHT["timestamp_shifted_by_six_hours"]
     outcome = _judged(checks, baseline, _write(tmp_path / "timestamp_shifted_by_six_hours.csv", damage(rows)))
-    from core import policy
+    from core.judging import policy
 
     unique = [v for v in policy.unique(outcome.verdicts) if v.finding.check == findings_lib.CONSTRAINT]
     assert sorted(v.finding.rule for v in unique) == sorted(RULE_OF.values())
@@ -219,7 +222,7 @@ def test_the_profile_keeps_the_rows_left_out_for_a_rule_and_reads_them_back(chec
 def test_any_rule_on_any_columns(checks, baseline, rows, tmp_path):
     """The attribution takes any rule and two profiles: a rule of this test's own, between fare
     and tips, where tips were written in cents."""
-    (rule,) = constraints.parse("rules:\n  - name: tips_within_fare\n    expect: tips <= fare\n")
+    (rule,) = rules_lib.parse("rules:\n  - name: tips_within_fare\n    expect: tips <= fare\n")
     cents = [dict(row, tips=str(round(float(row["tips"]) * 100))) if row["tips"] else dict(row) for row in rows]
     path = _write(tmp_path / "tips_in_cents.csv", cents)
     batch = validate.read_batch(validate.Checks(**{**checks.__dict__, "rules": [rule]}), str(path))

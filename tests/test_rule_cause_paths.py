@@ -1,4 +1,4 @@
-"""The cause a broken rule names (core/rule_cause.py) through every path that judges a batch,
+"""The cause a broken rule names (core/checks/rule_cause.py) through every path that judges a batch,
 for a rule of a second dataset, and under the policy.
 
 - The pipeline's validators: a LocalDagRunner pipeline (ExampleGen, StatisticsGen, the curated
@@ -21,8 +21,13 @@ import sys
 
 import pytest
 
-from core import constraints, findings as findings_lib, layout, names, policy as policy_lib, project as project_lib
-from core.names import BLOCK, SERVING, TRAINING, WARN
+from core import rules as rules_lib
+from core.common import findings as findings_lib
+from core.settings import layout
+from core.common import names
+from core.judging import policy as policy_lib
+from core.common import project as project_lib
+from core.common.names import BLOCK, SERVING, TRAINING, WARN
 from tests import datasets
 from tests.paths import DATA_ROOT, PROJECT_ROOT
 from tests.test_rule_cause import CASES, DAY, HOUR, MONTH, RULE_OF, TOGETHER, TS
@@ -182,9 +187,9 @@ def seattle(tmp_path_factory):
                            "--label", datasets.SEATTLE.label], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr
     version = project / "schema" / "v1"
-    (rule,) = constraints.load(str(version / "constraints.proposed.yaml"))
+    (rule,) = rules_lib.load(str(version / "constraints.proposed.yaml"))
     assert rule.expect == f"{LOW} <= {HIGH}"
-    (version / names.CONSTRAINTS_FILE).write_text(constraints.to_yaml([rule]))
+    (version / names.CONSTRAINTS_FILE).write_text(rules_lib.to_yaml([rule]))
     checks = validate.load_checks(str(version / names.SCHEMA_FILE), str(project_lib.load(project).policy_path))
     assert [r.name for r in checks.rules] == [rule.name]
     baseline = validate.load_baseline(str(root / "train" / "span-2" / "data.csv"), None, None, checks.kinds, ",",

@@ -17,8 +17,10 @@ from components.artifacts import GateDecision
 from components.csv_example_gen import custom_config
 from components.gate import executor as gate_executor
 from components.validator import executor as validator_executor
-from core import layout, names as p, schema_files
-from core.errors import ConfigError, InputError, UserError
+from core.settings import layout
+from core.common import names as p
+from core.settings import schema_files
+from core.common.errors import ConfigError, InputError, UserError
 from pipeline import config as config_lib, kubeflow
 from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT

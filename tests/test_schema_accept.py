@@ -13,7 +13,8 @@ import shutil
 
 import pytest
 
-from core import names, schema_files
+from core.common import names
+from core.settings import schema_files
 from tests.paths import DATA_ROOT, PROJECT_ROOT
 from tfxgate import cli
 
@@ -126,12 +127,16 @@ def _accepted_span(tmp_path) -> pathlib.Path:
     writes them and its profile beside the Examples, recorded as the gate records them."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-    from core import batch_stats, check_settings, constraints, layout, reading
+    from core.batch import batch_stats
+    from core.settings import check_settings
+    from core import rules as rules_lib
+    from core.settings import layout
+    from core.reading import report as reading
     from mlmd import query
 
     schema_path = str(PROJECT_ROOT / "schema" / "v1" / names.SCHEMA_FILE)
     kinds = reading.schema_kinds(schema_files.load(schema_path))
-    rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
+    rules = rules_lib.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
     settings = check_settings.load(schema_path, list(kinds))
     batch = batch_stats.read(str(DATA_ROOT / "train" / f"span-{ACCEPTED_SPAN}"), kinds, rules=rules,
                              slice_keys=settings.slices)

@@ -30,7 +30,11 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core import batch_stats, layout, names, reading, schema_files
+from core.batch import batch_stats
+from core.settings import layout
+from core.common import names
+from core.reading import report as reading
+from core.settings import schema_files
 from tests import defects
 from tests.paths import DATA_ROOT, PROJECT_ROOT
 from tests.ports import free_port
@@ -52,9 +56,10 @@ def _accepted_statistics(folder: pathlib.Path, span: int = 3) -> dict:
     split) and the profile ExampleGen writes beside its Examples."""
     schema_path = schema_files.latest_path(str(PROJECT_ROOT / "schema"))
     kinds = reading.schema_kinds(schema_files.load(schema_path))
-    from core import check_settings, constraints
+    from core.settings import check_settings
+    from core import rules as rules_lib
 
-    rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
+    rules = rules_lib.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
     settings = check_settings.load(schema_path, list(kinds))
     batch = batch_stats.read(str(DATA_ROOT / "train" / f"span-{span}"), kinds, rules=rules, slice_keys=settings.slices)
     statistics_file = pathlib.Path(layout.statistics_path(str(folder / "statistics"), names.BASELINE_SPLIT))
@@ -68,7 +73,7 @@ def _accepted_statistics(folder: pathlib.Path, span: int = 3) -> dict:
 
 def _record_accepted_run(store_path: pathlib.Path, run: str, span: int, accepted: dict) -> None:
     """A gate decision that accepted `accepted`, produced by a DataGate execution of run `run`,
-    recorded as the pipeline records it (core.names' types and properties)."""
+    recorded as the pipeline records it (core.common.names' types and properties)."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     from mlmd import query

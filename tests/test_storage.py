@@ -1,4 +1,4 @@
-"""Object storage for a process (core/storage.py): TensorFlow's and Beam's settings from one set of
+"""Object storage for a process (core/common/storage.py): TensorFlow's and Beam's settings from one set of
 AWS variables, one-line refusals, and exit statuses kept through tensorflow-io's abort at exit."""
 
 import os
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from core import storage
+from core.common import storage
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.unit

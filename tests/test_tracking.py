@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from core import names
-from core.findings import Finding
-from core.policy import Verdict
+from core.common import names
+from core.common.findings import Finding
+from core.judging.policy import Verdict
 from mlmd import runs
 from tfxgate import tracking
 from tests.paths import PROJECT_ROOT

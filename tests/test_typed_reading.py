@@ -13,7 +13,10 @@ import json
 import pandas as pd
 import pytest
 
-from core import cells, layout, names, reading
+from core.reading import cells
+from core.settings import layout
+from core.common import names
+from core.reading import report as reading
 from pipeline import config as config_lib
 from tests import defects
 from tfxgate import cli
@@ -265,7 +268,7 @@ def test_the_fast_path_reads_every_real_column_as_the_full_rules_do():
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from core import schema_files
+    from core.settings import schema_files
 
     kinds = reading.schema_kinds(schema_files.load(config_lib.default_schema_path()))
     rows = _rows()

@@ -2,7 +2,10 @@
 
 import pytest
 
-from core import batch_stats, findings, reading, validation
+from core.batch import batch_stats
+from core.common import findings
+from core.reading import report as reading
+from core.checks import validation
 from pipeline import config as config_lib
 from tests import defects
 

@@ -1,4 +1,4 @@
-"""The verdict first (tfxgate/verdict.py, core/next_steps.py) and readable figures
+"""The verdict first (tfxgate/verdict.py, core/judging/next_steps.py) and readable figures
 (tfxgate/figures.py): what the report, the notebook and `tfxgate validate` put on top, and labels
 a person can tell apart. Findings come from real sample rows, named for their defect."""
 
@@ -6,8 +6,13 @@ import pathlib
 
 import pytest
 
-from core import batch_stats, names, next_steps, policy as policy_lib, schema_files, validation
-from core.findings import Finding
+from core.batch import batch_stats
+from core.common import names
+from core.judging import next_steps
+from core.judging import policy as policy_lib
+from core.settings import schema_files
+from core.checks import validation
+from core.common.findings import Finding
 from pipeline import config as config_lib
 from tests import defects
 from tests.conftest import DATA_ROOT
@@ -132,7 +137,7 @@ def test_values_outside_the_domain_are_located_by_line(tmp_path, defect, feature
     are: per value, its rows and the lines of the first few, which hold that very value."""
     import csv
 
-    from core import reading
+    from core.reading import report as reading
 
     schema = schema_files.load(config_lib.default_schema_path())
     path = defects.write(tmp_path, defect)
@@ -152,7 +157,7 @@ def test_values_outside_the_domain_are_located_by_line(tmp_path, defect, feature
 
 def test_a_huge_value_outside_the_domain_is_named_briefly(tmp_path):
     """A 1 MB company name is located like any value, named by its beginning and its length."""
-    from core import reading
+    from core.reading import report as reading
 
     schema = schema_files.load(config_lib.default_schema_path())
     rows = defects.base_rows(n=200)

@@ -8,7 +8,7 @@ import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
 
 def __getattr__(name):
     """`tfxgate.GateDecision`: Kubeflow's container entrypoint imports a custom artifact type by
-    its type name (core.names.GATE_DECISION_TYPE) as a class path, so the name must resolve
+    its type name (core.common.names.GATE_DECISION_TYPE) as a class path, so the name must resolve
     here. Loaded lazily: importing tfxgate itself must not import TFX (the CLI would pay for it)."""
     if name == "GateDecision":
         from components.artifacts import GateDecision

@@ -36,7 +36,7 @@ import traceback
 from typing import Iterator, List, Optional
 
 import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
-from core.errors import UserError
+from core.common.errors import UserError
 from mlmd import store as store_lib
 from pipeline import config as config_lib
 from tfxgate.args import EXIT_USAGE, OneLineParser, add_store_arguments, positive_int, store_settings
@@ -184,7 +184,7 @@ def _scope_latest(args) -> None:
 
 def _known_feature(feature: str, schema_dir) -> None:
     """A one-line error when `feature` is in no schema version (a typo, not an empty history)."""
-    from core import schema_files
+    from core.settings import schema_files
 
     known = set()
     for _, path in schema_files.versions(schema_dir):
@@ -207,9 +207,9 @@ def _add_project(parser: argparse.ArgumentParser) -> None:
 
 
 def _project_defaults(args) -> None:
-    """Fills in what the command leaves unsaid from its project (core/project.py): the MLMD
+    """Fills in what the command leaves unsaid from its project (core/common/project.py): the MLMD
     store, the schema versions and the policy."""
-    from core import project as project_lib
+    from core.common import project as project_lib
 
     project = project_lib.resolve(args.project)
     args.project = project
@@ -356,9 +356,9 @@ def _from_metadata(args) -> int:
 
 def _declared_delimiter(data: str):
     """The delimiter declared beside the data: in its folder (a folder of CSV files, or a file's)."""
-    from core import csv_input
+    from core.reading.sources import csv_structure
 
-    return csv_input.folder_delimiter(data if os.path.isdir(data) else os.path.dirname(os.path.abspath(data)))
+    return csv_structure.folder_delimiter(data if os.path.isdir(data) else os.path.dirname(os.path.abspath(data)))
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -407,7 +407,7 @@ def _validate_on_server(args) -> int:
         print(f"wrote {files.write_atomic(args.out, text + chr(10))}")
     else:
         print(text)
-    from core import names
+    from core.common import names
 
     return 1 if result == names.BLOCK else 0
 

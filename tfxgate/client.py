@@ -12,7 +12,7 @@ import os
 import urllib.parse
 from typing import Optional, Tuple
 
-from core.errors import ConfigError, InputError, UserError
+from core.common.errors import ConfigError, InputError, UserError
 
 SERVER_ENV = "TFXGATE_SERVER"
 TOKEN_ENV = "TFXGATE_TOKEN"

@@ -16,13 +16,13 @@ from typing import Dict, Iterator, List, Optional, TextIO
 
 from absl import logging as absl_logging
 
-from core import progress as progress_counters
+from core.common import progress as progress_counters
 
 _RUNNING = "Component %s is running."
 _FINISHED = "Component %s is finished."
 _CACHED = "A cached execution %d is used."
 # A long component says it is alive this often (TFXGATE_HEARTBEAT_SECONDS; 0: never): elapsed
-# time, the rows read so far where the component counts them (core/progress.py) and the
+# time, the rows read so far where the component counts them (core/common/progress.py) and the
 # process's peak memory, so a 200 MB batch is not five silent minutes.
 HEARTBEAT_SECONDS = float(os.environ.get("TFXGATE_HEARTBEAT_SECONDS", "30"))
 

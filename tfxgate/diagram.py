@@ -11,7 +11,7 @@ import dataclasses
 import html
 from typing import Dict, List, Optional, Tuple
 
-from core import names
+from core.common import names
 from mlmd import runs
 
 # (column, lane) of each node; lane 0 the curated schema, 1 training, 2 serving.

@@ -8,7 +8,7 @@ ExampleGen kept), shared by the HTML report and the notebook.
   and shares, and the lines of the first rows holding each (ExampleGen's reading report);
 - a value its type cannot hold, or a row breaking a rule across columns: how many rows, and
   examples with their file and line; for a rule judged against a baseline, each column it reads
-  against its baseline side by side, the changed one first (core/rule_cause.py);
+  against its baseline side by side, the changed one first (core/checks/rule_cause.py);
 - a missing column or a low fill rate: the share of rows with a value, in the batch and the
   baseline, against the schema's minimum;
 - a finding in one slice: that slice beside the same measure in the other slices.
@@ -19,8 +19,10 @@ import functools
 import os
 from typing import Callable, Dict, List, Optional
 
-from core import layout, names, policy as policy_lib
-from core.findings import DRIFT, SKEW
+from core.settings import layout
+from core.common import names
+from core.judging import policy as policy_lib
+from core.common.findings import DRIFT, SKEW
 from mlmd import runs
 from tfxgate import figures, tables
 
@@ -50,13 +52,13 @@ def _statistics(uri: Optional[str], split: str):
 
 @functools.lru_cache(maxsize=8)
 def _units_in(schema_file: str) -> Dict[str, str]:
-    from core import schema_files
+    from core.settings import schema_files
 
     return schema_files.units(schema_files.load(schema_file, "curated schema"))
 
 
 def units_of(run: runs.Run) -> Dict[str, str]:
-    """{feature: unit} of the run's curated schema, where it gives units (core.schema_files.units)."""
+    """{feature: unit} of the run's curated schema, where it gives units (core.settings.schema_files.units)."""
     return dict(_units_in(run.schema_file)) if run.schema_file and os.path.isfile(run.schema_file) else {}
 
 
@@ -75,8 +77,8 @@ def _lines(entry: dict) -> str:
 
 def _outside_entries(run: runs.Run, validation: runs.Validation, feature: str) -> dict:
     """{value: {"rows", "examples"}} of the rows whose `feature` lies outside its domain, merged
-    over the Examples the validation judged (core.reading.ReadingReport.outside)."""
-    from core import reading
+    over the Examples the validation judged (core.reading.report.ReadingReport.outside)."""
+    from core.reading import report as reading
 
     merged: dict = {}
     for examples in _examples_of(run, validation):
@@ -131,7 +133,7 @@ def _distance(run, verdict, validation) -> Optional[Evidence]:
 
 
 def _outside_domain(run, verdict, validation) -> Optional[Evidence]:
-    from core import schema_files
+    from core.settings import schema_files
 
     finding = verdict.finding
     batch = _statistics(validation.statistics_uri, _batch_split(validation))
@@ -183,7 +185,7 @@ def _outside_range(run, verdict, validation) -> Optional[Evidence]:
 
 def _unreadable(run, verdict, validation) -> Optional[Evidence]:
     """Values a type cannot hold, or rows breaking a rule: counts and examples with file and line."""
-    from core import reading
+    from core.reading import report as reading
 
     finding = verdict.finding
     rows, count = [], 0
@@ -219,7 +221,7 @@ def _unreadable(run, verdict, validation) -> Optional[Evidence]:
 
 def rule_columns(verdict: policy_lib.Verdict) -> Optional[Evidence]:
     """A broken rule judged against a baseline: each column it reads beside its baseline, the
-    changed first (the finding's `columns`, core/rule_cause.py), and what measured it."""
+    changed first (the finding's `columns`, core/checks/rule_cause.py), and what measured it."""
     finding = verdict.finding
     if not finding.columns:
         return None
@@ -247,7 +249,7 @@ def _fill(feature) -> Optional[float]:
 def _presence(run, verdict, validation) -> Optional[Evidence]:
     """A missing column or one filled too rarely: the share of rows with a value in the batch,
     in the baseline, and the schema's minimum."""
-    from core import schema_files
+    from core.settings import schema_files
 
     finding = verdict.finding
     batch = _statistics(validation.statistics_uri, _batch_split(validation))

@@ -15,7 +15,7 @@ import re
 import warnings
 from typing import Dict, List, Optional, Tuple
 
-from core import names
+from core.common import names
 from tfxgate.tables import feature_statistics
 
 
@@ -49,7 +49,7 @@ def tick_labels(labels: List[str]) -> List[str]:
 
 
 def with_unit(name: str, units: Optional[Dict[str, str]]) -> str:
-    """'fare (USD)' where the schema gives a unit (core.schema_files.units), else the name."""
+    """'fare (USD)' where the schema gives a unit (core.settings.schema_files.units), else the name."""
     unit = (units or {}).get(name)
     return f"{name} ({unit})" if unit else name
 
@@ -228,7 +228,7 @@ def distribution_figure(training, serving, name: str, sides: Tuple[str, str] = (
 
 def rule_columns_figure(columns: List[dict], rule: str):
     """Each column of a broken rule against its baseline, side by side, the changed first: the
-    part of the rule that reads it (core/rule_cause.py), the baseline's shares beside the batch's."""
+    part of the rule that reads it (core/checks/rule_cause.py), the baseline's shares beside the batch's."""
     columns = [c for c in columns if c.get("bins")][:4]
     fig = _figure(4.2 * max(len(columns), 1), 2.8)[0]
     fig.clear()

@@ -5,7 +5,7 @@ import os
 import tempfile
 from typing import Iterator, TextIO
 
-from core.errors import UserError
+from core.common.errors import UserError
 
 
 def write_atomic(path: str, text: str) -> str:

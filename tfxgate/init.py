@@ -1,9 +1,9 @@
 """`tfxgate init DIR --data DATA_ROOT --label COLUMN [--task ...]`: a user's CSV spans and label
-become a project (core/project.py) that runs the whole pipeline.
+become a project (core/common/project.py) that runs the whole pipeline.
 
 It reads every training span with the same typed reading as ExampleGen and `tfxgate validate`
-(core/cells.py), chooses each column's role and writes, for review:
-- `schema/v1/`: the first schema version (core/inference.py), `checks.yaml` (slices over the
+(core/reading/cells.py), chooses each column's role and writes, for review:
+- `schema/v1/`: the first schema version (core/settings/inference.py), `checks.yaml` (slices over the
   low-cardinality columns), `constraints.yaml` (no rule yet) and `constraints.proposed.yaml`
   (rules across columns mined from the latest span, live only once moved into constraints.yaml);
 - `schema/policy.yaml` (the shipped defaults) and `schema/evaluation.yaml` (by task, relative to
@@ -26,9 +26,13 @@ import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from core import cells, csv_input, names, project as project_lib, schema_files
-from core.errors import ConfigError, InputError
-from core.inference import CATEGORY, IDENTIFIER, LABEL, NUMERIC, PERIOD, TEXT
+from core.reading import cells
+from core.reading.sources import csv_structure
+from core.common import names
+from core.common import project as project_lib
+from core.settings import schema_files
+from core.common.errors import ConfigError, InputError
+from core.settings.inference import CATEGORY, IDENTIFIER, LABEL, NUMERIC, PERIOD, TEXT
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 LAYOUT = "expected DATA_ROOT/train/span-N/*.csv (N = 1, 2, ...) and optionally DATA_ROOT/serving/*.csv"
@@ -66,7 +70,7 @@ def spans(data_root: str) -> Dict[int, str]:
     if not found:
         raise ConfigError(f"--data {data_root}: train/ has no span-N folder ({LAYOUT})")
     for number, folder in sorted(found.items()):
-        if not csv_input.folder_files(folder):
+        if not csv_structure.folder_files(folder):
             raise ConfigError(f"--data {data_root}: train/span-{number} holds no .csv file ({LAYOUT})")
     return dict(sorted(found.items()))
 
@@ -77,7 +81,7 @@ def _headers(found: Dict[int, str], serving: Optional[str], label: str, delimite
     columns: Optional[List[str]] = None
     first = None
     for number, folder in found.items():
-        _, header = csv_input.files_and_header(folder, delimiter)
+        _, header = csv_structure.files_and_header(folder, delimiter)
         if columns is None:
             columns, first = header, number
             continue
@@ -93,7 +97,7 @@ def _headers(found: Dict[int, str], serving: Optional[str], label: str, delimite
         raise ConfigError(f"--label {label}: no such column in the training spans"
                           + (f" (did you mean {near[0]}?)" if near else f" (columns: {', '.join(columns)})"))
     if serving:
-        _, header = csv_input.files_and_header(serving, delimiter)
+        _, header = csv_structure.files_and_header(serving, delimiter)
         extra = sorted(set(header) - set(columns))
         missing = sorted(set(columns) - set(header) - {label})
         if extra or missing:
@@ -105,7 +109,7 @@ def _headers(found: Dict[int, str], serving: Optional[str], label: str, delimite
 
 def _kinds(found: Dict[int, str], columns: Sequence[str], delimiter: str) -> Dict[str, Optional[str]]:
     """Each column's kind over every span: the narrowest of INT, FLOAT, BYTES holding them all."""
-    from core import batch_stats
+    from core.batch import batch_stats
 
     order = [cells.INT, cells.FLOAT, cells.BYTES]
     kinds: Dict[str, Optional[str]] = {c: None for c in columns}
@@ -120,11 +124,12 @@ def _read(folder: str, kinds: Dict[str, Optional[str]], delimiter: str, keep: in
     """(the span's profile, its first `keep` rows as dense columns) read as `kinds` say."""
     import numpy as np
 
-    from core import batch_stats, profile as profile_lib
+    from core.batch import batch_stats
+    from core.statistics import profile as profile_lib
 
     profile = profile_lib.Profile()
     kept: Dict[str, list] = {}
-    files, header = csv_input.files_and_header(folder, delimiter)
+    files, header = csv_structure.files_and_header(folder, delimiter)
     held = 0
     for path in files:
         for block in batch_stats.text_blocks(path, header, delimiter):
@@ -244,7 +249,7 @@ def _changelog(project: str, found, task: str, span_rows: Dict[int, int], now: s
 
 
 def _check_label(label, task: Optional[str]) -> str:
-    from core import inference
+    from core.settings import inference
 
     if label.role != LABEL or label.present == 0:
         raise InputError(f"--label {label.name}: the column is empty in every training row")
@@ -269,13 +274,14 @@ def _check_label(label, task: Optional[str]) -> str:
 def build(target: pathlib.Path, data_root: str, label_name: str, task: Optional[str], name: str, delimiter: str,
           say) -> pathlib.Path:
     """Writes the project into `target` (a new, empty folder); returns it. `say` prints a line."""
-    from core import constraints, inference
+    from core import rules as rules_lib
+    from core.settings import inference
 
     found_spans = spans(data_root)
     serving = os.path.join(data_root, names.SERVING_FOLDER)
-    serving = serving if os.path.isdir(serving) and csv_input.folder_files(serving) else None
+    serving = serving if os.path.isdir(serving) and csv_structure.folder_files(serving) else None
     for folder in list(found_spans.values()) + ([serving] if serving else []):
-        csv_input.check_folder(folder, delimiter)  # one line naming the file and line of a broken record
+        csv_structure.check_folder(folder, delimiter)  # one line naming the file and line of a broken record
     columns = _headers(found_spans, serving, label_name, delimiter)
     kinds = _kinds(found_spans, columns, delimiter)
     profiles, latest = [], {}
@@ -315,9 +321,9 @@ def build(target: pathlib.Path, data_root: str, label_name: str, task: Optional[
     (version / names.CONSTRAINTS_FILE).write_text(
         "# Rules across columns, reviewed like the schema: none yet. Candidates mined from the latest\n"
         "# span are in constraints.proposed.yaml; move the ones true of the data's meaning here.\nversion: 1\nrules: []\n")
-    mined = constraints.mine({n: v for n, v in latest.items() if n != label.name}) if latest else []
+    mined = rules_lib.mine({n: v for n, v in latest.items() if n != label.name}) if latest else []
     if mined:
-        (version / "constraints.proposed.yaml").write_text(constraints.to_yaml(mined, (
+        (version / "constraints.proposed.yaml").write_text(rules_lib.to_yaml(mined, (
             "Candidate rules across columns, mined from the latest training span's rows (each held on every row).\n"
             "Nothing reads this file: review each rule, and move the ones that are true of the data's meaning,\n"
             "not of this sample alone, into constraints.yaml.")))
@@ -338,7 +344,7 @@ def build(target: pathlib.Path, data_root: str, label_name: str, task: Optional[
     (target / project_lib.SCHEMA_FOLDER / "CHANGELOG.md").write_text(_changelog(name, found, chosen, span_rows, now))
     (target / project_lib.FILE).write_text(project_lib.to_yaml(
         name, os.path.abspath(data_root), label.name, chosen,
-        header="# A tfxgate project (see core/project.py): written by `tfxgate init`.\n"))
+        header="# A tfxgate project (see core/common/project.py): written by `tfxgate init`.\n"))
     _say_roles(found, say)
     say(f"the trivial model: {trivial}")
     if mined:
@@ -358,7 +364,7 @@ def _task_reason(label, task: str) -> str:
 def _trivial(label, task: str, profiles) -> Tuple[str, float]:
     """(what the trivial model scores, in words; its score: the majority class's share, rounded
     to two decimals, or the error of always answering the mean, to two significant digits)."""
-    from core import inference
+    from core.settings import inference
 
     if task == "regression":
         mean, deviation = inference.label_spread(label, profiles)
@@ -392,9 +398,9 @@ def run(folder: str, data_root: str, label: str, task: Optional[str], name: Opti
                           "versions are kept)")
     if existing and not target.is_dir():
         raise ConfigError(f"{folder}: exists and is not a folder")
-    from core import csv_input as _  # noqa: F401
+    from core.reading.sources import csv_structure as _
 
-    delimiter = delimiter or csv_input.folder_delimiter(os.path.join(data_root, names.TRAIN_FOLDER)) or ","
+    delimiter = delimiter or csv_structure.folder_delimiter(os.path.join(data_root, names.TRAIN_FOLDER)) or ","
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.init-", dir=target.parent))
     try:

@@ -23,7 +23,7 @@ import threading
 import traceback
 from typing import Callable, Dict
 
-from core.errors import UserError
+from core.common.errors import UserError
 
 _ANSWER = "answer.json"  # JSON, not pickle: nothing read back from a file is unpickled (tests/test_security.py)
 

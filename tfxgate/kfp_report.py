@@ -6,7 +6,7 @@ KFP 2's UI renders an output artifact of type `system.HTML` (the HTML object at 
 schema, quarantine, anomalies with the policy's verdicts, distances, training against serving),
 and `decision`, the gate's decision and its reasons in a few Markdown lines.
 
-It judges the validators' findings with the policy itself (`core.policy`, the gate's function),
+It judges the validators' findings with the policy itself (`core.judging.policy`, the gate's function),
 rather than reading the gate's output: the gate fails its task when it blocks, and a report
 below a failed task would never start. So the report of a blocked run is there too, next to the
 failed gate. It reads only what the backend hands it (the ExecutorInput: each input's uri and
@@ -25,8 +25,11 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from core import layout, names, policy as policy_lib, storage
-from core.errors import UserError
+from core.settings import layout
+from core.common import names
+from core.judging import policy as policy_lib
+from core.common import storage
+from core.common.errors import UserError
 from mlmd import runs
 
 POLICY_PARAMETER = "policy"

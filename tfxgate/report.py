@@ -13,7 +13,9 @@ import os
 import pathlib
 from typing import List, Optional
 
-from core import names, noise, schema_files
+from core.common import names
+from core.statistics import noise
+from core.settings import schema_files
 from mlmd import lineage, runs
 from mlmd import store as store_lib
 from tfxgate import diagram, evidence, figures, files, tables, verdict
@@ -91,7 +93,7 @@ def _evidence_section(run: runs.Run, headline) -> List[str]:
 def _model_gate_section(run: runs.Run) -> List[str]:
     """Beside the data gate: whether the model earned its push, its metrics against the baseline
     model's and the thresholds, and why it was refused."""
-    from core import evaluation
+    from core.common import evaluation
 
     judged = run.evaluation
     if judged is None:

@@ -13,9 +13,11 @@ from typing import Dict, List, Optional, Tuple
 
 from google.protobuf import text_format
 
-from core import layout, names, schema_files
-from core.errors import InputError
-from core.findings import FILL_RATE, SCHEMA
+from core.settings import layout
+from core.common import names
+from core.settings import schema_files
+from core.common.errors import InputError
+from core.common.findings import FILL_RATE, SCHEMA
 from mlmd import store as store_lib
 
 _SCHEMA_CHECKS = (SCHEMA, FILL_RATE)
@@ -261,7 +263,7 @@ def _the_draft(schema_dir: str, version: Optional[str]) -> Tuple[int, str]:
 
 def check_draft(folder: str, label: str) -> str:
     """The draft's schema.pbtxt path once the draft holds together as a whole: a schema in text
-    format without a structural problem (core.schema_files.structure_problems), and its
+    format without a structural problem (core.settings.schema_files.structure_problems), and its
     constraints.yaml and checks.yaml still parsing against its features. An InputError, one
     line naming every problem, otherwise."""
     schema_path = os.path.join(folder, names.SCHEMA_FILE)
@@ -278,7 +280,9 @@ def _prove_on_accepted_span(schema_path: str, label: str, metadata, policy_path:
                             pipeline: Optional[str], force: bool) -> str:
     """What the draft makes of the last accepted span's statistics, in a line; an InputError when
     it would block that span and `force` is not given."""
-    from core import check_settings, policy as policy_lib, validation
+    from core.settings import check_settings
+    from core.judging import policy as policy_lib
+    from core.checks import validation
     from tfxgate import validate
 
     settings = store_lib.as_settings(metadata) if metadata is not None else None
@@ -318,18 +322,19 @@ def _carry_over(current_folder: str, folder: str) -> List[str]:
 
 
 def _mined_rules(examples_uri: Optional[str], schema, current_path: str, folder: str) -> dict:
-    """Mines rules across columns from the span's training rows (core.constraints.mine); writes
+    """Mines rules across columns from the span's training rows (core.rules.mine); writes
     those the current constraints.yaml lacks to constraints.proposed.yaml, for review."""
-    from core import check_settings, constraints
+    from core.settings import check_settings
+    from core import rules as rules_lib
 
     if not examples_uri:
         return {"notes": ["- rules across columns: not mined (the run recorded no Examples)"], "written": []}
     columns = _training_columns(examples_uri, schema)
     if not columns:
         return {"notes": ["- rules across columns: not mined (no training rows found)"], "written": []}
-    existing = constraints.load(check_settings.path_beside(current_path, names.CONSTRAINTS_FILE))
+    existing = rules_lib.load(check_settings.path_beside(current_path, names.CONSTRAINTS_FILE))
     known = {(r.expect, r.when) for r in existing}
-    candidates = [r for r in constraints.mine(columns) if (r.expect, r.when) not in known]
+    candidates = [r for r in rules_lib.mine(columns) if (r.expect, r.when) not in known]
     if not candidates:
         return {"notes": ["- rules across columns: every rule mined from the span's rows is in constraints.yaml already"],
                 "written": []}
@@ -338,14 +343,14 @@ def _mined_rules(examples_uri: Optional[str], schema, current_path: str, folder:
               "Nothing reads this file: review each rule, and move the ones that are true of the data's meaning,\n"
               "not of this sample alone, into constraints.yaml.")
     with open(path, "w") as f:
-        f.write(constraints.to_yaml(candidates, header))
+        f.write(rules_lib.to_yaml(candidates, header))
     note = (f"- rules across columns: {len(candidates)} candidate(s) mined and written to {PROPOSED_CONSTRAINTS} "
             f"(not applied): " + "; ".join(f"`{r.text()}`" for r in candidates))
     return {"notes": [note], "written": [path]}
 
 
 def _training_columns(examples_uri: str, schema) -> Dict[str, object]:
-    """The train split's rows as dense columns (core.constraints' input), read from the Examples."""
+    """The train split's rows as dense columns (core.rules' input), read from the Examples."""
     import numpy as np
     import tensorflow as tf
     from tfx.dsl.io import fileio

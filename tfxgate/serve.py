@@ -44,8 +44,9 @@ from typing import Optional
 import prometheus_client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from core import instances as instances_lib, names
-from core.errors import UserError
+from core.checks import instances as instances_lib
+from core.common import names
+from core.common.errors import UserError
 from tfxgate import judging, service
 
 log = logging.getLogger("tfxgate.serve")

@@ -24,8 +24,10 @@ from typing import Deque, Dict, List, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core import csv_input, instances as instances_lib, names
-from core.errors import InputError, UserError
+from core.reading.sources import csv_structure
+from core.checks import instances as instances_lib
+from core.common import names
+from core.common.errors import InputError, UserError
 from tfxgate import judging, validate
 
 log = logging.getLogger("tfxgate.serve")
@@ -221,7 +223,7 @@ def answer_batch(loaded: Loaded, options: Options, body_path: str, path: str, nd
     everything costly happens here, under the deadline."""
     if ndjson is None:
         try:
-            columns = csv_input.read_header(path, delimiter)
+            columns = csv_structure.read_header(path, delimiter)
         except InputError as e:
             raise InputError(str(e).replace(path, label)) from None
     else:
@@ -254,7 +256,7 @@ def write_csv(rows: List[Dict[str, str]], path: str) -> None:
 
 
 def instances_csv(instances: list, path: str) -> int:
-    """JSON instances written as a CSV file, each value as its cell (core.instances.cell_text)."""
+    """JSON instances written as a CSV file, each value as its cell (core.checks.instances.cell_text)."""
     if not instances:
         raise InputError("no instances")
     rows = []

@@ -4,8 +4,10 @@ the HTML report and the notebook."""
 import os
 from typing import Dict, List
 
-from core import layout, names, schema_files
-from core.findings import SKEW
+from core.settings import layout
+from core.common import names
+from core.settings import schema_files
+from core.common.findings import SKEW
 from mlmd import runs
 from tfxgate import schema_versions
 
@@ -17,7 +19,7 @@ def schema_rows(schema) -> List[dict]:
     environments, comparators."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    from core import schema_files
+    from core.settings import schema_files
 
     domains = {d.name: list(d.value) for d in schema.string_domain}
     units = schema_files.units(schema)
@@ -173,7 +175,7 @@ def feature_statistics(stats, name: str):
 def model_gate_rows(run) -> List[dict]:
     """The model gate's metrics on the whole eval split: the candidate, the baseline model, the
     thresholds of schema/evaluation.yaml and whether each held ([] where no Evaluator ran)."""
-    from core import evaluation
+    from core.common import evaluation
 
     judged = run.evaluation or {}
     failed = " ".join(judged.get("reasons", []))
@@ -195,7 +197,7 @@ def model_gate_rows(run) -> List[dict]:
 
 def model_slice_rows(run, limit: int = 60) -> List[dict]:
     """The candidate's metrics per slice, largest first (shown, not gated)."""
-    from core import evaluation
+    from core.common import evaluation
 
     rows = []
     for row in ((run.evaluation or {}).get("slices") or [])[:limit]:

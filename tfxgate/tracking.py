@@ -28,7 +28,7 @@ import re
 import time
 from typing import Dict, Iterable, Optional, Tuple
 
-from core import names
+from core.common import names
 from mlmd import query, runs
 from tfxgate import report, verdict
 
@@ -249,7 +249,7 @@ def failure(error: BaseException, tracking_uri: str) -> str:
     """What went wrong logging to `tracking_uri`, in words of ours, one line: where, and why."""
     from urllib.parse import unquote, urlparse
 
-    from core.errors import network_reason
+    from core.common.errors import network_reason
 
     text = " ".join(str(error).split())
     parsed = urlparse(tracking_uri)

@@ -9,8 +9,15 @@ import dataclasses
 import os
 from typing import List, Optional
 
-from core import batch_stats, check_settings, constraints, layout, names, policy as policy_lib, reading, schema_files
-from core.errors import InputError
+from core.batch import batch_stats
+from core.settings import check_settings
+from core import rules as rules_lib
+from core.settings import layout
+from core.common import names
+from core.judging import policy as policy_lib
+from core.reading import report as reading
+from core.settings import schema_files
+from core.common.errors import InputError
 from tfxgate import files
 
 EXIT_OK, EXIT_BLOCKING, EXIT_INPUT = 0, 1, 2
@@ -30,7 +37,7 @@ class Outcome:
     skipped_slices: List[dict] = dataclasses.field(default_factory=list)
     notes: List[str] = dataclasses.field(default_factory=list)
     policy_digest: Optional[str] = None
-    outside: dict = dataclasses.field(default_factory=dict)  # core.reading.ReadingReport.outside: where
+    outside: dict = dataclasses.field(default_factory=dict)  # core.reading.report.ReadingReport.outside: where
 
     @property
     def result(self) -> str:
@@ -111,7 +118,7 @@ def load_baseline(baseline: str, metadata_path, pipeline: Optional[str] = None, 
                   slice_keys=()):
     """(statistics or None, its profile or None, a JSON description) for --baseline
     auto|none|PATH; `auto` takes the training span the gate accepted last (in `pipeline`'s runs,
-    when given). A statistics file has no profile (core/profile.py); CSV data and `auto` do."""
+    when given). A statistics file has no profile (core/statistics/profile.py); CSV data and `auto` do."""
     if baseline == "none":
         return None, None, {"kind": "none", "description": "none (--baseline none): no skew or drift check"}
     if baseline == "auto":
@@ -195,10 +202,10 @@ class Checks:
     policy_path: str
     policy_digest: str
     version: str
-    kinds: dict  # {feature: kind} (core.reading.schema_kinds)
+    kinds: dict  # {feature: kind} (core.reading.report.schema_kinds)
     rules: list  # constraints.yaml beside the schema
     settings: check_settings.CheckSettings  # checks.yaml beside the schema
-    domains: dict = dataclasses.field(default_factory=dict)  # {feature: core.reading.Domain}: where values lie outside
+    domains: dict = dataclasses.field(default_factory=dict)  # {feature: core.reading.report.Domain}: where values lie outside
 
 
 def load_checks(schema_path: str, policy_path: str) -> Checks:
@@ -207,7 +214,7 @@ def load_checks(schema_path: str, policy_path: str) -> Checks:
     policy = policy_lib.load(policy_path)
     version = schema_files.version_of(schema_path)
     kinds = reading.schema_kinds(schema)
-    rules = constraints.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
+    rules = rules_lib.load(check_settings.path_beside(schema_path, names.CONSTRAINTS_FILE), list(kinds))
     settings = check_settings.load(schema_path, list(kinds))
     with open(policy_path) as f:  # read once already by policy_lib.load: a one-line error there
         digest = policy_lib.digest(f.read())
@@ -227,7 +234,7 @@ def read_batch(checks: Checks, data: str, delimiter: str = ",", rows_path: Optio
 def judge(checks: Checks, data: str, batch: batch_stats.Batch, environment: str, baseline,
           rows_path: Optional[str] = None) -> Outcome:
     """The batch validated and judged; `baseline` is what `load_baseline` returns."""
-    from core import validation
+    from core.checks import validation
 
     baseline_stats, baseline_profile, baseline_info = baseline
     kwargs = {}

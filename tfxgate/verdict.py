@@ -3,14 +3,16 @@ else, from one function, so that the three tell the same story.
 
 A headline holds the decision, how many findings block and warn, what was judged (datasets,
 spans, rows), against which schema version and policy, and each reason (blocking first, then the
-warnings) with the one sentence that says what to do about it (`core/next_steps.py`).
+warnings) with the one sentence that says what to do about it (`core/judging/next_steps.py`).
 """
 
 import dataclasses
 import html
 from typing import List, Optional, Tuple
 
-from core import names, next_steps, policy as policy_lib
+from core.common import names
+from core.judging import next_steps
+from core.judging import policy as policy_lib
 from mlmd import runs
 
 _ORDER = {names.BLOCK: 0, names.WARN: 1}

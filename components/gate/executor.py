@@ -10,7 +10,9 @@ from tfx.proto.orchestration import execution_result_pb2
 from tfx.types import artifact_utils
 
 from components import span_resolver
-from core import layout, names, policy as policy_lib
+from core.settings import layout
+from core.common import names
+from core.judging import policy as policy_lib
 
 BLOCKED_CODE = 3
 ANOMALY_INPUTS = ("training_anomalies", "serving_anomalies")

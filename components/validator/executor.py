@@ -1,4 +1,4 @@
-"""DataValidator's executor: reads artifacts, calls `core.validation.validate`, writes and annotates."""
+"""DataValidator's executor: reads artifacts, calls `core.checks.validation.validate`, writes and annotates."""
 
 import json
 from typing import Any, Dict, List, Optional
@@ -9,8 +9,13 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components import span_resolver
 from components.artifacts import GateDecision
-from core import check_settings, layout, names, reading, schema_files, validation
-from core.errors import InputError
+from core.settings import check_settings
+from core.settings import layout
+from core.common import names
+from core.reading import report as reading
+from core.settings import schema_files
+from core.checks import validation
+from core.common.errors import InputError
 
 
 class Executor(base_executor.BaseExecutor):

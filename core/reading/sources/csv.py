@@ -1,0 +1,144 @@
+"""CSV text as a source (core/reading/source.py): a file or a folder of *.csv files, each opened
+once and read from the same handle by every pass: its first block (the format diagnosis, the
+header, whether it has rows), the structure check, the scan for the longest record, pyarrow's
+blocks of text cells, and the lines of the rows a caller asks about.
+
+pyarrow's streaming reader is used rather than `read_csv`: on Python 3.10 the latter scans the
+whole heap (`gc.get_referrers`, a signal-handler workaround) on every call, which costs more than
+reading a small batch once TensorFlow is loaded.
+"""
+
+from typing import BinaryIO, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import pyarrow as pa
+from pyarrow import csv as pa_csv
+
+from core.common.errors import InputError
+from core.reading.sources import csv_structure
+from core.reading.sources.csv_structure import DELIMITER, HEAD_BYTES, CsvInputError
+
+BLOCK_BYTES = 4 << 20  # rows are read in blocks of this size: memory does not grow with the file
+
+
+class CsvSource:
+    """A CSV batch opened once (core.reading.source.Source); use it as a context manager."""
+
+    format = "csv"
+
+    def __init__(self, path: Union[str, Sequence[str]], delimiter: str = DELIMITER, opener=None):
+        self.path = path if isinstance(path, str) else (path[0] if path else "")
+        self.delimiter = delimiter
+        self._opener = opener or (lambda p: open(p, "rb"))
+        self._handles: Dict[str, BinaryIO] = {}
+        self._heads: Dict[str, bytes] = {}
+        if isinstance(path, str):
+            self.files = csv_structure.csv_files(path)
+        elif path:
+            self.files = list(path)
+        else:
+            raise CsvInputError("no CSV file to read")
+        self.columns = self._header(self.files[0])
+        for f in self.files[1:]:
+            if self._header(f) != self.columns:
+                raise CsvInputError(f"{f}: its header differs from {self.files[0]}'s")
+
+    # ---- the one handle per file
+
+    def _raw(self, file: str) -> BinaryIO:
+        """The file's handle, opened on first use, rewound for each pass."""
+        raw = self._handles.get(file)
+        if raw is None:
+            try:
+                raw = self._handles[file] = self._opener(file)
+            except OSError as e:
+                raise CsvInputError(f"{file}: cannot read it ({e.strerror or e})") from None
+        raw.seek(0)
+        return raw
+
+    def head(self, file: str) -> bytes:
+        """The file's first block (HEAD_BYTES), read once."""
+        if file not in self._heads:
+            self._heads[file] = self._raw(file).read(HEAD_BYTES)
+        return self._heads[file]
+
+    def _header(self, file: str) -> List[str]:
+        csv_structure.diagnose(file, self.head(file), self.delimiter)
+        return csv_structure.header_of(self._raw(file), file, self.delimiter)
+
+    def close(self) -> None:
+        for raw in self._handles.values():
+            raw.close()
+        self._handles.clear()
+
+    def __enter__(self) -> "CsvSource":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    # ---- what readers ask
+
+    def has_rows(self, file: str) -> bool:
+        head = self.head(file)
+        return any(line.strip() for line in head.split(b"\n")[1:]) or len(head) == HEAD_BYTES
+
+    def records(self, file: str) -> Iterator[Tuple[int, List[str]]]:
+        stream = csv_structure.records(self._raw(file), file, self.delimiter)
+        next(stream)  # the header, checked when the source was opened
+        return stream
+
+    def check(self) -> None:
+        """Every record of every file read (the structure check); the pipeline's pre-check."""
+        for file in self.files:
+            self._check_file(file)
+
+    def _check_file(self, file: str) -> None:
+        if sum(1 for _ in self.records(file)) == 0:  # every record read: a broken one raises
+            raise CsvInputError(f"{file}: no data rows, only a header")
+
+    def locate(self, file: str, indices: Sequence[int]) -> Dict[int, int]:
+        wanted = set(indices)
+        if not wanted:
+            return {}
+        found, last = {}, max(wanted)
+        for index, (line, _) in enumerate(self.records(file)):
+            if index in wanted:
+                found[index] = line
+            if index >= last:
+                break
+        return found
+
+    def blocks(self, file: str, columns: Optional[List[str]] = None) -> Iterator[pa.RecordBatch]:
+        longest, nul = csv_structure.scan(self._raw(file))
+        if nul is not None:
+            raise InputError(csv_structure.nul_message(file, *nul))
+        # A block must hold the longest record: pyarrow refuses a row that straddles two blocks.
+        block = max(BLOCK_BYTES, 1 << (2 * longest + 1).bit_length())
+        try:
+            reader = pa_csv.open_csv(
+                pa.PythonFile(self._raw(file), mode="r"),
+                read_options=pa_csv.ReadOptions(block_size=block),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True, delimiter=self.delimiter),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={n: pa.string() for n in columns or self.columns},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                yield batch
+        except pa.ArrowInvalid as e:
+            # The structure check names the line and the problem, where it can. pyarrow's reader
+            # may still read ahead from this handle: the check reads the file from a fresh one
+            # (a second open, on this error path only).
+            self._handles.pop(file, None)
+            self._check_file(file)
+            message = _first_line(e)
+            if "UTF8" in message:
+                raise InputError(f"{file}: not UTF-8 text ({message})") from None
+            raise InputError(f"{file}: malformed CSV: {message}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
