@@ -14,8 +14,8 @@ Exit status: 0 written, 2 bad arguments or settings.
 import os
 import sys
 
-from core import project as project_lib
-from core.errors import UserError
+from core.common import project as project_lib
+from core.common.errors import UserError
 from pipeline import airflow_export
 from tfxgate.args import OneLineParser, positive_int
 

@@ -7,7 +7,7 @@ import pathlib
 import pprint
 import re
 
-from core.errors import ConfigError
+from core.common.errors import ConfigError
 from pipeline import stages
 
 TEMPLATE = pathlib.Path(__file__).with_name("airflow_dag.py")

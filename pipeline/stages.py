@@ -16,8 +16,8 @@ Imports nothing heavy: runner_local.py imports this before its argument checks.
 
 from typing import Dict, Iterable, List, Optional, Set
 
-from core import names
-from core.errors import ConfigError
+from core.common import names
+from core.common.errors import ConfigError
 
 CHECK, VALIDATE, TRAIN, PUSH = "check", "validate", "train", "push"
 STAGES = (CHECK, VALIDATE, TRAIN, PUSH)

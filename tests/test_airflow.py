@@ -20,8 +20,8 @@ import psutil
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from core import names
-from core import project as project_lib
+from core.common import names
+from core.common import project as project_lib
 from mlmd import query, runlock, runs as runs_lib, store as store_lib
 from tests import datasets
 from tests.paths import PROJECT_ROOT

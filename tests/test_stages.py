@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from core import names
-from core import project as project_lib
+from core.common import names
+from core.common import project as project_lib
 from pipeline import stages
 from tests.paths import PROJECT_ROOT
 

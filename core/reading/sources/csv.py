@@ -117,7 +117,11 @@ class CsvSource:
         try:
             reader = pa_csv.open_csv(
                 pa.PythonFile(self._raw(file), mode="r"),
-                read_options=pa_csv.ReadOptions(block_size=block),
+                # No read-ahead thread: it would call back into Python (this handle) for its reads,
+                # and a reader dropped on an error path while one is pending waits on it forever
+                # holding the GIL (seen as a hung test). Parsing in the caller's thread costs
+                # little at this block size; statistics and checks dominate.
+                read_options=pa_csv.ReadOptions(block_size=block, use_threads=False),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True, delimiter=self.delimiter),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={n: pa.string() for n in columns or self.columns},
