@@ -1,7 +1,8 @@
 """CSV text as a source (core/reading/source.py): a file or a folder of *.csv files, each opened
-once and read from the same handle by every pass: its first block (the format diagnosis, the
-header, whether it has rows), the structure check, the scan for the longest record, pyarrow's
-blocks of text cells, and the lines of the rows a caller asks about.
+once in Python and read from that handle by every pass of ours: its first block (the format
+diagnosis, the header, whether it has rows), the structure check, the scan for the longest record
+and the lines of the rows a caller asks about. pyarrow's blocks of text cells come from pyarrow's
+own native handle on a local file (a second open: see `_native`).
 
 pyarrow's streaming reader is used rather than `read_csv`: on Python 3.10 the latter scans the
 whole heap (`gc.get_referrers`, a signal-handler workaround) on every call, which costs more than
@@ -116,12 +117,8 @@ class CsvSource:
         block = max(BLOCK_BYTES, 1 << (2 * longest + 1).bit_length())
         try:
             reader = pa_csv.open_csv(
-                pa.PythonFile(self._raw(file), mode="r"),
-                # No read-ahead thread: it would call back into Python (this handle) for its reads,
-                # and a reader dropped on an error path while one is pending waits on it forever
-                # holding the GIL (seen as a hung test). Parsing in the caller's thread costs
-                # little at this block size; statistics and checks dominate.
-                read_options=pa_csv.ReadOptions(block_size=block, use_threads=False),
+                _native(file) or pa.PythonFile(self._raw(file), mode="r"),
+                read_options=pa_csv.ReadOptions(block_size=block),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True, delimiter=self.delimiter),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={n: pa.string() for n in columns or self.columns},
@@ -133,14 +130,23 @@ class CsvSource:
                 yield batch
         except pa.ArrowInvalid as e:
             # The structure check names the line and the problem, where it can. pyarrow's reader
-            # may still read ahead from this handle: the check reads the file from a fresh one
-            # (a second open, on this error path only).
-            self._handles.pop(file, None)
+            # may still read ahead from a Python handle: the check then reads the file from a
+            # fresh one (a second open, on this error path only).
+            if _native(file) is None:
+                self._handles.pop(file, None)
             self._check_file(file)
             message = _first_line(e)
             if "UTF8" in message:
                 raise InputError(f"{file}: not UTF-8 text ({message})") from None
             raise InputError(f"{file}: malformed CSV: {message}") from None
+
+
+def _native(file: str) -> Optional[str]:
+    """The path pyarrow opens itself when the file is local: its reader reads ahead on a thread of
+    its own, and through a Python file object (PythonFile) that thread needs the GIL, so a reader
+    left behind on an error path hung a caller or aborted the interpreter at exit ("terminate
+    called without an active exception"). A URI (TFX's fileio) is read through its Python handle."""
+    return None if "://" in file else file
 
 
 def _first_line(error: Exception) -> str:
