@@ -28,7 +28,7 @@ import warnings
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
 from core.common.errors import UserError
 from pipeline import config as config_lib
-from pipeline import kubeflow
+from pipeline import kfp_resources, kubeflow
 
 
 def parse_args(argv):
@@ -80,24 +80,18 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
-    if not args.output.endswith(".yaml"):
-        print("error: --output must end in .yaml (a KFP 2 backend takes only a bare YAML PipelineSpec)", file=sys.stderr)
-        return 2
-    if args.submit and not args.host:
-        print("error: --submit needs --host URL (or KFP_HOST)", file=sys.stderr)
-        return 2
-    if args.param and not args.submit:
-        print("error: --param needs --submit (a compiled spec takes parameter values per run)", file=sys.stderr)
-        return 2
-    if args.host and not _is_http_url(args.host):
-        print(f"error: --host {args.host!r}: not an http(s) URL (e.g. http://localhost:8888)", file=sys.stderr)
+    problem = kubeflow.flag_problem(args.output, args.submit, args.host, args.param)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        resources = dict(kubeflow.parse_resources(text) for text in args.resources)
+        resources = dict(kfp_resources.parse_resources(text) for text in args.resources)
         config = kubeflow.kubeflow_config(args.pipeline_root, args.data_root, args.serving_model_dir, args.beam_arg,
                                           project=project)
         s3 = kubeflow.S3Access(args.s3_endpoint, *kubeflow.parse_s3_secret(args.s3_secret)) if args.s3_endpoint else None
-        _check_params(args, config)
+        if args.submit:  # every --param checked against the spec's run parameters before anything is written
+            from pipeline import kfp_runs
+            kfp_runs.check_arguments(config, args.param)
         kubeflow.compile_spec(config, args.image, args.output, resources, s3)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -127,21 +121,6 @@ def _project_defaults(args):
     args.experiment = args.experiment or project.name
     args.logs = project.outputs / "logs"
     return project
-
-
-def _is_http_url(text: str) -> bool:
-    from urllib.parse import urlparse
-
-    parsed = urlparse(text)
-    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
-
-
-def _check_params(args, config) -> None:
-    """Every --param checked against the spec's run parameters before anything is compiled or written."""
-    if args.submit:
-        from pipeline import kfp_runs
-
-        kfp_runs.check_arguments(config, args.param)
 
 
 def submit(args) -> int:

@@ -18,25 +18,16 @@ Temporary files (TFX builds the module code into a wheel for each uncached run) 
 <outputs>/tmp/ and are removed when the run ends, so runs leave nothing in $TMPDIR.
 """
 
-import contextlib
-import datetime
 import os
 import sys
-import time
 
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
-from core.reading import source as source_lib
 from core.reading.sources import csv_structure
-from core.common import names
 from core.common import project as project_lib
-from core.reading import report as reading
 from core.settings import schema_files
 from core.common.errors import UserError
-from mlmd import runlock, store as store_lib
-from pipeline import config as config_lib, stages
+from pipeline import config as config_lib, local_run, stages
 from tfxgate.args import OneLineParser, add_store_arguments, positive_int, store_settings
-
-EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_BLESSED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
 
 
 def parse_args(argv):
@@ -107,11 +98,7 @@ def _config(args) -> config_lib.PipelineConfig:
         delimiter=config_lib.check_delimiter(args.delimiter or csv_structure.folder_delimiter(args.data_root) or ","),
     )
     if not args.skip_input_check:  # every CSV file the run will read, before anything runs
-        features = reading.schema_kinds(schema_files.load(config.schema_path))
-        for folder in config_lib.input_folders(config):
-            with source_lib.open_batch(folder, config.delimiter) as source:  # read once, every record
-                source.check()
-            csv_structure.check_columns(folder, source.columns, list(features))
+        local_run.check_inputs(config)
     return config
 
 
@@ -121,7 +108,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # before or after the pipeline itself (which says what it stopped)
         print("\ntfxgate: interrupted; run the same command again (finished components come from the cache).",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return local_run.EXIT_INTERRUPTED
 
 
 def _main(argv=None) -> int:
@@ -130,31 +117,17 @@ def _main(argv=None) -> int:
         config = _config(args)  # fills in the project's defaults of args
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return local_run.EXIT_USAGE
     if args.stage == stages.CHECK:
         print(f"tfxgate: settings and input files of '{config.pipeline_name}' checked "
               f"(schema {config.schema_version}, span {'latest' if args.span is None else args.span})")
         return 0
-    stamp = datetime.datetime.now()
-    log_path = os.path.join(args.outputs, "logs", f"run-{stamp:%Y%m%d-%H%M%S-%f}-{os.getpid()}.log")
-    run_id = args.run_id or stamp.isoformat()  # the pipeline_run context's name: this run's own records in MLMD
-    say = lambda line: print(line, flush=True)  # noqa: E731
-    try:
-        with runlock.hold(runlock.lock_paths(config.pipeline_root, config.store.sqlite_path),
-                          wait=not args.no_wait, say=say):
-            say(f"tfxgate: running pipeline '{config.pipeline_name}' (schema {config.schema_version}) "
-                f"with MLMD at {config.store.describe()}")
-            _reconcile(config, say)
-            with _run_tmp(args.outputs):
-                status = _run(config, run_id, log_path, args.verbose, args.project, args.policy, args.stage)
-    except runlock.Busy as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BUSY
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    ended = args.stage in (None, stages.LAST) or status == EXIT_BLOCKED  # the run ends here
-    if ended and status not in (EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED):  # done, blocked, or the model not pushed
+    run_id, log_path = local_run.new_run(args.outputs, args.run_id)
+    from tfxgate import console  # the run's progress on the terminal, its log file
+
+    status = local_run.run_locked(config, run_id, args.outputs, log_path, args.verbose, args.project, args.policy,
+                                  args.stage, wait=not args.no_wait, console=console)
+    if local_run.run_ended(args.stage, status):
         _track(config, run_id, args.mlflow_tracking_uri, log_path)
     return status
 
@@ -171,122 +144,6 @@ def _track(config, run_id: str, tracking_uri, log_path=None) -> None:
             tracking.log_run(config.store.open(), run_id, config.store.describe(), tracking_uri, config.pipeline_name)
     except Exception as e:  # noqa: BLE001  (logging a run must not fail it)
         print(f"tfxgate: {tracking.failure(e, tracking_uri)}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def _run_tmp(outputs: str):
-    """Temporary files of the run under <outputs>/tmp/run-*, removed when it ends."""
-    import shutil
-    import tempfile
-
-    root = os.path.join(outputs, "tmp")
-    os.makedirs(root, exist_ok=True)
-    folder = tempfile.mkdtemp(prefix="run-", dir=root)
-    saved = tempfile.tempdir, os.environ.get("TMPDIR")
-    tempfile.tempdir, os.environ["TMPDIR"] = folder, folder
-    try:
-        yield folder
-    finally:
-        tempfile.tempdir = saved[0]
-        if saved[1] is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved[1]
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _reconcile(config, say) -> None:
-    """Executions a killed run left RUNNING: marked FAILED, partial outputs removed."""
-    store = config.store.open(must_exist=False)
-    for note in runlock.reconcile(store, config.pipeline_name, config.pipeline_root, whole_store=not config.store.is_mysql):
-        say(f"tfxgate: {note}")
-
-
-def _run(config, run_id: str, log_path: str, verbose: bool, project, policy: str, stage=None) -> int:
-    from tfxgate import console  # heavy imports after argument checks
-
-    started = time.monotonic()
-    # What this run already finished (a retried stage): not run again, and not shown.
-    finished = stages.finished_nodes(config.store.open(must_exist=False), run_id) if stage else set()
-    with console.pipeline_console(log_path, verbose) as progress:
-        store_lib.install_log_redaction()  # TFX logs its connection config, password and all
-        try:
-            from pipeline.pipeline import create_pipeline
-            from pipeline.run import NamedRunLocalDagRunner
-
-            NamedRunLocalDagRunner(run_id, stage, finished).run(create_pipeline(config))
-            failed_node, error = None, None
-        except KeyboardInterrupt:  # said below, once the console gives the terminal back
-            failed_node, error = progress.current or "the pipeline", KeyboardInterrupt
-        except Exception as e:  # a failed component: one line here, the traceback in the log
-            import traceback
-
-            traceback.print_exc()
-            failed_node, error = progress.current or "pipeline", console.one_line(e)
-    if error is KeyboardInterrupt:
-        print(f"\ntfxgate: interrupted during {failed_node}; nothing after it ran. Run the same command "
-              "again: finished components come from the cache.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if failed_node == names.GATE:
-        print("tfxgate: the data gate stopped the run; nothing was trained or pushed.", file=sys.stderr)
-        print(f"error: {error}", file=sys.stderr)
-        print(f"  MLMD store: {config.store.describe()}  log: {log_path}", file=sys.stderr)
-        _next_steps(config, run_id, policy, project)
-        return EXIT_BLOCKED
-    if failed_node:
-        print(f"error: {failed_node} failed: {error} (full log: {log_path})", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"tfxgate: finished {f'stage {stage} ' if stage else ''}in {time.monotonic() - started:.1f} s")
-    if stage not in (None, stages.LAST):
-        return 0
-    return _summary(config, run_id, log_path, verbose, project)
-
-
-def _store_flags(config, project) -> str:
-    """The flags that make a `tfxgate` command read this run's store and project."""
-    store = f"--metadata {config.store.sqlite_path}" if not config.store.is_mysql else "(the same --mysql-* flags)"
-    return store if project.is_shipped else f"--project {project.root} {store}"
-
-
-def _next_steps(config, run_id: str, policy: str, project) -> None:
-    """What a person can do about a blocked run, one line each."""
-    store = _store_flags(config, project)
-    print("next steps:", file=sys.stderr)
-    print(f"  see why, with the evidence:  tfxgate report {store} --run {run_id} --out report.html", file=sys.stderr)
-    print("  the data is wrong:           fix it at its source and run again", file=sys.stderr)
-    print(f"  the change is legitimate:    tfxgate schema propose {store}  (it drafts the next version for review)",
-          file=sys.stderr)
-    print(f"  the finding should only warn: edit {policy} (a reviewed change)", file=sys.stderr)
-
-
-def _summary(config, run_id: str, log_path: str, verbose: bool, project) -> int:
-    """This run's own gate decisions and pushed model, read by its run context (a shared store
-    holds other pipelines' runs too); the exit status: 5 where the model gate refused the model."""
-    from core.common import evaluation as evaluation_lib
-    from mlmd import runs
-
-    run = runs.find_run_by_id(config.store.open(), run_id)
-    gate = run.gate if run is not None else {}
-    if gate.get("decision") in (names.PASS, names.WARN):
-        line = gate["decision"] if gate["decision"] == names.PASS else f"{gate['decision']}: {gate.get('summary')}"
-        print(f"  data gate:    {line}")
-    judged = run.evaluation if run is not None else None
-    if judged is not None:
-        print(f"  model gate:   {evaluation_lib.headline(judged)}")
-    print(f"  MLMD store:   {config.store.describe()}")
-    pushed = (run.pushed_model or {}) if run is not None else {}
-    print(f"  pushed model: {pushed.get('destination') if pushed.get('pushed') else None}")
-    if not verbose:
-        print(f"  log:          {log_path}")
-    if judged is not None and not judged["blessed"]:
-        print(f"tfxgate: model not pushed: {'; '.join(judged['reasons']) or 'not blessed'}", file=sys.stderr)
-        models = [a["id"] for a in run.artifacts.get(names.TRAINER, []) if a["type"] == names.MODEL_TYPE]
-        store = _store_flags(config, project)
-        print("  the serving model is unchanged. See why: "
-              f"tfxgate lineage {store} --model {models[0] if models else 'latest'}, "
-              f"or tfxgate report {store} --run {run_id} --out report.html", file=sys.stderr)
-        return EXIT_NOT_BLESSED
-    return 0
 
 
 if __name__ == "__main__":

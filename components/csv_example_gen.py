@@ -65,18 +65,13 @@ from core.statistics import profile as profile_lib
 from core.common import progress
 from core.reading import report as reading
 from core.checks import rows as rows_lib
+from components import example_gen_outputs as outputs
 
 SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
 DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
 CONSTRAINTS_KEY = "constraints"  # in custom_config: constraints.yaml beside the schema (rules across columns)
 CHECKS_KEY = "checks"  # in custom_config: checks.yaml beside the schema (the profile's slices)
-PROFILE_FILE = names.PROFILE_FILE  # the batch's profile (core/statistics/profile.py), beside Split-*/
-_PROFILE_PARTS = ".profile"  # one profile per input split, merged by the executor
-READING_FILE = "typed_reading.json"  # the merged ReadingReport, beside Split-*/
-_READING_PARTS = ".typed_reading"  # one report per input split, merged by the executor
 _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
-QUARANTINE_FOLDER = names.QUARANTINE_FOLDER  # inside the Examples: the rows left out, per input split
-QUARANTINED_ROWS = names.QUARANTINED_ROWS  # the Examples' MLMD property: how many rows were left out
 # Rows per batch, fixed: once a feature has more distinct values than the profile keeps, its
 # rounding depends on where batches start (core/statistics/profile.py), so the same input, batched alike,
 # gives the same profile.json.
@@ -241,32 +236,6 @@ class _Merge(beam.CombineFn):
         return accumulator
 
 
-def _write_profile(profile: profile_lib.Profile, folder: str, name: str) -> None:
-    fileio.makedirs(folder)
-    with fileio.open(os.path.join(folder, f"{name}.json"), "w") as f:
-        f.write(json.dumps(profile.to_json(), sort_keys=True))
-
-
-def _part_name(split_pattern: str) -> str:
-    """A file name for an input split's reading report, from its pattern."""
-    return "".join(c if c.isalnum() else "_" for c in split_pattern)
-
-
-def _write_quarantine(rows: List[List[str]], path: str, names: List[str]) -> None:
-    """The quarantined rows of one input split, in file and line order."""
-    fileio.makedirs(os.path.dirname(path))
-    with fileio.open(path, "w") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(reading.QUARANTINE_HEADER + list(names))
-        writer.writerows(sorted(rows, key=lambda row: (row[0], int(row[1] or 0))))
-
-
-def _write_report(report: reading.ReadingReport, folder: str, name: str) -> None:
-    fileio.makedirs(folder)
-    with fileio.open(os.path.join(folder, f"{name}.json"), "w") as f:
-        f.write(json.dumps(report.to_json(), sort_keys=True))
-
-
 class _TypedCsvToExample(beam.PTransform):
     """The split's CSV files, checked, as tf.Examples typed by the curated schema."""
 
@@ -277,7 +246,7 @@ class _TypedCsvToExample(beam.PTransform):
         self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_structure.DELIMITER
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
-        self._part = _part_name(split_pattern)
+        self._part = outputs.part_name(split_pattern)
         output_config = example_gen_pb2.Output()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
         # TFX partitions serialized records by their whole bytes; by one feature, only Examples.
@@ -317,33 +286,22 @@ class _TypedCsvToExample(beam.PTransform):
                 converted.quarantine
                 | "CollectQuarantine" >> beam.combiners.ToList()  # the rows left out: few, and sorted for people
                 | "WriteQuarantine" >> beam.Map(
-                    _write_quarantine, os.path.join(self._reading_uri, QUARANTINE_FOLDER, f"{self._part}.csv"), names)
+                    outputs.write_quarantine,
+                    os.path.join(self._reading_uri, outputs.QUARANTINE_FOLDER, f"{self._part}.csv"), names)
             )
             _ = (
                 converted.reading
                 | "MergeReadingReports" >> beam.CombineGlobally(_Merge(reading.ReadingReport))
-                | "WriteReadingReport" >> beam.Map(_write_report, os.path.join(self._reading_uri, _READING_PARTS), self._part)
+                | "WriteReadingReport" >> beam.Map(
+                    outputs.write_report, os.path.join(self._reading_uri, outputs.READING_PARTS), self._part)
             )
             _ = (
                 converted.profile
                 | "MergeProfiles" >> beam.CombineGlobally(_Merge(profile_lib.Profile))
-                | "WriteProfile" >> beam.Map(_write_profile, os.path.join(self._reading_uri, _PROFILE_PARTS), self._part)
+                | "WriteProfile" >> beam.Map(
+                    outputs.write_profile, os.path.join(self._reading_uri, outputs.PROFILE_PARTS), self._part)
             )
         return converted.examples
-
-
-@beam.ptransform_fn
-def _WriteSplit(records: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:
-    """TFX's WriteSplit (write_split.py) without its Reshuffle: the same gzipped TFRecord file,
-    the records in the order they were read. Beam's in-memory runner holds a whole PCollection at
-    a GroupByKey, as Python objects; without one, the rows stream from the CSV to the file."""
-    return (
-        records
-        | "Serialize" >> beam.Map(
-            lambda record: record if isinstance(record, bytes) else record.SerializeToString(deterministic=True))
-        | "Write" >> beam.io.WriteToTFRecord(os.path.join(split_uri, write_split.DEFAULT_FILE_NAME),
-                                             file_name_suffix=".gz")
-    )
 
 
 class Executor(csv_executor.Executor):
@@ -353,7 +311,7 @@ class Executor(csv_executor.Executor):
         return _TypedCsvToExample
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
-        """TFX's (base_example_gen_executor.py), writing each split with _WriteSplit; then the
+        """TFX's (base_example_gen_executor.py), writing each split with outputs.WriteSplit; then the
         reading reports and profiles of the input splits, merged."""
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         input_config = example_gen_pb2.Input()
@@ -365,58 +323,16 @@ class Executor(csv_executor.Executor):
         with self._make_beam_pipeline() as pipeline:
             splits = self.GenerateExamplesByBeam(pipeline, dict(exec_properties, **{_READING_URI: examples.uri}))
             for split, records in splits.items():
-                _ = records | f"WriteSplit[{split}]" >> _WriteSplit(artifact_utils.get_split_uri([examples], split))
+                _ = records | f"WriteSplit[{split}]" >> outputs.WriteSplit(artifact_utils.get_split_uri([examples], split))
         payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
         if payload_format:
             examples_utils.set_payload_format(examples, payload_format)
         file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
         if file_format:
             examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
-        record_reading(examples, {_part_name(split.pattern): split.name for split in input_config.splits})
-        record_profile(examples, {_part_name(split.pattern): split.name for split in input_config.splits})
-
-
-def record_profile(examples, split_of_part: Dict[str, str]) -> None:
-    """Merges the input splits' profiles into the Examples' profile.json (the whole input); with
-    several input splits, each is also kept as profile-<split>.json (each is an output split)."""
-    parts = os.path.join(examples.uri, _PROFILE_PARTS)
-    profiles = {}
-    for path in sorted(fileio.glob(os.path.join(parts, "*.json"))) if fileio.exists(parts) else []:
-        with fileio.open(path, "r") as f:
-            profiles[split_of_part.get(os.path.basename(path)[: -len(".json")], "")] = f.read()
-    merged = profile_lib.merge_all(profile_lib.Profile.from_json(json.loads(t)) for t in profiles.values())
-    with fileio.open(os.path.join(examples.uri, PROFILE_FILE), "w") as f:
-        f.write(json.dumps(merged.to_json(), sort_keys=True))
-    if len(profiles) > 1:
-        for split, text in profiles.items():
-            with fileio.open(os.path.join(examples.uri, names.split_profile_file(split)), "w") as f:
-                f.write(text)
-    if fileio.exists(parts):
-        fileio.rmtree(parts)
-
-
-def record_reading(examples, split_of_part: Dict[str, str]) -> reading.ReadingReport:
-    """Merges the input splits' reading reports into typed_reading.json and the Examples' MLMD
-    property `typed_reading` (the whole input, and each input split by name: with several input
-    splits, each is an output split of the same name); returns the merged report."""
-    parts = os.path.join(examples.uri, _READING_PARTS)
-    by_split = {}
-    for path in sorted(fileio.glob(os.path.join(parts, "*.json"))) if fileio.exists(parts) else []:
-        with fileio.open(path, "r") as f:
-            report = reading.ReadingReport.from_json(json.loads(f.read()))
-        by_split[split_of_part.get(os.path.basename(path)[: -len(".json")], "")] = report
-    merged = reading.merge_all(by_split.values())
-    document = merged.to_json()
-    if len(by_split) > 1:
-        document["splits"] = {name: report.to_json() for name, report in sorted(by_split.items())}
-    text = json.dumps(document, sort_keys=True)
-    with fileio.open(os.path.join(examples.uri, READING_FILE), "w") as f:
-        f.write(text)
-    if fileio.exists(parts):
-        fileio.rmtree(parts)
-    examples.set_string_custom_property(reading.TYPED_READING, text)
-    examples.set_int_custom_property(QUARANTINED_ROWS, merged.dropped)
-    return merged
+        split_of_part = {outputs.part_name(split.pattern): split.name for split in input_config.splits}
+        outputs.record_reading(examples, split_of_part)
+        outputs.record_profile(examples, split_of_part)
 
 
 class CheckedCsvExampleGen(example_gen_component.FileBasedExampleGen):

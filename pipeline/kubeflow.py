@@ -1,5 +1,6 @@
 """The Kubeflow variant of the pipeline: its config, the compiled spec's post-processing and the
-checks a KFP 2 backend makes, so a spec that would be rejected never leaves this machine.
+checks a KFP 2 backend makes (pipeline/kfp_checks.py), so a spec that would be rejected never
+leaves this machine; the tasks' CPU and memory in pipeline/kfp_resources.py.
 
 Differences from the local pipeline (the README says so too):
 - no Resolver node (the open-source backend cannot run one): the drift baseline is the
@@ -17,9 +18,8 @@ Differences from the local pipeline (the README says so too):
 
 import dataclasses
 import json
-import math
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import yaml
 
@@ -29,93 +29,32 @@ from core.settings import schema_files
 from core.common import storage
 from core.common.errors import ConfigError
 from pipeline import config as config_lib, kfp_entrypoint
+from pipeline.kfp_checks import ENTRYPOINT, EXECUTOR_INPUT, check_spec
+from pipeline.kfp_resources import DEFAULT_RESOURCES, Resources, set_resources
 
 IMAGE_PROJECT_ROOT = "/pipeline"  # where the Dockerfile puts the project
 IMAGE_OWN_PROJECT = "/pipeline/project"  # where it puts a project of one's own (its PROJECT argument)
-SCHEMA_VERSION = "2.1.0"
-EXECUTOR_INPUT = "{{$}}"
-ENTRYPOINT = "pipeline.kfp_entrypoint"  # the module every task runs (python -m)
 
 
-class SpecError(ConfigError):
-    """The compiled spec would be rejected or fail; the message says where."""
+def flag_problem(output: str, submit: bool, host: Optional[str], params) -> Optional[str]:
+    """What is wrong with runner_kubeflow.py's output, --submit, --host and --param together, in one
+    line (None: nothing)."""
+    if not output.endswith(".yaml"):
+        return "--output must end in .yaml (a KFP 2 backend takes only a bare YAML PipelineSpec)"
+    if submit and not host:
+        return "--submit needs --host URL (or KFP_HOST)"
+    if params and not submit:
+        return "--param needs --submit (a compiled spec takes parameter values per run)"
+    if host and not _is_http_url(host):
+        return f"--host {host!r}: not an http(s) URL (e.g. http://localhost:8888)"
+    return None
 
 
-@dataclasses.dataclass(frozen=True)
-class Resources:
-    """A task's CPU (cores) and memory (GB, as the backend writes `%vG`) requests and limits; the
-    driver puts them on the pod (driver.go initPodSpecPatch)."""
+def _is_http_url(text: str) -> bool:
+    from urllib.parse import urlparse
 
-    cpu_request: float
-    cpu_limit: float
-    memory_request_gb: float
-    memory_limit_gb: float
-
-    def as_spec(self) -> dict:
-        return {"cpuRequest": self.cpu_request, "cpuLimit": self.cpu_limit,
-                "memoryRequest": self.memory_request_gb, "memoryLimit": self.memory_limit_gb}
-
-
-# The compiled spec's tasks (the local pipeline's nodes but the Resolver).
-TASKS = frozenset({names.EXAMPLE_GEN, names.STATISTICS_GEN, names.INFERRED_SCHEMA, names.CURATED_SCHEMA,
-                   names.EXAMPLE_VALIDATOR, names.TRAIN_VALIDATOR, names.SERVING_EXAMPLE_GEN,
-                   names.SERVING_STATISTICS_GEN, names.SERVING_VALIDATOR, names.GATE, names.TRANSFORM,
-                   names.TRAINER, names.PUSHER, names.REPORT})
-
-# From docs/BENCHMARKS.md: about 0.9 GB of imports in every task, and a local run with a 1 GB
-# serving batch peaked at 1.4 GB (ExampleGen streams); Transform and Trainer load TensorFlow and
-# the whole span.
-DEFAULT_RESOURCES = {
-    names.EXAMPLE_GEN: Resources(1, 2, 2, 8), names.SERVING_EXAMPLE_GEN: Resources(1, 2, 2, 8),
-    names.STATISTICS_GEN: Resources(1, 2, 2, 8), names.SERVING_STATISTICS_GEN: Resources(1, 2, 2, 8),
-    names.TRANSFORM: Resources(1, 2, 4, 16), names.TRAINER: Resources(2, 4, 4, 16),
-}
-
-
-# What a container can plausibly be given: from Kubernetes' smallest unit (a millicore; a
-# megabyte) to the largest machines clouds rent (448 vCPUs and 24 TB of memory), with room.
-MIN_CPU, MAX_CPU = 0.001, 1024.0
-MIN_MEMORY_GB, MAX_MEMORY_GB = 0.001, 32768.0
-
-
-def parse_resources(text: str) -> Tuple[str, Resources]:
-    """'Trainer=2/4,8/16' (CPU request/limit in cores, memory request/limit in GB) -> (task, Resources)."""
-    usage = f"--resources {text!r}: expected TASK=CPU_REQUEST/CPU_LIMIT,MEMORY_REQUEST_GB/MEMORY_LIMIT_GB, e.g. Trainer=2/4,8/16"
-    task, _, values = text.partition("=")
-    try:
-        (cpu_request, cpu_limit), (memory_request, memory_limit) = (
-            [float(v) for v in part.split("/")] for part in values.split(","))
-    except ValueError:
-        raise ConfigError(usage) from None
-    if task.strip() not in TASKS:
-        raise ConfigError(f"{usage}: no task {task.strip()!r}; the tasks are {', '.join(sorted(TASKS))}")
-    figures = (cpu_request, cpu_limit, memory_request, memory_limit)
-    if not all(math.isfinite(v) for v in figures):
-        raise ConfigError(f"{usage}: every figure must be a finite number (not nan or inf)")
-    if min(figures) <= 0:
-        raise ConfigError(f"{usage}: every figure must be positive")
-    for what, low, high, values in (("CPU", MIN_CPU, MAX_CPU, figures[:2]), ("memory", MIN_MEMORY_GB, MAX_MEMORY_GB,
-                                                                             figures[2:])):
-        unit = "cores" if what == "CPU" else "GB"
-        for value in values:
-            if not low <= value <= high:
-                raise ConfigError(f"{usage}: {what} {value:g} {unit} is outside {low:g} to {high:g} {unit}, what a "
-                                  "Kubernetes node can give a container")
-    if cpu_request > cpu_limit or memory_request > memory_limit:
-        raise ConfigError(f"{usage}: a request above its limit")
-    return task.strip(), Resources(cpu_request, cpu_limit, memory_request, memory_limit)
-
-
-def set_resources(spec: dict, resources: Dict[str, Resources]) -> dict:
-    """Puts each task's requests and limits on its executor's container."""
-    tasks = spec["root"]["dag"]["tasks"]
-    unknown = sorted(set(resources) - set(tasks))
-    if unknown:
-        raise SpecError(f"resources for unknown task(s) {', '.join(unknown)}; the tasks are {', '.join(sorted(tasks))}")
-    for name, wanted in resources.items():
-        label = spec["components"][tasks[name]["componentRef"]["name"]]["executorLabel"]
-        spec["deploymentSpec"]["executors"][label]["container"]["resources"] = wanted.as_spec()
-    return spec
+    parsed = urlparse(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
 def kubeflow_config(
@@ -243,8 +182,6 @@ def use_entrypoint(spec: dict) -> dict:
 # in the profile namespace (kubeflow/pipelines backend/src/v2/config/env.go).
 S3_SECRET = "mlpipeline-minio-artifact"
 S3_SECRET_KEYS = ("accesskey", "secretkey")
-CREDENTIALS = (storage.ACCESS_KEY, storage.SECRET_KEY, "AWS_SESSION_TOKEN")
-SECRET_AS_ENV_FIELDS = {"secretName", "secretNameParameter", "keyToEnv"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,191 +263,6 @@ def read_package(path: str) -> Tuple[dict, Optional[dict]]:
     with open(path) as f:
         documents = list(yaml.safe_load_all(f))
     return documents[0], (documents[1] if len(documents) > 1 else None)
-
-
-def _storage_problems(spec: dict, platform: Optional[dict]) -> List[str]:
-    """No credential in the spec; an s3:// root reached by every container (the endpoint in its
-    env, a secret's keys as credentials); the platform spec as the backend parses it."""
-    problems = []
-    root = spec.get("defaultPipelineRoot", "")
-    if storage.refusal(root):
-        problems.append(storage.refusal(root))
-    executors = {label: e["container"] for label, e in spec.get("deploymentSpec", {}).get("executors", {}).items()
-                 if "container" in e}
-    no_endpoint = []
-    for label, container in sorted(executors.items()):
-        names_in_env = {e.get("name") for e in container.get("env", [])}
-        problems += [f"executor {label}: {name} in the container env: credentials come from a Kubernetes secret"
-                     for name in sorted(names_in_env & set(CREDENTIALS))]
-        if storage.ENDPOINT not in names_in_env:
-            no_endpoint.append(label)
-    if storage.is_s3(root) and no_endpoint:
-        problems.append(f"{root} but no {storage.ENDPOINT} in the container env of {', '.join(no_endpoint)}")
-    secrets = {}
-    if platform is not None:
-        from google.protobuf import json_format
-        from kfp.pipeline_spec import pipeline_spec_pb2
-
-        try:
-            json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec(), ignore_unknown_fields=False)
-        except json_format.ParseError as e:
-            return problems + [f"not a PlatformSpec: {e}"]
-        configs = platform["platforms"].get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
-        for label, config in sorted(configs.items()):
-            if label not in executors:
-                problems.append(f"platform spec: no executor {label!r} in the spec")
-            unknown = sorted(set(config) - {"secretAsEnv"})
-            unknown += sorted({k for entry in config.get("secretAsEnv", []) for k in entry} - SECRET_AS_ENV_FIELDS)
-            unknown += sorted({k for entry in config.get("secretAsEnv", []) for m in entry.get("keyToEnv", [])
-                               for k in m} - {"secretKey", "envVar"})
-            if unknown:
-                problems.append(f"platform spec: executor {label}: field(s) {', '.join(unknown)} this compiler "
-                                f"never writes (the driver parses kfp-kubernetes' KubernetesExecutorConfig strictly)")
-            for entry in config.get("secretAsEnv", []):
-                name = entry.get("secretName") or entry.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant")
-                pairs = [(m.get("secretKey"), m.get("envVar")) for m in entry.get("keyToEnv", [])]
-                if not name or not pairs or not all(k and v for k, v in pairs):
-                    problems.append(f"platform spec: executor {label}: a secretAsEnv without a secret name, key or variable")
-                secrets.setdefault(label, set()).update(v for _, v in pairs)
-    lacking = [label for label in sorted(executors) if {storage.ACCESS_KEY, storage.SECRET_KEY} - secrets.get(label, set())]
-    if storage.is_s3(root) and lacking:
-        problems.append(f"{root} but no Kubernetes secret gives {storage.ACCESS_KEY} and {storage.SECRET_KEY} "
-                        f"to {', '.join(lacking)}")
-    return problems
-
-
-def check_spec(spec: dict, platform: Optional[dict] = None) -> List[str]:
-    """What the backend checks, and what would fail in a first pod; raises SpecError. `platform`
-    is the package's platform spec (the Kubernetes secrets), when it has one.
-
-    Returns the task names."""
-    parsed, deployment = _parse(spec)
-    tasks = parsed.root.dag.tasks
-    problems = _header_problems(parsed)
-    for name, task in tasks.items():
-        problems += _task_problems(name, task, parsed, deployment.executors)
-    problems += _cycles({n: list(t.dependent_tasks) for n, t in tasks.items()})
-    problems += _parameter_problems(parsed)
-    for label, executor in deployment.executors.items():
-        problems += _executor_problems(label, executor)
-    problems += _storage_problems(spec, platform)
-    if problems:
-        raise SpecError("; ".join(problems))
-    return sorted(tasks)
-
-
-def _parse(spec: dict):
-    """(PipelineSpec, PipelineDeploymentConfig), parsed strictly as the backend does."""
-    from google.protobuf import json_format
-    from kfp.pipeline_spec import pipeline_spec_pb2
-
-    parsed = pipeline_spec_pb2.PipelineSpec()
-    deployment = pipeline_spec_pb2.PipelineDeploymentConfig()
-    try:
-        json_format.ParseDict(spec, parsed, ignore_unknown_fields=False)
-        json_format.ParseDict(spec.get("deploymentSpec", {}), deployment, ignore_unknown_fields=False)
-    except json_format.ParseError as e:
-        raise SpecError(f"not a PipelineSpec: {e}") from None
-    return parsed, deployment
-
-
-def _header_problems(parsed) -> List[str]:
-    problems = []
-    if parsed.schema_version != SCHEMA_VERSION:
-        problems.append(f"schemaVersion is {parsed.schema_version!r}, the backend takes only {SCHEMA_VERSION}")
-    if not parsed.pipeline_info.name:
-        problems.append("pipelineInfo.name is empty")
-    if not parsed.default_pipeline_root:
-        problems.append("defaultPipelineRoot is empty")
-    if not parsed.root.dag.tasks:
-        problems.append("the root DAG has no task")
-    return problems
-
-
-def _task_problems(name: str, task, parsed, executors) -> List[str]:
-    """A task's component, executor, upstream tasks and the outputs it reads must all exist."""
-    tasks = parsed.root.dag.tasks
-    # .get, never []: indexing a proto map inserts an empty entry, which would hide a missing
-    # component from the checks of tasks visited later.
-    component = parsed.components.get(task.component_ref.name)
-    if component is None:
-        return [f"task {name}: no component {task.component_ref.name!r}"]
-    problems = []
-    if component.executor_label not in executors:
-        problems.append(f"component {task.component_ref.name}: no executor {component.executor_label!r}")
-    for key, spec_input in task.inputs.artifacts.items():
-        producer = spec_input.task_output_artifact.producer_task
-        if not producer:
-            continue
-        if producer not in tasks:
-            problems.append(f"task {name}: input {key} from unknown task {producer!r}")
-            continue
-        producer_component = parsed.components.get(tasks[producer].component_ref.name)
-        if producer_component is None:
-            continue  # reported for the producer task itself
-        output_key = spec_input.task_output_artifact.output_artifact_key
-        if output_key not in producer_component.output_definitions.artifacts:
-            problems.append(f"task {name}: {producer} has no output {output_key!r}")
-    problems += [f"task {name}: depends on unknown task {upstream!r}"
-                 for upstream in task.dependent_tasks if upstream not in tasks]
-    return problems
-
-
-def _parameter_problems(parsed) -> List[str]:
-    """Every pipeline parameter a task reads exists and has a default (the API server refuses a
-    run that omits a required parameter without one)."""
-    root = parsed.root.input_definitions.parameters
-    problems = [f"pipeline parameter {name}: no default value" for name, p in root.items()
-                if not p.HasField("default_value") and not p.is_optional]
-    for name, task in parsed.root.dag.tasks.items():
-        for key, value in task.inputs.parameters.items():
-            wanted = value.component_input_parameter
-            if wanted and wanted not in root:
-                problems.append(f"task {name}: parameter {key} reads unknown pipeline parameter {wanted!r}")
-    return problems
-
-
-def _executor_problems(label: str, executor) -> List[str]:
-    kind = executor.WhichOneof("spec")
-    if kind == "resolver":
-        return [f"executor {label}: a resolver, which the open-source backend cannot run"]
-    if kind != "container":
-        return []
-    container, problems = executor.container, []
-    if container.HasField("lifecycle"):
-        problems.append(f"executor {label}: a preCacheCheck driver hook, which the backend never calls")
-    if EXECUTOR_INPUT not in list(container.args):
-        problems.append(f"executor {label}: no executor input placeholder {EXECUTOR_INPUT}")
-    if not container.image:
-        problems.append(f"executor {label}: no image")
-    limits = container.resources
-    for kind in ("cpu", "memory"):
-        request, limit = getattr(limits, f"{kind}_request"), getattr(limits, f"{kind}_limit")
-        if request and limit and request > limit:
-            problems.append(f"executor {label}: {kind} request {request:g} above its limit {limit:g}")
-    if kfp_entrypoint.TFX_ENTRYPOINT in list(container.command):
-        problems.append(f"executor {label}: TFX's entrypoint unwrapped, which fails on the backend's untyped input "
-                        f"artifacts and its executor-logs output (use {ENTRYPOINT})")
-    return problems
-
-
-def _cycles(graph: dict) -> List[str]:
-    state, problems = {}, []
-
-    def visit(node, path):
-        if state.get(node) == "done":
-            return
-        if state.get(node) == "visiting":
-            problems.append("dependency cycle: " + " -> ".join(path + [node]))
-            return
-        state[node] = "visiting"
-        for upstream in graph.get(node, []):
-            visit(upstream, path + [node])
-        state[node] = "done"
-
-    for node in graph:
-        visit(node, [])
-    return problems
 
 
 def compile_spec(config: config_lib.PipelineConfig, image: str, output: str,

@@ -12,7 +12,7 @@ import yaml
 
 import runner_kubeflow
 from components import span_example_gen
-from pipeline import kubeflow
+from pipeline import kfp_checks, kubeflow
 from core.common import names as p
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 
@@ -36,7 +36,7 @@ def spec(spec_path):
 
 
 def test_spec_passes_the_backends_checks(spec):
-    tasks = kubeflow.check_spec(spec)
+    tasks = kfp_checks.check_spec(spec)
     assert spec["schemaVersion"] == "2.1.0"
     assert spec["pipelineInfo"]["name"] == "tfxgate"
     assert spec["defaultPipelineRoot"] == "gs://tfxgate-test/root"
@@ -85,8 +85,8 @@ def _executor(spec, task):
 def test_checks_catch_what_the_backend_would_reject(spec, break_it, message):
     broken = copy.deepcopy(spec)
     break_it(broken)
-    with pytest.raises(kubeflow.SpecError, match=message):
-        kubeflow.check_spec(broken)
+    with pytest.raises(kfp_checks.SpecError, match=message):
+        kfp_checks.check_spec(broken)
 
 
 def _normalized(spec):
@@ -170,7 +170,7 @@ def test_every_task_runs_the_entrypoint_told_its_declared_outputs(spec):
             assert container["command"] == ["python", "-m", kubeflow.REPORT_MODULE]
             assert container["args"] == ["--executor_input", "{{$}}"]
             continue
-        assert container["command"] == ["python", "-m", kubeflow.ENTRYPOINT], name
+        assert container["command"] == ["python", "-m", kfp_checks.ENTRYPOINT], name
         assert container["args"][0] == kfp_entrypoint.DECLARED_OUTPUTS_FLAG
         assert json.loads(container["args"][1]) == sorted(component["outputDefinitions"]["artifacts"]), name
 
@@ -317,7 +317,7 @@ def test_an_s3_root_names_the_secret_and_holds_no_credential(s3_package):
     text = out.read_text()
     assert all(value not in text for value in sentinels.values())
     spec, platform = kubeflow.read_package(str(out))
-    assert kubeflow.check_spec(spec, platform)
+    assert kfp_checks.check_spec(spec, platform)
     executors = spec["deploymentSpec"]["executors"]
     secrets = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert set(secrets) == set(executors)
@@ -362,8 +362,8 @@ def test_the_default_secret_is_kubeflows_minio_secret(tmp_path):
 def test_storage_checks_catch_a_spec_that_could_not_reach_its_root(s3_package, break_it, message):
     spec, platform = kubeflow.read_package(str(s3_package[0]))
     break_it(spec, platform)
-    with pytest.raises(kubeflow.SpecError, match=message):
-        kubeflow.check_spec(spec, platform)
+    with pytest.raises(kfp_checks.SpecError, match=message):
+        kfp_checks.check_spec(spec, platform)
 
 
 def test_the_entrypoint_readies_storage_only_for_object_storage_uris():

@@ -29,7 +29,7 @@ from tfx.components.evaluator import constants as evaluator_constants
 
 from core.common import names as p
 from core.common import storage
-from pipeline import kfp_entrypoint, kfp_runs, kubeflow
+from pipeline import kfp_checks, kfp_entrypoint, kfp_runs, kubeflow
 from tests import defects, kfp_harness, s3 as s3_server
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 
@@ -177,7 +177,7 @@ def _unwrapped(spec: dict) -> dict:
     spec = json.loads(json.dumps(spec))
     for executor in spec["deploymentSpec"]["executors"].values():
         container = executor["container"]
-        if container["command"] == ["python", "-m", kubeflow.ENTRYPOINT]:
+        if container["command"] == ["python", "-m", kfp_checks.ENTRYPOINT]:
             container["command"] = ["python", "-m", kfp_entrypoint.TFX_ENTRYPOINT]
             container["args"] = container["args"][2:]  # the declared outputs flag and its value
     return spec
@@ -197,7 +197,7 @@ def test_every_task_runs_to_a_pushed_model(clean):
     assert not os.path.exists(clean["root"] / "pipeline") and not os.path.exists(clean["root"] / "serving")
     for task in clean["results"]:
         logs = clean["backend"].input_artifact(clean["run"].outputs[task][kfp_harness.EXECUTOR_LOGS])["uri"]
-        if _container(clean["spec"], task)["command"] == ["python", "-m", kubeflow.ENTRYPOINT]:
+        if _container(clean["spec"], task)["command"] == ["python", "-m", kfp_checks.ENTRYPOINT]:
             assert f"tfxgate entrypoint: s3:// storage at {clean['s3'].endpoint}" in clean["s3"].read(logs).decode(), task
     package = (clean["root"] / "tfxgate_pipeline.yaml").read_text()
     assert clean["s3"].secret_key not in package and clean["s3"].access_key not in package

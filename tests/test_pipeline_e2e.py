@@ -180,7 +180,7 @@ def test_a_handful_of_unreadable_rows_is_quarantined_and_never_trained_on(runs):
     out (quarantine, with file, line and reason), the gate warns, the model trains on the rest."""
     import glob
 
-    from components.csv_example_gen import QUARANTINE_FOLDER, QUARANTINED_ROWS
+    from components.example_gen_outputs import QUARANTINE_FOLDER, QUARANTINED_ROWS
     from tests.conftest import QUARANTINED_IN_SPAN_4
 
     assert "fare FLOAT_TYPE_STRING_NOT_FLOAT (typed_reading" in runs["warn"].stdout

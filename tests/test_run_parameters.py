@@ -21,7 +21,7 @@ from core.settings import layout
 from core.common import names as p
 from core.settings import schema_files
 from core.common.errors import ConfigError, InputError, UserError
-from pipeline import config as config_lib, kubeflow
+from pipeline import config as config_lib, kfp_checks, kubeflow
 from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 from tests.test_components import _statistics_artifact, _validate
@@ -71,13 +71,13 @@ def test_a_parameter_without_a_default_or_an_unknown_one_is_refused(spec):
     broken = json.loads(json.dumps(spec))
     del broken["root"]["inputDefinitions"]["parameters"][p.PARAM_SPAN]["defaultValue"]
     del broken["root"]["inputDefinitions"]["parameters"][p.PARAM_SPAN]["isOptional"]
-    with pytest.raises(kubeflow.SpecError, match="pipeline parameter span: no default value"):
-        kubeflow.check_spec(broken)
+    with pytest.raises(kfp_checks.SpecError, match="pipeline parameter span: no default value"):
+        kfp_checks.check_spec(broken)
     broken = json.loads(json.dumps(spec))
     broken["root"]["dag"]["tasks"][p.TRAINER]["inputs"]["parameters"][trainer.TRAIN_STEPS] = {
         "componentInputParameter": "steps"}
-    with pytest.raises(kubeflow.SpecError, match="Trainer: parameter train_steps reads unknown pipeline parameter 'steps'"):
-        kubeflow.check_spec(broken)
+    with pytest.raises(kfp_checks.SpecError, match="Trainer: parameter train_steps reads unknown pipeline parameter 'steps'"):
+        kfp_checks.check_spec(broken)
 
 
 def _example_gen_properties(input_base, requested_span, schema_dir="", schema_version=""):

@@ -1,0 +1,108 @@
+"""What ExampleGen (components/csv_example_gen.py) writes: the splits of its Examples, and beside
+them the rows left out, per input split (`Quarantine/<input split>.csv`); the ReadingReport of
+each input split, merged into `typed_reading.json` and the Examples' MLMD properties; and the
+profile of each input split, merged into `profile.json`. The Beam pipeline writes one part per
+input split; the executor merges them once the pipeline is done."""
+
+import csv
+import json
+import os
+from typing import Dict, List
+
+import apache_beam as beam
+from tfx.components.example_gen import write_split
+from tfx.dsl.io import fileio
+
+from core.common import names
+from core.reading import report as reading
+from core.statistics import profile as profile_lib
+
+PROFILE_FILE = names.PROFILE_FILE  # the batch's profile (core/statistics/profile.py), beside Split-*/
+PROFILE_PARTS = ".profile"  # one profile per input split, merged by the executor
+READING_FILE = "typed_reading.json"  # the merged ReadingReport, beside Split-*/
+READING_PARTS = ".typed_reading"  # one report per input split, merged by the executor
+QUARANTINE_FOLDER = names.QUARANTINE_FOLDER  # inside the Examples: the rows left out, per input split
+QUARANTINED_ROWS = names.QUARANTINED_ROWS  # the Examples' MLMD property: how many rows were left out
+
+
+@beam.ptransform_fn
+def WriteSplit(records: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:
+    """TFX's WriteSplit (write_split.py) without its Reshuffle: the same gzipped TFRecord file,
+    the records in the order they were read. Beam's in-memory runner holds a whole PCollection at
+    a GroupByKey, as Python objects; without one, the rows stream from the CSV to the file."""
+    return (
+        records
+        | "Serialize" >> beam.Map(
+            lambda record: record if isinstance(record, bytes) else record.SerializeToString(deterministic=True))
+        | "Write" >> beam.io.WriteToTFRecord(os.path.join(split_uri, write_split.DEFAULT_FILE_NAME),
+                                             file_name_suffix=".gz")
+    )
+
+
+def write_profile(profile: profile_lib.Profile, folder: str, name: str) -> None:
+    fileio.makedirs(folder)
+    with fileio.open(os.path.join(folder, f"{name}.json"), "w") as f:
+        f.write(json.dumps(profile.to_json(), sort_keys=True))
+
+
+def part_name(split_pattern: str) -> str:
+    """A file name for an input split's reading report, from its pattern."""
+    return "".join(c if c.isalnum() else "_" for c in split_pattern)
+
+
+def write_quarantine(rows: List[List[str]], path: str, names: List[str]) -> None:
+    """The quarantined rows of one input split, in file and line order."""
+    fileio.makedirs(os.path.dirname(path))
+    with fileio.open(path, "w") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(reading.QUARANTINE_HEADER + list(names))
+        writer.writerows(sorted(rows, key=lambda row: (row[0], int(row[1] or 0))))
+
+
+def write_report(report: reading.ReadingReport, folder: str, name: str) -> None:
+    fileio.makedirs(folder)
+    with fileio.open(os.path.join(folder, f"{name}.json"), "w") as f:
+        f.write(json.dumps(report.to_json(), sort_keys=True))
+
+
+def record_profile(examples, split_of_part: Dict[str, str]) -> None:
+    """Merges the input splits' profiles into the Examples' profile.json (the whole input); with
+    several input splits, each is also kept as profile-<split>.json (each is an output split)."""
+    parts = os.path.join(examples.uri, PROFILE_PARTS)
+    profiles = {}
+    for path in sorted(fileio.glob(os.path.join(parts, "*.json"))) if fileio.exists(parts) else []:
+        with fileio.open(path, "r") as f:
+            profiles[split_of_part.get(os.path.basename(path)[: -len(".json")], "")] = f.read()
+    merged = profile_lib.merge_all(profile_lib.Profile.from_json(json.loads(t)) for t in profiles.values())
+    with fileio.open(os.path.join(examples.uri, PROFILE_FILE), "w") as f:
+        f.write(json.dumps(merged.to_json(), sort_keys=True))
+    if len(profiles) > 1:
+        for split, text in profiles.items():
+            with fileio.open(os.path.join(examples.uri, names.split_profile_file(split)), "w") as f:
+                f.write(text)
+    if fileio.exists(parts):
+        fileio.rmtree(parts)
+
+
+def record_reading(examples, split_of_part: Dict[str, str]) -> reading.ReadingReport:
+    """Merges the input splits' reading reports into typed_reading.json and the Examples' MLMD
+    property `typed_reading` (the whole input, and each input split by name: with several input
+    splits, each is an output split of the same name); returns the merged report."""
+    parts = os.path.join(examples.uri, READING_PARTS)
+    by_split = {}
+    for path in sorted(fileio.glob(os.path.join(parts, "*.json"))) if fileio.exists(parts) else []:
+        with fileio.open(path, "r") as f:
+            report = reading.ReadingReport.from_json(json.loads(f.read()))
+        by_split[split_of_part.get(os.path.basename(path)[: -len(".json")], "")] = report
+    merged = reading.merge_all(by_split.values())
+    document = merged.to_json()
+    if len(by_split) > 1:
+        document["splits"] = {name: report.to_json() for name, report in sorted(by_split.items())}
+    text = json.dumps(document, sort_keys=True)
+    with fileio.open(os.path.join(examples.uri, READING_FILE), "w") as f:
+        f.write(text)
+    if fileio.exists(parts):
+        fileio.rmtree(parts)
+    examples.set_string_custom_property(reading.TYPED_READING, text)
+    examples.set_int_custom_property(QUARANTINED_ROWS, merged.dropped)
+    return merged
