@@ -1,8 +1,8 @@
 """Your own data through the whole pipeline: `tfxgate init` on a real dataset other than taxi
 (tests/datasets.py), then `runner_local.py --project` over its spans in time order. Clean spans
 pass the data gate (natural change between periods warns at most), train a model that beats the
-trivial one, and push it; then the defects of tests/datasets.py (`_through_the_pipeline`), injected into real rows (the
-serving batch, or a new training span), stops the run at the gate (exit 3) with its blocking
+trivial one, and push it; then each defect of tests/datasets.py that `_through_the_pipeline`
+chooses, injected into real rows (the serving batch, or a new training span), stops the run at the gate (exit 3) with its blocking
 findings on the feature it damaged, as MLMD records them.
 
 Self-contained (its own projects, stores and outputs): run beside the rest by `make test`."""
