@@ -12,7 +12,7 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.airflow-installed
 # uv resolves and installs the TFX stack in seconds where pip backtracks for minutes.
 UV := python$(PYTHON_VERSION) -m uv
 
-.PHONY: run test test-fast bench docs install lock clean browser airflow airflow-lock
+.PHONY: run test test-fast test-room bench docs install lock clean browser airflow airflow-lock
 
 run: $(STAMP)
 	$(PY) runner_local.py $(ARGS)
@@ -44,6 +44,12 @@ test: $(STAMP) browser $(AIRFLOW_STAMP)
 # The unit and component tiers alone (about two minutes): no full pipeline, Kubeflow or server.
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -m "(unit or component) and not (pipeline or kubeflow or services)" $(PYTEST_ARGS)
+
+# The tests of one room of core/ (docs/ARCHITECTURE.md): those whose module imports it, e.g.
+# `make test-room ROOM=reading`. A first check after a change there, not a substitute for `make test`.
+test-room: $(STAMP)
+	@test -n "$(ROOM)" -a -d core/$(ROOM) || { echo "error: ROOM must name a folder of core/: $$(ls -d core/*/ | xargs -n1 basename | tr '\n' ' ')"; exit 2; }
+	$(PY) -m pytest tests -m room_$(ROOM) $(PYTEST_ARGS)
 
 # Benchmarks print figures and write docs/BENCHMARKS.md; never part of `make test`.
 bench: $(STAMP)

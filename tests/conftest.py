@@ -7,6 +7,8 @@ payment mix drifted from span 3 (Credit Card up to ~56 %) and which has a new pa
 rows and no label: the gate stops the run before Transform.
 """
 
+import ast
+import functools
 import os
 import shutil
 import subprocess
@@ -28,8 +30,35 @@ _PIPELINE_FIXTURES = {"runs", "chain", "pipelines"}
 TIERS = ("unit", "component", "pipeline", "kubeflow", "services")
 
 
+# Rooms: a test module that imports a room of core/ (docs/ARCHITECTURE.md) is marked with it, so a
+# change to one room runs its tests: `make test-room ROOM=reading` (`pytest -m room_reading`).
+ROOMS = sorted(p.name for p in (PROJECT_ROOT / "core").iterdir() if (p / "__init__.py").is_file())
+
+
+def pytest_configure(config):
+    for room in ROOMS:
+        config.addinivalue_line("markers", f"room_{room}: the test module imports core.{room}")
+
+
+@functools.lru_cache(maxsize=None)
+def rooms_of(path: str) -> frozenset:
+    """The rooms of core/ the test module at `path` imports, at any depth of its code."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path).read(), filename=path)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        else:
+            continue
+        found.update(m.split(".")[1] for m in modules if m.startswith("core.") and m.split(".")[1] in ROOMS)
+    return frozenset(found)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
+        for room in rooms_of(str(item.path)):
+            item.add_marker(getattr(pytest.mark, f"room_{room}"))
         if _PIPELINE_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.pipeline)
         if not any(item.get_closest_marker(tier) for tier in TIERS):
