@@ -17,29 +17,24 @@ UV := python$(PYTHON_VERSION) -m uv
 run: $(STAMP)
 	$(PY) runner_local.py $(ARGS)
 
-# Three pytest processes side by side: most of the suite is one pipeline process at a time, which
-# leaves a core idle. BESIDE and APART hold self-contained modules (their own servers, stores,
-# projects and fixtures; none uses the session's `runs`); their output follows the rest's. APART is
-# Airflow's DAG runs, the longest module, in a process of its own so that no process outlasts the
-# rest by much. Any failing fails the target; a process whose selection (PYTEST_ARGS' -k or -m)
-# collected nothing (5) does not. Only the first keeps a .pytest_cache: two would write the same files.
-BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_own_data_pipeline.py
+# Two pytest processes side by side: most of the suite is one pipeline process at a time, which
+# leaves a core idle. BESIDE holds self-contained modules (their own servers, stores, projects and
+# fixtures; none uses the session's `runs`), chosen so that the two take about as long: the
+# Kubeflow harness, the resilience tests and Airflow's DAG runs. Its output follows the rest's.
+# Either failing fails the target; a process whose selection (PYTEST_ARGS' -k or -m) collected
+# nothing (5) does not. Only the first keeps a .pytest_cache: two would write the same files.
+BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_airflow.py
 BESIDE_LOG := .test-beside.log
-APART := tests/test_airflow.py
-APART_LOG := .test-apart.log
 
 test: $(STAMP) browser $(AIRFLOW_STAMP)
 	@$(PY) -m pytest $(BESIDE) -p no:cacheprovider $(PYTEST_ARGS) >$(BESIDE_LOG) 2>&1 & beside=$$!; \
-	$(PY) -m pytest $(APART) -p no:cacheprovider $(PYTEST_ARGS) >$(APART_LOG) 2>&1 & apart=$$!; \
-	trap 'kill $$beside $$apart 2>/dev/null' INT TERM; \
-	echo "tfxgate: $(BESIDE) and $(APART) run beside the rest; their output follows it"; \
-	$(PY) -m pytest tests $(addprefix --ignore=,$(BESIDE) $(APART)) $(PYTEST_ARGS); rest=$$?; \
-	wait $$apart; third=$$?; \
-	echo "==== $(APART) (run beside the rest) ===="; cat $(APART_LOG); \
+	trap 'kill $$beside 2>/dev/null' INT TERM; \
+	echo "tfxgate: $(BESIDE) run beside the rest; their output follows it"; \
+	$(PY) -m pytest tests $(addprefix --ignore=,$(BESIDE)) $(PYTEST_ARGS); rest=$$?; \
 	wait $$beside; other=$$?; \
 	echo "==== $(BESIDE) (run beside the rest) ===="; cat $(BESIDE_LOG); \
-	for code in $$rest $$third $$other; do case $$code in 0|5) ;; *) exit $$code;; esac; done; \
-	[ $$rest = 0 ] || [ $$other = 0 ] || [ $$third = 0 ]
+	for code in $$rest $$other; do case $$code in 0|5) ;; *) exit $$code;; esac; done; \
+	[ $$rest = 0 ] || [ $$other = 0 ]
 
 # The unit and component tiers alone (about two minutes): no full pipeline, Kubeflow or server.
 test-fast: $(STAMP)

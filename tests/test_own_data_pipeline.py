@@ -5,7 +5,7 @@ trivial one, and push it; then each defect of tests/datasets.py that `_through_t
 chooses, injected into real rows (the serving batch, or a new training span), stops the run at the gate (exit 3) with its blocking
 findings on the feature it damaged, as MLMD records them.
 
-Self-contained (its own projects, stores and outputs): run beside the rest by `make test`."""
+Self-contained (its own projects, stores and outputs); in the main pytest process of `make test`."""
 
 import shutil
 import subprocess
