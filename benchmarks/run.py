@@ -16,7 +16,6 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import re
 import shutil
 import statistics
@@ -26,6 +25,7 @@ from typing import Dict, List
 
 from benchmarks import data as bench_data
 from benchmarks import online as bench_online_lib
+from benchmarks import provenance
 from benchmarks import report as bench_report
 from pipeline.config import PROJECT_ROOT
 
@@ -260,41 +260,6 @@ def bench_detection(quick: bool) -> dict:
     return json.loads(out.read_text())
 
 
-_RESULTS_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
-
-
-def carried_over(results_dir: pathlib.Path, names: List[str]) -> dict:
-    """{section: (its results, where from)} for each section in the latest earlier results file
-    (benchmarks/results/<date>.json) that has it; a section already carried keeps its origin."""
-    found = {}
-    for path in sorted((p for p in results_dir.glob("*.json") if _RESULTS_FILE.match(p.name)), reverse=True):
-        earlier = json.loads(path.read_text())
-        for name in names:
-            if name in found or name not in earlier:
-                continue
-            origin = earlier.get("carried", {}).get(name) or {
-                "date": earlier["date"], "repeats": earlier.get("repeats"), "command": earlier.get("command", ""),
-                "file": f"benchmarks/results/{path.name}"}
-            found[name] = (earlier[name], origin)
-    return found
-
-
-def code_version() -> dict:
-    """The commit measured, and the files of the code it runs that differed from it (others may be
-    editing the tree while a benchmark runs)."""
-    def git(*args):
-        proc = subprocess.run(["git", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
-        return proc.stdout.rstrip("\n") if proc.returncode == 0 else ""
-    changed = git("status", "--porcelain", "--", "core", "components", "pipeline", "tfxgate", "schema", "benchmarks")
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "uncommitted": sorted(line[3:] for line in changed.splitlines() if line[3:] and "results/" not in line)}
-
-
-def machine() -> dict:
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -315,7 +280,7 @@ def main(argv=None) -> int:
     cost_sizes = [15_000, 150_000] if args.quick else [150_000, 1_500_000]
     serving_sizes = [2, 20] if args.quick else [int(m) for m in args.serving_mib.split(",")]
 
-    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "code": code_version(), "repeats": repeats,
+    results = {"date": datetime.date.today().isoformat(), "machine": provenance.machine(), "code": provenance.code_version(), "repeats": repeats,
                "command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])}
     steps = [("pipeline", lambda: bench_pipeline(repeats)),
              ("before_model_gate", lambda: bench_before_model_gate(1)),
@@ -341,7 +306,7 @@ def main(argv=None) -> int:
     out_dir = PROJECT_ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{results['date']}.json"
-    for name, (section, origin) in carried_over(out_dir, [n for n, _ in steps if n in skip]).items():
+    for name, (section, origin) in provenance.carried_over(out_dir, [n for n, _ in steps if n in skip]).items():
         results[name] = section
         results.setdefault("carried", {})[name] = origin
     out.write_text(json.dumps(results, indent=1, sort_keys=True))
