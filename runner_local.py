@@ -34,7 +34,7 @@ from core.settings import schema_files
 from core.common.errors import UserError
 from mlmd import runlock, store as store_lib
 from pipeline import config as config_lib, stages
-from tfxgate.args import OneLineParser, add_store_arguments, positive_int, store_settings
+from tfxgate.command.args import OneLineParser, add_store_arguments, positive_int, store_settings
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_BLESSED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
 
@@ -164,8 +164,9 @@ def _track(config, run_id: str, tracking_uri, log_path=None) -> None:
     libraries' warnings go to the run's log, and the run's exit status stays as it was."""
     if not tracking_uri:
         return
-    from tfxgate import quiet, tracking
+    from tfxgate.common import quiet
 
+    from tfxgate.experiments import tracking
     try:
         with quiet.library_noise_to(log_path):
             tracking.log_run(config.store.open(), run_id, config.store.describe(), tracking_uri, config.pipeline_name)
@@ -203,7 +204,7 @@ def _reconcile(config, say) -> None:
 
 
 def _run(config, run_id: str, log_path: str, verbose: bool, project, policy: str, stage=None) -> int:
-    from tfxgate import console  # heavy imports after argument checks
+    from tfxgate.command import console  # heavy imports after argument checks
 
     started = time.monotonic()
     # What this run already finished (a retried stage): not run again, and not shown.

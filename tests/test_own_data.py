@@ -18,7 +18,7 @@ from core.common import project as project_lib
 from core.settings import schema_files
 from tests import datasets
 from tests.paths import PROJECT_ROOT
-from tfxgate import cli, init
+from tfxgate.command import cli, init
 
 pytestmark = pytest.mark.component
 
@@ -40,7 +40,7 @@ def made(tmp_path_factory):
 
 
 def _tfxgate(*args, cwd=PROJECT_ROOT):
-    return subprocess.run([sys.executable, "-m", "tfxgate.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "tfxgate.command.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def _validate(project, data, environment, baseline, out: pathlib.Path):

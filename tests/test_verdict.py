@@ -1,5 +1,5 @@
-"""The verdict first (tfxgate/verdict.py, core/judging/next_steps.py) and readable figures
-(tfxgate/figures.py): what the report, the notebook and `tfxgate validate` put on top, and labels
+"""The verdict first (tfxgate/reports/verdict.py, core/judging/next_steps.py) and readable figures
+(tfxgate/reports/figures.py): what the report, the notebook and `tfxgate validate` put on top, and labels
 a person can tell apart. Findings come from real sample rows, named for their defect."""
 
 import pathlib
@@ -16,8 +16,8 @@ from core.common.findings import Finding
 from pipeline import config as config_lib
 from tests import defects
 from tests.conftest import DATA_ROOT
-from tfxgate import figures, verdict
-from tfxgate.tables import feature_statistics
+from tfxgate.reports import figures, verdict
+from tfxgate.reports.tables import feature_statistics
 
 pytestmark = pytest.mark.unit
 
@@ -112,7 +112,7 @@ def test_units_come_from_the_schema_where_it_gives_them(tmp_path):
     domain; it shows in the schema table and beside a feature's bins."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    from tfxgate import tables
+    from tfxgate.reports import tables
 
     schema = schema_files.load(config_lib.default_schema_path())
     for feature in schema.feature:

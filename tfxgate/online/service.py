@@ -2,11 +2,11 @@
 baseline loaded once (and again on a reload), the per-instance checks, the sliding windows of
 accepted instances judged for skew, and the metrics.
 
-A batch is judged by tfxgate/validate.py's own functions (`read_batch`, `judge`), so the service
+A batch is judged by tfxgate/validation/validate.py's own functions (`read_batch`, `judge`), so the service
 answers what `tfxgate validate --format json` answers, without the server's paths (the schema
 version and the baseline's run name them); a window of instances is such a batch too, judged
 against the training baseline by the same noise-aware skew checks. Both are judged in a child
-process under a deadline (tfxgate/judging.py), after the columns the schema does not know are
+process under a deadline (tfxgate/online/judging.py), after the columns the schema does not know are
 counted against their limit.
 """
 
@@ -28,9 +28,10 @@ from core.reading.sources import csv_structure
 from core.checks import instances as instances_lib
 from core.common import names
 from core.common.errors import InputError, UserError
-from tfxgate import judging, validate
+from tfxgate.online import judging
 
-log = logging.getLogger("tfxgate.serve")
+from tfxgate.validation import validate
+log = logging.getLogger("tfxgate.online.serve")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -219,7 +220,7 @@ def answer_batch(loaded: Loaded, options: Options, body_path: str, path: str, nd
                  environment: str, delimiter: str, text: bool) -> tuple:
     """What /v1/validate answers for the body at `body_path`: CSV when `ndjson` is None (then
     `body_path` is `path`), else JSON instances written as CSV to `path`. Returns (the JSON
-    answer, the text answer or None, rows). Runs in a child process (tfxgate/judging.py):
+    answer, the text answer or None, rows). Runs in a child process (tfxgate/online/judging.py):
     everything costly happens here, under the deadline."""
     if ndjson is None:
         try:
@@ -287,7 +288,7 @@ def validate_file(loaded: Loaded, path: str, label: str, environment: str, delim
 class Windows:
     """The sliding windows: accepted instances gathered until `window_rows` of them or
     `window_seconds` since the first, then judged (in the caller's worker thread) as a SERVING
-    batch against the baseline, in a child process under the deadline (tfxgate/judging.py). At
+    batch against the baseline, in a child process under the deadline (tfxgate/online/judging.py). At
     most two windows wait to be judged; the last `windows_kept` results are kept. A window takes
     at most `max_unknown_columns` columns the schema does not know (the first ones seen): the
     instances' other unknown keys were flagged by /v1/check and are not judged again. Memory:

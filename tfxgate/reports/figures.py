@@ -16,7 +16,7 @@ import warnings
 from typing import Dict, List, Optional, Tuple
 
 from core.common import names
-from tfxgate.tables import feature_statistics
+from tfxgate.reports.tables import feature_statistics
 
 
 LABEL_CHARS = 40  # a label from data longer than this is cut, with an ellipsis: a figure keeps its shape

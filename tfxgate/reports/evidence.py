@@ -24,7 +24,7 @@ from core.common import names
 from core.judging import policy as policy_lib
 from core.common.findings import DRIFT, SKEW
 from mlmd import runs
-from tfxgate import figures, tables
+from tfxgate.reports import figures, tables
 
 TOP = 5  # contributors shown per distance
 

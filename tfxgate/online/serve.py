@@ -18,7 +18,7 @@ paths are in the log.
 Limits bound the work a request causes, not only its bytes: a body is read as it arrives and
 refused (413) past its limit; a batch or a request with more columns the schema does not know
 than --max-unknown-columns is refused (413) before anything is computed; a batch (and a window)
-is judged in a child process (tfxgate/judging.py) killed past --deadline-seconds (503, naming
+is judged in a child process (tfxgate/online/judging.py) killed past --deadline-seconds (503, naming
 the limit), so abandoned work stops and frees its memory. A thread pool waits for the children,
 so health checks and metrics answer while batches are judged. On SIGTERM uvicorn finishes the
 requests in flight for at most --grace-seconds, then the children still judging are killed
@@ -47,9 +47,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.checks import instances as instances_lib
 from core.common import names
 from core.common.errors import UserError
-from tfxgate import judging, service
+from tfxgate.online import judging, service
 
-log = logging.getLogger("tfxgate.serve")
+log = logging.getLogger("tfxgate.online.serve")
 
 CSV_TYPES = {"text/csv", "text/plain", "application/csv"}
 JSON_TYPES = {"application/json"}
@@ -286,7 +286,7 @@ class App:
         return 200, json.dumps(answer).encode(), headers
 
     async def _judge(self, fn, args, folder):
-        """fn(*args) in a child process under the deadline (tfxgate/judging.py)."""
+        """fn(*args) in a child process under the deadline (tfxgate/online/judging.py)."""
         deadline = self.options.deadline_seconds
         try:
             return await self._run(self.children.run, fn, args, deadline, folder)

@@ -39,7 +39,7 @@ import tfxgate  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 from core.common.errors import UserError
 from mlmd import store as store_lib
 from pipeline import config as config_lib
-from tfxgate.args import EXIT_USAGE, OneLineParser, add_store_arguments, positive_int, store_settings
+from tfxgate.command.args import EXIT_USAGE, OneLineParser, add_store_arguments, positive_int, store_settings
 
 EXIT_BUG = 1
 
@@ -234,7 +234,7 @@ def _add_accept_proof(accept: argparse.ArgumentParser) -> None:
 def quiet_native_stderr() -> Iterator[None]:
     """TensorFlow's C++ logging writes to file descriptor 2 directly; send that to /dev/null
     while Python's own stderr (errors, tracebacks) stays on the terminal."""
-    from tfxgate import quiet
+    from tfxgate.common import quiet
 
     quiet.settings()
     if os.environ.get("TFXGATE_VERBOSE"):
@@ -296,7 +296,7 @@ def _bug_log(command: str, project=None) -> str:
 
 def _command(args) -> int:
     if args.command == "init":
-        from tfxgate import init
+        from tfxgate.command import init
 
         return init.run(args.dir, args.data, args.label, args.task, args.name, args.delimiter, args.force)
     _project_defaults(args)
@@ -313,10 +313,11 @@ def _command(args) -> int:
         return _from_metadata(args)
     if args.command == "serve":
         return _serve(args)
-    from tfxgate import schema_versions
+    from tfxgate.command import schema_versions
+    from tfxgate.reports import schema_diff
 
     if args.schema_command == "diff":
-        print(schema_versions.diff_files(args.old, args.new))
+        print(schema_diff.diff_files(args.old, args.new))
         return 0
     if args.schema_command == "accept":
         print(schema_versions.accept(args.schema_dir, args.version, args.metadata, args.policy, args.force,
@@ -328,7 +329,7 @@ def _command(args) -> int:
 
 def _from_metadata(args) -> int:
     from mlmd import lineage, runs
-    from tfxgate import report
+    from tfxgate.reports import report
 
     if args.command == "report":
         print(f"wrote {report.write_report(args.metadata, args.run, args.out, args.pipeline_name)}")
@@ -365,7 +366,7 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _serve(args) -> int:
-    from tfxgate import client
+    from tfxgate.online import client
 
     if args.host not in _LOOPBACK and not args.allow_remote:
         raise UserError(f"--host {args.host}: not a loopback address; say --allow-remote to listen there "
@@ -378,7 +379,7 @@ def _serve(args) -> int:
                         "must be positive numbers")
     if args.max_unknown_columns < 0:
         raise UserError(f"--max-unknown-columns {args.max_unknown_columns}: must be 0 or more")
-    from tfxgate import serve, service
+    from tfxgate.online import serve, service
 
     options = service.Options(
         schema_path=args.schema or config_lib.default_schema_path(args.project.schema_dir), policy_path=args.policy,
@@ -391,7 +392,7 @@ def _serve(args) -> int:
 
 
 def _validate_on_server(args) -> int:
-    from tfxgate import client
+    from tfxgate.online import client
 
     given = [flag for flag, value in (("--schema", args.schema), ("--policy", args.policy),
                                       ("--baseline", args.baseline), ("--rows", args.rows)) if value]
@@ -402,7 +403,7 @@ def _validate_on_server(args) -> int:
     text, result = client.validate(args.server, args.data, args.environment, args.format, delimiter,
                                    client.token(args.token_file))
     if args.out:
-        from tfxgate import files
+        from tfxgate.common import files
 
         print(f"wrote {files.write_atomic(args.out, text + chr(10))}")
     else:
@@ -413,7 +414,7 @@ def _validate_on_server(args) -> int:
 
 
 def _validate(args) -> int:
-    from tfxgate import validate
+    from tfxgate.validation import validate
 
     outcome = validate.run(
         data=args.data,
@@ -428,7 +429,7 @@ def _validate(args) -> int:
     )
     text = json.dumps(outcome.to_json(), indent=1) if args.format == "json" else outcome.to_text()
     if args.out:
-        from tfxgate import files
+        from tfxgate.common import files
 
         print(f"wrote {files.write_atomic(args.out, text + chr(10))}")
     else:
