@@ -379,7 +379,7 @@ def _serve(args) -> int:
                         "must be positive numbers")
     if args.max_unknown_columns < 0:
         raise UserError(f"--max-unknown-columns {args.max_unknown_columns}: must be 0 or more")
-    from tfxgate.online import serve, service
+    from tfxgate.online import server, service
 
     options = service.Options(
         schema_path=args.schema or config_lib.default_schema_path(args.project.schema_dir), policy_path=args.policy,
@@ -388,7 +388,7 @@ def _serve(args) -> int:
         reload_seconds=args.reload_seconds, max_body_bytes=int(args.max_body_mib * 2**20),
         token=client.token(args.token_file), max_unknown_columns=args.max_unknown_columns,
         deadline_seconds=args.deadline_seconds, grace_seconds=args.grace_seconds)
-    return serve.run(options, args.host, args.port, args.threads)
+    return server.run(options, args.host, args.port, args.threads)
 
 
 def _validate_on_server(args) -> int:
