@@ -18,9 +18,9 @@ from core.statistics import noise
 from core.settings import schema_files
 from mlmd import lineage, runs
 from mlmd import store as store_lib
-from tfxgate.reports import diagram, evidence, figures, tables, verdict
-
 from tfxgate.common import files
+from tfxgate.reports import bins, diagram, evidence, figures, tables, verdict
+
 _CSS = """
 body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
@@ -60,7 +60,7 @@ def _table(rows: List[dict], columns: Optional[List[str]] = None) -> str:
             if c == "severity" or c == "decision":
                 cells.append(f'<td><span class="{_e(value)}">{_e(value)}</span></td>')
             elif isinstance(value, float):
-                cells.append(f"<td>{_e(figures.number(value))}</td>")
+                cells.append(f"<td>{_e(bins.number(value))}</td>")
             else:
                 cells.append(f"<td>{_e(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
