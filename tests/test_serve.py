@@ -358,10 +358,10 @@ def test_a_window_of_skewed_instances_raises_the_skew_metric_and_a_finding(world
 def test_a_window_closes_after_its_seconds_and_at_most_two_wait(tmp_path):
     """The window's rules on their own (no service): `window_seconds` after the first instance a
     window closes however few rows it has; a third waiting window pushes out the oldest."""
-    from tfxgate.online import service as service_lib
+    from tfxgate.online import service as service_lib, windows as windows_lib
 
     options = service_lib.Options(schema_path="", policy_path="", window_rows=3, window_seconds=10.0)
-    windows = service_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
+    windows = windows_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
     rows = _serving_rows("clean_serving")
     assert not windows.add(rows[:2])
     opened = windows.opened
@@ -631,10 +631,10 @@ def test_too_many_unknown_columns_are_refused_before_any_work(world):
 def test_a_window_takes_at_most_the_unknown_columns_allowed(tmp_path):
     """Issue 29, item 1, for windows (no service): instances each with unknown keys of their own
     gather into one window of at most `max_unknown_columns` unknown columns."""
-    from tfxgate.online import service as service_lib
+    from tfxgate.online import service as service_lib, windows as windows_lib
 
     options = service_lib.Options(schema_path="", policy_path="", window_rows=1000, max_unknown_columns=5)
-    windows = service_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
+    windows = windows_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
     rows = _serving_rows("clean_serving")[:20]
     known = set(rows[0])
     windows.add([dict(row, **{f"extra_{i}": "1"}) for i, row in enumerate(rows)], known)

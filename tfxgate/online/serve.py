@@ -46,7 +46,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.checks import instances as instances_lib
 from core.common import names
 from core.common.errors import UserError
-from tfxgate.online import judging, service
+from tfxgate.online import judging, service, windows
 from tfxgate.online import request
 from tfxgate.online.request import HttpError
 
@@ -65,7 +65,7 @@ class App:
         self.metrics = service.Metrics()
         self.tmp_dir = tempfile.mkdtemp(prefix="tfxgate-serve-")
         self.children = judging.Children()
-        self.windows = service.Windows(options, self.metrics, self.tmp_dir, self.children)
+        self.windows = windows.Windows(options, self.metrics, self.tmp_dir, self.children)
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="judge")
         self.window_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="window")
         self.loaded: Optional[service.Loaded] = None
