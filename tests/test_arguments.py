@@ -73,10 +73,10 @@ def _actions(parser):
 def test_every_option_of_every_command_has_help_and_every_command_lists_its_exit_codes():
     import argparse
 
-    from tfxgate.command import cli
+    from tfxgate.command.parser import build_parser
 
     missing, parsers = [], set()
-    for command, action, parser in _actions(cli.build_parser()):
+    for command, action, parser in _actions(build_parser()):
         parsers.add(parser)
         if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
             continue
