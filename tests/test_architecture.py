@@ -223,6 +223,12 @@ def test_every_tfxgate_module_is_in_a_face_that_says_what_it_holds():
         assert _face_allows(face) <= set(TFXGATE_FACES) - {face}, face
 
 
+def test_no_tfxgate_module_is_longer_than_the_guide():
+    long = {str(p.relative_to(PROJECT_ROOT)): n for p in sorted((PROJECT_ROOT / "tfxgate").rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > MODULE_LINES}
+    assert long == {}
+
+
 def test_the_faces_check_reads_the_docstring():
     assert _face_allows("common") == set()
     assert "command" not in _face_allows("reports")
