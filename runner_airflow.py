@@ -17,7 +17,7 @@ import sys
 from core.common import project as project_lib
 from core.common.errors import UserError
 from pipeline import airflow_export
-from tfxgate.args import OneLineParser, positive_int
+from tfxgate.command.args import OneLineParser, positive_int
 
 EXIT_USAGE = 2
 

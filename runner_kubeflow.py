@@ -127,7 +127,7 @@ def submit(args) -> int:
     import datetime
 
     from pipeline import kfp_runs
-    from tfxgate import quiet
+    from tfxgate.common import quiet
 
     logs = getattr(args, "logs", None) or config_lib.DEFAULT_OUTPUTS / "logs"  # the project's, once resolved
     log = str(logs / f"kubeflow-submit-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log")

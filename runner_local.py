@@ -27,7 +27,7 @@ from core.common import project as project_lib
 from core.settings import schema_files
 from core.common.errors import UserError
 from pipeline import config as config_lib, local_run, stages
-from tfxgate.args import OneLineParser, add_store_arguments, positive_int, store_settings
+from tfxgate.command.args import OneLineParser, add_store_arguments, positive_int, store_settings
 
 
 def parse_args(argv):
@@ -123,8 +123,7 @@ def _main(argv=None) -> int:
               f"(schema {config.schema_version}, span {'latest' if args.span is None else args.span})")
         return 0
     run_id, log_path = local_run.new_run(args.outputs, args.run_id)
-    from tfxgate import console  # the run's progress on the terminal, its log file
-
+    from tfxgate.command import console  # the run's progress on the terminal, its log file
     status = local_run.run_locked(config, run_id, args.outputs, log_path, args.verbose, args.project, args.policy,
                                   args.stage, wait=not args.no_wait, console=console)
     if local_run.run_ended(args.stage, status):
@@ -137,7 +136,8 @@ def _track(config, run_id: str, tracking_uri, log_path=None) -> None:
     libraries' warnings go to the run's log, and the run's exit status stays as it was."""
     if not tracking_uri:
         return
-    from tfxgate import quiet, tracking
+    from tfxgate.common import quiet
+    from tfxgate.experiments import tracking
 
     try:
         with quiet.library_noise_to(log_path):

@@ -26,7 +26,7 @@ AIRFLOW = PROJECT_ROOT / ".venv-airflow" / "bin" / "airflow"
 
 def _project(base: pathlib.Path) -> pathlib.Path:
     root = datasets.PENGUINS.build(base)
-    subprocess.run([sys.executable, "-m", "tfxgate.cli", "init", str(base / "project"), "--data", str(root),
+    subprocess.run([sys.executable, "-m", "tfxgate.command.cli", "init", str(base / "project"), "--data", str(root),
                     "--label", datasets.PENGUINS.label], check=True, capture_output=True, cwd=PROJECT_ROOT)
     return base / "project"
 

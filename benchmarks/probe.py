@@ -82,7 +82,7 @@ def _work(args):
 
         return inferred
     if args.kind == "ours":
-        from tfxgate import validate
+        from tfxgate.validation import validate
 
         return lambda: validate.run(
             args.csv, args.environment, schema_path, str(config.POLICY_PATH), "none", "/nonexistent"

@@ -314,7 +314,7 @@ def online_section(o: dict) -> str:
         f"- `tfxgate validate --server` of the batch, whole process: {_s(plain.get('client_whole_process_seconds'))}, "
         f"peak {_s(plain.get('client_peak_mib'), 'MiB', 0)} (no TensorFlow, Beam or TFDV imported).",
         f"- The same batch in a warm process, measured in this run: TFDV's Beam path "
-        f"{_s(beam.get('warm_seconds'), digits=3)}; tfxgate in process (`tfxgate.validate.run`, which also "
+        f"{_s(beam.get('warm_seconds'), digits=3)}; tfxgate in process (`tfxgate.validation.validate.run`, which also "
         f"reads the schema, policy and rules per call) {_s(ours.get('warm_seconds'), digits=3)}.",
     ]
     if o.get("served_over_tfdv_warm") is not None:

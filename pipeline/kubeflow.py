@@ -12,7 +12,7 @@ Differences from the local pipeline (the README says so too):
   the `preCacheCheck` driver; those tasks are not cached, so new files are always read;
 - every TFX task runs pipeline/kfp_entrypoint.py around TFX's entrypoint (the backend hands inputs
   untyped and adds an `executor-logs` output), with CPU and memory requests and limits;
-- an AnomalyReport task (tfxgate/kfp_report.py) writes the report and the decision as outputs the
+- an AnomalyReport task (tfxgate/kubeflow/kfp_report.py) writes the report and the decision as outputs the
   run's UI shows.
 """
 
@@ -95,7 +95,7 @@ def kubeflow_config(
     )
 
 
-REPORT_MODULE = "tfxgate.kfp_report"  # the report task's entrypoint (python -m)
+REPORT_MODULE = "tfxgate.kubeflow.kfp_report"  # the report task's entrypoint (python -m)
 # The report task's inputs: its key -> (producer task, the producer's output key).
 REPORT_INPUTS = {
     "training_anomalies": (names.TRAIN_VALIDATOR, "anomalies"),
@@ -109,7 +109,7 @@ REPORT_OUTPUTS = {"report": "system.HTML", "decision": "system.Markdown"}
 
 
 def add_report_task(spec: dict, config: config_lib.PipelineConfig, image: str) -> dict:
-    """The AnomalyReport task (tfxgate/kfp_report.py): the anomaly report and the gate's decision
+    """The AnomalyReport task (tfxgate/kubeflow/kfp_report.py): the anomaly report and the gate's decision
     as `system.HTML` and `system.Markdown` outputs, which KFP's UI shows on the run's page. It
     reads the validators' outputs beside the gate, not the gate's, so a blocked run has its
     report too (the gate's task fails, and nothing below a failed task starts)."""

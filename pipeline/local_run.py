@@ -4,7 +4,7 @@ RUNNING, the run's temporary folder, the pipeline run on LocalDagRunner, and wha
 the end (the gates' decisions, the pushed model, the next steps of a blocked run) with its exit
 status.
 
-The run console (progress on the terminal, the log file) is `tfxgate/console.py`, a layer above
+The run console (progress on the terminal, the log file) is `tfxgate/command/console.py`, a layer above
 this one: the runner passes it in (`console`), so nothing here imports `tfxgate`."""
 
 import contextlib
@@ -101,7 +101,7 @@ def reconcile(config, say) -> None:
 
 def run(config, run_id: str, log_path: str, verbose: bool, project, policy: str, stage, console) -> int:
     """The pipeline (or one stage of it) on LocalDagRunner, its progress on `console`
-    (`pipeline_console(log_path, verbose)` and `one_line(error)`, tfxgate/console.py); what
+    (`pipeline_console(log_path, verbose)` and `one_line(error)`, tfxgate/command/console.py); what
     happened, printed, and the exit status."""
     started = time.monotonic()
     # What this run already finished (a retried stage): not run again, and not shown.

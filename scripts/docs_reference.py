@@ -5,7 +5,7 @@ parsers themselves (`tfxgate` and each of its subcommands, `runner_local.py`, `r
 so the reference cannot drift from the code. Nothing is written into docs/. `tests/test_docs.py`
 uses `parsers()` too, to check every flag the pages name.
 
-Importing the parsers loads no TensorFlow, TFX or Beam: `tfxgate/cli.py` is built for that, and
+Importing the parsers loads no TensorFlow, TFX or Beam: `tfxgate/command/parser.py` is built for that, and
 the runners import `core`, `mlmd` and `pipeline` modules that import TensorFlow only inside their
 functions (about half a second).
 """
@@ -77,9 +77,9 @@ def parsers() -> Dict[str, argparse.ArgumentParser]:
     import runner_airflow
     import runner_kubeflow
     import runner_local
-    from tfxgate import cli
+    from tfxgate.command.parser import build_parser
 
-    tfxgate = cli.build_parser()
+    tfxgate = build_parser()
     commands = {"tfxgate": tfxgate}
     commands.update(_subcommands(tfxgate))
     commands["runner_local.py"] = _parser_of(runner_local.parse_args, "runner_local.py")

@@ -58,7 +58,7 @@ def project(airflow, tmp_path_factory):
     base = tmp_path_factory.mktemp("airflow-project")
     root = datasets.PENGUINS.build(base)
     folder = base / "project"
-    made = subprocess.run([sys.executable, "-m", "tfxgate.cli", "init", str(folder), "--data", str(root),
+    made = subprocess.run([sys.executable, "-m", "tfxgate.command.cli", "init", str(folder), "--data", str(root),
                            "--label", datasets.PENGUINS.label], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert made.returncode == 0, made.stderr
     wrote = subprocess.run([sys.executable, "runner_airflow.py", "--project", str(folder), "--dags-folder",
@@ -121,7 +121,7 @@ def _executions(project, result) -> dict:
 
 def _report(project, result, tmp_path) -> subprocess.CompletedProcess:
     out = tmp_path / "report.html"
-    proc = subprocess.run([sys.executable, "-m", "tfxgate.cli", "report", "--project", str(project["folder"]),
+    proc = subprocess.run([sys.executable, "-m", "tfxgate.command.cli", "report", "--project", str(project["folder"]),
                            "--run", result["mlmd_run_id"], "--out", str(out)],
                           capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr

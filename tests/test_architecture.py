@@ -105,7 +105,7 @@ def test_no_component_or_pipeline_module_imports_the_command_line():
 def test_runners_do_not_import_the_command_line_module():
     for runner in ("runner_local.py", "runner_kubeflow.py", "runner_airflow.py"):
         imported = {name for _, name in imports_of(PROJECT_ROOT / runner, "")}
-        assert not any(name.startswith("tfxgate.cli") for name in imported), (runner, imported)
+        assert not any(name.startswith("tfxgate.command.cli") for name in imported), (runner, imported)
 
 
 def _cycles(edges):
@@ -174,14 +174,11 @@ def _lines(path: pathlib.Path) -> int:
     return len(path.read_text().splitlines())
 
 
-# Packages being split into subpackages elsewhere (issue 30): the lead empties this at the merge.
-SPLIT_ELSEWHERE = {"tfxgate"}
-
-
 def test_no_module_of_ours_is_longer_than_the_guide():
-    """Every module of every layer (core, models, mlmd, components, pipeline, the runners)."""
-    long = {str(p.relative_to(PROJECT_ROOT)): n for p in _source_files()
-            if p.relative_to(PROJECT_ROOT).parts[0] not in SPLIT_ELSEWHERE and (n := _lines(p)) > MODULE_LINES}
+    """Every module of every layer (core, models, mlmd, components, pipeline, tfxgate, the runners),
+    and of the benchmarks and scripts beside them."""
+    beside = [p for folder in ("benchmarks", "scripts") for p in sorted((PROJECT_ROOT / folder).rglob("*.py"))]
+    long = {str(p.relative_to(PROJECT_ROOT)): n for p in [*_source_files(), *beside] if (n := _lines(p)) > MODULE_LINES}
     assert long == {}
 
 
@@ -198,19 +195,65 @@ def test_the_rooms_check_sees_an_upward_import(tmp_path):
     assert CORE_ROOMS.index("checks") > CORE_ROOMS.index("reading")
 
 
+# tfxgate's faces (docs/ARCHITECTURE.md): each subpackage's docstring ends with the faces it may
+# import ("May import: common, reports."), and the imports are checked against those words.
+TFXGATE_FACES = ["common", "reports", "validation", "online", "experiments", "kubeflow", "command"]
+
+
+def _face(module: str):
+    parts = module.split(".")
+    return parts[1] if parts[0] == "tfxgate" and len(parts) > 1 and parts[1] in TFXGATE_FACES else None
+
+
+def _face_allows(face: str) -> set:
+    """The faces `tfxgate/<face>/__init__.py` says it may import."""
+    docstring = ast.get_docstring(ast.parse((PROJECT_ROOT / "tfxgate" / face / "__init__.py").read_text())) or ""
+    line = next((l for l in docstring.splitlines() if l.startswith("May import:")), None)
+    assert line, f"tfxgate/{face}/__init__.py: no 'May import:' line"
+    words = line.split(":", 1)[1].strip().rstrip(".")
+    return set() if words.startswith("no ") else {w.strip() for w in words.split(",")}
+
+
+def test_tfxgate_faces_import_only_what_their_docstring_allows():
+    wrong = []
+    for path in sorted((PROJECT_ROOT / "tfxgate").rglob("*.py")):
+        module = _module_name(path)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        source = _face(module)
+        for line, imported in imports_of(path, package):
+            target = _face(imported)
+            if source and target and target != source and target not in _face_allows(source):
+                wrong.append(f"{path.relative_to(PROJECT_ROOT)}:{line}: tfxgate.{source} imports tfxgate.{target}")
+    assert wrong == []
+
+
+def test_every_tfxgate_module_is_in_a_face_that_says_what_it_holds():
+    loose = [p.name for p in (PROJECT_ROOT / "tfxgate").glob("*.py") if p.name != "__init__.py"]
+    folders = sorted(p.name for p in (PROJECT_ROOT / "tfxgate").iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert loose == [] and folders == sorted(TFXGATE_FACES)
+    for face in TFXGATE_FACES:
+        assert _face_allows(face) <= set(TFXGATE_FACES) - {face}, face
+
+
+def test_the_faces_check_reads_the_docstring():
+    assert _face_allows("common") == set()
+    assert "command" not in _face_allows("reports")
+    assert _face("tfxgate.reports.verdict") == "reports" and _face("tfxgate") is None
+
+
 def test_the_check_sees_a_cycle_and_an_upward_import(tmp_path):
     """The walk itself: a function-level upward import and a cycle are found."""
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from tfxgate import cli\n    from .sibling import x\n")
+    probe.write_text("def f():\n    from tfxgate.command import cli\n    from .sibling import x\n")
     assert [name for _, name in imports_of(probe, "components.gate")] == [
-        "tfxgate", "tfxgate.cli", "components.gate.sibling"]
+        "tfxgate.command", "tfxgate.command.cli", "components.gate.sibling"]
     assert _cycles({"a": {"b": ""}, "b": {"a": ""}}) == ["a -> b -> a"]
 
 
 def test_the_command_line_module_loads_without_tensorflow():
     """And the online service's modules: TensorFlow loads when the service loads what judges, and
     never in `validate --server`'s client (tests/test_serve.py runs that command as a process)."""
-    code = ("import sys, tfxgate.cli, tfxgate.client, tfxgate.serve, runner_local, runner_kubeflow, runner_airflow; "
+    code = ("import sys, tfxgate.command.cli, tfxgate.online.client, tfxgate.online.serve, runner_local, runner_kubeflow, runner_airflow; "
             "heavy = [m for m in ('tensorflow', 'tfx', 'apache_beam', 'tensorflow_data_validation', 'ml_metadata') "
             "if m in sys.modules]; print(heavy)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)

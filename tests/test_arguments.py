@@ -73,10 +73,10 @@ def _actions(parser):
 def test_every_option_of_every_command_has_help_and_every_command_lists_its_exit_codes():
     import argparse
 
-    from tfxgate import cli
+    from tfxgate.command.parser import build_parser
 
     missing, parsers = [], set()
-    for command, action, parser in _actions(cli.build_parser()):
+    for command, action, parser in _actions(build_parser()):
         parsers.add(parser)
         if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
             continue
@@ -91,7 +91,7 @@ def test_a_long_component_says_it_is_still_running_once_per_heartbeat():
     import io
     import logging
 
-    from tfxgate import console
+    from tfxgate.command import console
 
     out = io.StringIO()
     progress = console.ComponentProgress(out, heartbeat=30)
@@ -115,7 +115,7 @@ def test_the_heartbeat_counts_the_rows_example_gen_has_read():
 
     from components import csv_example_gen
     from tests.paths import PROJECT_ROOT
-    from tfxgate import console
+    from tfxgate.command import console
 
     span = sorted(glob.glob(str(PROJECT_ROOT / "data" / "train" / "span-3" / "*.csv")))[0]
     with open(span) as f:

@@ -20,7 +20,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 from mlmd import query
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.component
 
@@ -181,7 +181,7 @@ def test_validate_names_a_mixed_column_as_a_type_anomaly(tmp_path, capfd):
 def test_validate_broken_input_in_a_fresh_process_prints_no_traceback(tmp_path):
     path = ragged_rows(tmp_path / "ragged")
     proc = subprocess.run(
-        [sys.executable, "-m", "tfxgate.cli", "validate", "--data", str(path), "--baseline", "none"],
+        [sys.executable, "-m", "tfxgate.command.cli", "validate", "--data", str(path), "--baseline", "none"],
         capture_output=True, text=True, cwd=PROJECT_ROOT,
     )
     assert proc.returncode == 2

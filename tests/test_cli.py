@@ -10,7 +10,7 @@ import pytest
 
 from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.unit
 
@@ -127,7 +127,7 @@ def test_directory_without_csv_is_exit_2(tmp_path, capfd):
 
 def test_bad_arguments_are_one_line_and_exit_2():
     proc = subprocess.run(
-        [sys.executable, "-m", "tfxgate.cli", "validate", "--data", "x.csv", "--environment", "STAGING"],
+        [sys.executable, "-m", "tfxgate.command.cli", "validate", "--data", "x.csv", "--environment", "STAGING"],
         capture_output=True, text=True, cwd=PROJECT_ROOT,
     )
     assert proc.returncode == 2
@@ -202,7 +202,7 @@ def test_a_draft_is_used_by_nothing_until_a_person_accepts_it(tmp_path, capfd):
 
 def test_propose_warns_when_it_relaxes_a_bound_past_its_limit_or_its_meaning():
     from core.settings import schema_files
-    from tfxgate import schema_versions
+    from tfxgate.command import schema_versions
 
     current = schema_files.load(str(PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"))
     proposed = type(current)()

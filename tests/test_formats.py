@@ -14,7 +14,7 @@ import pytest
 
 from tests import defects
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.unit
 

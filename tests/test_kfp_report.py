@@ -1,4 +1,4 @@
-"""The report task of a Kubeflow run (tfxgate/kfp_report.py), called on artifacts handed over as
+"""The report task of a Kubeflow run (tfxgate/kubeflow/kfp_report.py), called on artifacts handed over as
 the backend's driver hands them (uri, MLMD id as name, MLMD values as metadata, no type): the
 page and the decision it writes at the outputs' uris, for a clean and a blocked batch. The task
 run by the backend double, its outputs recorded as `system.HTML` and `system.Markdown`, is in
@@ -11,7 +11,7 @@ import pytest
 from core.common import names as p
 from pipeline import config as config_lib
 from tests.test_components import _schema_artifact, _validate
-from tfxgate import kfp_report
+from tfxgate.kubeflow import kfp_report
 
 pytestmark = pytest.mark.component
 

@@ -28,7 +28,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
 _TRACK = """
 import sys, types
 import runner_local
-from tfxgate import tracking
+from tfxgate.experiments import tracking
 from tests.test_tracking import _run
 run = _run()
 tracking.read = lambda store, run_id, where, pipeline='': (run, tracking.content(run, {{}}, None, where), '<html/>', {{}})

@@ -23,7 +23,7 @@ def _node_outputs(store, context, node, type_name):
 
 
 def _tfxgate(*args):
-    return subprocess.run([sys.executable, "-m", "tfxgate.cli", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    return subprocess.run([sys.executable, "-m", "tfxgate.command.cli", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
 
 
 def test_the_first_model_is_judged_by_the_floors_only_and_pushed(runs):

@@ -38,7 +38,7 @@ def _env(server, **overrides):
 
 
 def _tfxgate(server, *args, **env):
-    return subprocess.run([sys.executable, "-m", "tfxgate.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tfxgate.command.cli", *args], capture_output=True, text=True,
                           cwd=PROJECT_ROOT, env=_env(server, **env), timeout=300)
 
 
@@ -136,7 +136,7 @@ def test_a_password_flag_is_refused(server, program, tmp_path):
     if program == "runner":
         argv = [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(tmp_path), "--mysql-password", secret]
     else:
-        argv = [sys.executable, "-m", "tfxgate.cli", "history", "--mysql-password", secret]
+        argv = [sys.executable, "-m", "tfxgate.command.cli", "history", "--mysql-password", secret]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT_ROOT, env=_env(server), timeout=120)
     assert proc.returncode == 2
     assert "--mysql-password is not accepted" in proc.stderr and "Traceback" not in proc.stderr
@@ -148,7 +148,7 @@ def test_the_password_can_come_from_a_file(server, tmp_path):
     secret_file.write_text(server.password + "\n")
     env = _env(server)
     del env["TFXGATE_MYSQL_PASSWORD"]
-    proc = subprocess.run([sys.executable, "-m", "tfxgate.cli", "history", "--mysql-password-file", str(secret_file),
+    proc = subprocess.run([sys.executable, "-m", "tfxgate.command.cli", "history", "--mysql-password-file", str(secret_file),
                            "--format", "json"], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
 

@@ -9,7 +9,7 @@ import pyarrow.csv as pa_csv
 import pytest
 
 from tests import defects
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ from core.common import project as project_lib
 from core.settings import schema_files
 from tests import datasets
 from tests.paths import PROJECT_ROOT
-from tfxgate import cli, init
+from tfxgate.command import cli, project_files
 
 pytestmark = pytest.mark.component
 
@@ -40,7 +40,7 @@ def made(tmp_path_factory):
 
 
 def _tfxgate(*args, cwd=PROJECT_ROOT):
-    return subprocess.run([sys.executable, "-m", "tfxgate.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "tfxgate.command.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def _validate(project, data, environment, baseline, out: pathlib.Path):
@@ -94,12 +94,12 @@ def test_the_trivial_model_is_the_live_floor_and_the_drop_is_sized_for_the_eval_
     [gate] = evaluation.parse((project / "schema" / "evaluation.yaml").read_text()).metrics
     smallest = min(len(datasets.read_rows(span / "data.csv")) for span in (root / "train").iterdir())
     assert gate.name == "sparse_categorical_accuracy" and gate.floor == round(share, 2)
-    assert gate.drop == init.allowed_drop(smallest) > 0.05  # 365 rows a year: about 73 eval rows
+    assert gate.drop == project_files.allowed_drop(smallest) > 0.05  # 365 rows a year: about 73 eval rows
 
 
 @pytest.mark.parametrize("rows, drop", [(100, 0.23), (365, 0.12), (5_000, 0.05), (2_000_000, 0.05)])
 def test_the_allowed_drop_follows_the_eval_splits_noise(rows, drop):
-    assert init.allowed_drop(rows) == drop
+    assert project_files.allowed_drop(rows) == drop
 
 
 def test_a_numeric_label_with_many_values_is_a_regression(tmp_path, made):

@@ -75,7 +75,7 @@ def journey(request, tmp_path_factory):
     base = tmp_path_factory.mktemp(f"journey-{dataset.name}")
     root = dataset.build(base)
     project = base / "project"
-    made = subprocess.run([sys.executable, "-m", "tfxgate.cli", "init", str(project), "--data", str(root), "--label",
+    made = subprocess.run([sys.executable, "-m", "tfxgate.command.cli", "init", str(project), "--data", str(root), "--label",
                            dataset.label], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert made.returncode == 0, made.stderr
     spans = sorted((root / "train").iterdir(), key=lambda p: int(p.name.split("-")[1]))

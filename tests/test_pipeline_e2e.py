@@ -17,7 +17,7 @@ from core.common import names as p
 from core.common.errors import InputError
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
 from mlmd import query
-from tfxgate import schema_versions
+from tfxgate.command import schema_versions
 
 pytestmark = pytest.mark.pipeline
 

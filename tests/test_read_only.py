@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 
 from tests.conftest import DATA_ROOT, PROJECT_ROOT
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.unit
 

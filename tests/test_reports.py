@@ -19,8 +19,9 @@ from core.judging import policy as policy_lib
 from core.common.findings import Finding
 from mlmd import lineage, query, runs as runs_lib
 from tests.conftest import PROJECT_ROOT
-from tfxgate import cli, report
+from tfxgate.command import cli
 
+from tfxgate.reports import report
 pytestmark = [pytest.mark.pipeline, pytest.mark.services]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -304,7 +305,7 @@ def test_history_reads_each_runs_distances_with_thresholds(runs, capfd):
 def test_a_value_with_dollar_signs_is_drawn_literally(value):
     """Matplotlib reads $...$ as math: a category or feature named so must neither break a figure
     nor be drawn as math."""
-    from tfxgate import figures
+    from tfxgate.reports import figures
 
     assert figures.literal(value).replace("\\$", "$") == value
     rows = [{"check": "skew", "feature": value, "type": "L_INFTY", "value": 0.3, "threshold": 0.15, "ratio": 2.0}]
@@ -333,7 +334,7 @@ def _run_of_batch(tmp_path, batch: pathlib.Path, name: str = "batch", states=Non
     from core.settings import layout
     from core.common import names as n
     from tests.paths import DATA_ROOT
-    from tfxgate import validate
+    from tfxgate.validation import validate
 
     baseline_csv = DATA_ROOT / "train" / "span-3" / "data.csv"
     schema = PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"

@@ -182,7 +182,7 @@ def test_mlmd_tells_the_truth_about_the_killed_execution(chain):
 
 
 def _validate_command(data, out):
-    return [sys.executable, "-m", "tfxgate.cli", "validate", "--data", str(data), "--baseline", "none",
+    return [sys.executable, "-m", "tfxgate.command.cli", "validate", "--data", str(data), "--baseline", "none",
             "--environment", "TRAINING", "--format", "json", "--out", str(out)]
 
 

@@ -21,8 +21,10 @@ from core.statistics import profile as profile_lib
 from core.checks import rule_cause
 from core.common.names import BLOCK, TRAINING
 from tests.paths import DATA_ROOT, PROJECT_ROOT
-from tfxgate import cli, evidence, figures, validate
+from tfxgate.command import cli
 
+from tfxgate.reports import evidence, figures
+from tfxgate.validation import validate
 pytestmark = pytest.mark.unit
 
 SCHEMA = PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"

@@ -31,8 +31,9 @@ from core.common.names import BLOCK, SERVING, TRAINING, WARN
 from tests import datasets
 from tests.paths import DATA_ROOT, PROJECT_ROOT
 from tests.test_rule_cause import CASES, DAY, HOUR, MONTH, RULE_OF, TOGETHER, TS
-from tfxgate import cli, validate
+from tfxgate.command import cli
 
+from tfxgate.validation import validate
 pytestmark = pytest.mark.component
 
 SCHEMA = PROJECT_ROOT / "schema" / "v1" / "schema.pbtxt"
@@ -183,7 +184,7 @@ def seattle(tmp_path_factory):
     base = tmp_path_factory.mktemp("seattle")
     root = datasets.SEATTLE.build(base)
     project = base / "project"
-    proc = subprocess.run([sys.executable, "-m", "tfxgate.cli", "init", str(project), "--data", str(root),
+    proc = subprocess.run([sys.executable, "-m", "tfxgate.command.cli", "init", str(project), "--data", str(root),
                            "--label", datasets.SEATTLE.label], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr
     version = project / "schema" / "v1"

@@ -16,7 +16,7 @@ import pytest
 from core.common import names
 from core.settings import schema_files
 from tests.paths import DATA_ROOT, PROJECT_ROOT
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.unit
 

@@ -86,7 +86,7 @@ def test_a_pickle_given_as_statistics_or_schema_is_refused_not_loaded(tmp_path, 
     evil = tmp_path / "stats.pb"
     evil.write_bytes(pickle.dumps(_Boom(str(marker))))
     proc = subprocess.run(
-        [sys.executable, "-m", "tfxgate.cli", "validate", "--data", str(DATA_ROOT / "serving"), flag, str(evil)],
+        [sys.executable, "-m", "tfxgate.command.cli", "validate", "--data", str(DATA_ROOT / "serving"), flag, str(evil)],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr

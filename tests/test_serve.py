@@ -38,7 +38,7 @@ from core.settings import schema_files
 from tests import defects
 from tests.paths import DATA_ROOT, PROJECT_ROOT
 from tests.ports import free_port
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.services
 
@@ -237,7 +237,7 @@ def test_the_thin_client_prints_the_same_answer_and_loads_no_tensorflow(world, t
     data = defects.write(tmp_path, "fare_in_cents_serving")
     code, expected = _cli_json(capfd, "--data", str(data), "--metadata", str(world["store"]))
     report = tmp_path / "modules.json"
-    program = ("import json, sys\nfrom tfxgate import cli\n"
+    program = ("import json, sys\nfrom tfxgate.command import cli\n"
                "code = cli.main(sys.argv[2:])\n"
                "json.dump({'code': code, 'heavy': [m for m in %r if m in sys.modules]}, open(sys.argv[1], 'w'))\n"
                % (HEAVY,))
@@ -358,10 +358,10 @@ def test_a_window_of_skewed_instances_raises_the_skew_metric_and_a_finding(world
 def test_a_window_closes_after_its_seconds_and_at_most_two_wait(tmp_path):
     """The window's rules on their own (no service): `window_seconds` after the first instance a
     window closes however few rows it has; a third waiting window pushes out the oldest."""
-    from tfxgate import service as service_lib
+    from tfxgate.online import service as service_lib, windows as windows_lib
 
     options = service_lib.Options(schema_path="", policy_path="", window_rows=3, window_seconds=10.0)
-    windows = service_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
+    windows = windows_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
     rows = _serving_rows("clean_serving")
     assert not windows.add(rows[:2])
     opened = windows.opened
@@ -445,7 +445,7 @@ def test_every_bad_request_gets_its_4xx_in_one_line_and_the_service_keeps_servin
 
 def test_a_bug_is_a_500_with_one_line_and_its_traceback_only_in_the_log(world, monkeypatch, caplog):
     """The ASGI application in process, a judging function made to fail as a bug would."""
-    from tfxgate import serve, service as service_lib
+    from tfxgate.online import serve, service as service_lib
 
     options = service_lib.Options(schema_path=schema_files.latest_path(str(PROJECT_ROOT / "schema")),
                                   policy_path=str(PROJECT_ROOT / "schema" / "policy.yaml"), baseline="none")
@@ -631,10 +631,10 @@ def test_too_many_unknown_columns_are_refused_before_any_work(world):
 def test_a_window_takes_at_most_the_unknown_columns_allowed(tmp_path):
     """Issue 29, item 1, for windows (no service): instances each with unknown keys of their own
     gather into one window of at most `max_unknown_columns` unknown columns."""
-    from tfxgate import service as service_lib
+    from tfxgate.online import service as service_lib, windows as windows_lib
 
     options = service_lib.Options(schema_path="", policy_path="", window_rows=1000, max_unknown_columns=5)
-    windows = service_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
+    windows = windows_lib.Windows(options, service_lib.Metrics(), str(tmp_path))
     rows = _serving_rows("clean_serving")[:20]
     known = set(rows[0])
     windows.add([dict(row, **{f"extra_{i}": "1"}) for i, row in enumerate(rows)], known)

@@ -1,4 +1,4 @@
-"""What a run logs to MLflow (tfxgate/tracking.py), without a server: keys, params, metrics, tags
+"""What a run logs to MLflow (tfxgate/experiments/tracking.py), without a server: keys, params, metrics, tags
 and status from hand-built runs; and without the option, no MLflow at all."""
 
 import os
@@ -11,7 +11,7 @@ from core.common import names
 from core.common.findings import Finding
 from core.judging.policy import Verdict
 from mlmd import runs
-from tfxgate import tracking
+from tfxgate.experiments import tracking
 from tests.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.unit
@@ -132,7 +132,7 @@ def _python(code: str, env=None) -> subprocess.CompletedProcess:
 
 def test_without_a_tracking_uri_nothing_of_mlflow_is_imported():
     """The runner's argument path and its tracking step, and the tracking module itself."""
-    proc = _python("import sys, runner_local, tfxgate.tracking\n"
+    proc = _python("import sys, runner_local, tfxgate.experiments.tracking\n"
                    "args = runner_local.parse_args(['--outputs', '/nonexistent'])\n"
                    "runner_local._track(None, 'a run', args.mlflow_tracking_uri)\n"
                    "print(args.mlflow_tracking_uri, sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))")

@@ -19,7 +19,7 @@ from core.common import names
 from core.reading import report as reading
 from pipeline import config as config_lib
 from tests import defects
-from tfxgate import cli
+from tfxgate.command import cli
 
 pytestmark = pytest.mark.unit
 

@@ -1,5 +1,5 @@
-"""The verdict first (tfxgate/verdict.py, core/judging/next_steps.py) and readable figures
-(tfxgate/figures.py): what the report, the notebook and `tfxgate validate` put on top, and labels
+"""The verdict first (tfxgate/reports/verdict.py, core/judging/next_steps.py) and readable figures
+(tfxgate/reports/figures.py): what the report, the notebook and `tfxgate validate` put on top, and labels
 a person can tell apart. Findings come from real sample rows, named for their defect."""
 
 import pathlib
@@ -16,8 +16,8 @@ from core.common.findings import Finding
 from pipeline import config as config_lib
 from tests import defects
 from tests.conftest import DATA_ROOT
-from tfxgate import figures, verdict
-from tfxgate.tables import feature_statistics
+from tfxgate.reports import bins, figures, verdict
+from tfxgate.reports.tables import feature_statistics
 
 pytestmark = pytest.mark.unit
 
@@ -65,12 +65,12 @@ def test_bin_labels_of_a_narrow_real_column_are_all_different():
     """Pickup longitudes span a few hundredths of a degree: at three significant digits every bin
     read -87.6--87.6."""
     stats, _ = batch_stats.statistics(str(DATA_ROOT / "train" / "span-3" / "data.csv"))
-    labels, shares = figures._distribution(feature_statistics(stats, "pickup_longitude"))
+    labels, shares = bins._distribution(feature_statistics(stats, "pickup_longitude"))
     assert len(labels) == len(set(labels)) >= 5 and abs(sum(shares) - 1) < 1e-6
     assert all(label.count("-87.6") <= 2 for label in labels)
-    fares, _ = figures._distribution(feature_statistics(stats, "trip_seconds"))
+    fares, _ = bins._distribution(feature_statistics(stats, "trip_seconds"))
     assert not any("e+" in label for label in fares) and len(fares) == len(set(fares))
-    assert figures.number(1740.0) == "1,740" and figures.number(0.001234) == "0.00123"
+    assert bins.number(1740.0) == "1,740" and bins.number(0.001234) == "0.00123"
 
 
 def test_one_run_in_the_history_is_one_labelled_point():
@@ -89,13 +89,13 @@ def test_a_value_filling_several_deciles_is_one_bin_and_the_batch_beyond_the_bas
     has a bin of its own, so both sides' shares sum to one."""
     stats, _ = batch_stats.statistics(str(DATA_ROOT / "train" / "span-3" / "data.csv"))
     tips = feature_statistics(stats, "tips")
-    labels, shares = figures.distribution(tips)
+    labels, shares = bins.distribution(tips)
     assert len(labels) == len(set(labels)) and labels[0] == "0" and shares[0] > 0.3
     assert abs(sum(shares) - 1) < 1e-6
-    _, base, same = figures.aligned(tips, tips)
+    _, base, same = bins.aligned(tips, tips)
     assert max(abs(a - b) for a, b in zip(base, same)) < 1e-9  # a batch like its baseline: the same shares
     cents, _ = batch_stats.statistics(str(defects.write(tmp_path, "fare_in_cents_serving")))
-    labels, base, batch = figures.aligned(feature_statistics(stats, "fare"), feature_statistics(cents, "fare"))
+    labels, base, batch = bins.aligned(feature_statistics(stats, "fare"), feature_statistics(cents, "fare"))
     assert labels[-1].startswith("above ") and batch[-1] > 0.5 and base[-1] == 0
     assert abs(sum(base) - 1) < 1e-6 and abs(sum(batch) - 1) < 1e-6
 
@@ -112,7 +112,7 @@ def test_units_come_from_the_schema_where_it_gives_them(tmp_path):
     domain; it shows in the schema table and beside a feature's bins."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    from tfxgate import tables
+    from tfxgate.reports import tables
 
     schema = schema_files.load(config_lib.default_schema_path())
     for feature in schema.feature:

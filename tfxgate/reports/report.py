@@ -3,9 +3,9 @@
 The file makes no network request: no scripts, no external fonts or styles, figures as inline SVG
 (their text stays text), and a Content-Security-Policy that forbids loading anything. Every string
 that comes from data (feature names, category values, descriptions, URIs) is escaped, and set
-apart for right-to-left text (`unicode-bidi: isolate`). Tables come from tfxgate/tables.py,
-figures from tfxgate/figures.py (as in the notebook), the lineage diagram from
-tfxgate/diagram.py.
+apart for right-to-left text (`unicode-bidi: isolate`). Tables come from tfxgate/reports/tables.py,
+figures from tfxgate/reports/figures.py (as in the notebook), the lineage diagram from
+tfxgate/reports/diagram.py.
 """
 
 import html
@@ -18,7 +18,8 @@ from core.statistics import noise
 from core.settings import schema_files
 from mlmd import lineage, runs
 from mlmd import store as store_lib
-from tfxgate import diagram, evidence, figures, files, tables, verdict
+from tfxgate.common import files
+from tfxgate.reports import bins, diagram, evidence, figures, tables, verdict
 
 _CSS = """
 body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -59,7 +60,7 @@ def _table(rows: List[dict], columns: Optional[List[str]] = None) -> str:
             if c == "severity" or c == "decision":
                 cells.append(f'<td><span class="{_e(value)}">{_e(value)}</span></td>')
             elif isinstance(value, float):
-                cells.append(f"<td>{_e(figures.number(value))}</td>")
+                cells.append(f"<td>{_e(bins.number(value))}</td>")
             else:
                 cells.append(f"<td>{_e(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -71,7 +72,7 @@ MAX_FIGURES = 10  # evidence figures per report: it stays small (under 1 MB) how
 
 
 def _evidence_section(run: runs.Run, headline) -> List[str]:
-    """Beside each reason, blocking first: the evidence (tfxgate/evidence.py)."""
+    """Beside each reason, blocking first: the evidence (tfxgate/reports/evidence.py)."""
     if not headline.reasons:
         return []
     parts, drawn = ["<h2>The evidence for each reason</h2>"], 0
@@ -226,7 +227,7 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
 
 def page_of(store, run: runs.Run, store_description: str) -> str:
     """The report of `run` read from `store` (described by `store_description`): what `tfxgate
-    report` writes and what `--mlflow-tracking-uri` logs (tfxgate/tracking.py)."""
+    report` writes and what `--mlflow-tracking-uri` logs (tfxgate/experiments/tracking.py)."""
     return render_html(run, lineage.history(store, pipeline=run.pipeline or None), f"MLMD store {store_description}")
 
 

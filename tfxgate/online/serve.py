@@ -13,12 +13,13 @@ A hand-written ASGI callable: five routes need no framework. A bad request is a 
 one-line JSON reason; a bug is a 500 with one line, its traceback in the log only. Every query
 parameter is checked here, at the boundary (unknown or repeated ones refused). No answer names a
 server path (schema, MLMD store, statistics): the schema version and the baseline's run do; the
-paths are in the log.
+paths are in the log. A request is read and checked at the boundary by request.py; the process
+around the application (uvicorn, its signals) is server.py.
 
 Limits bound the work a request causes, not only its bytes: a body is read as it arrives and
 refused (413) past its limit; a batch or a request with more columns the schema does not know
 than --max-unknown-columns is refused (413) before anything is computed; a batch (and a window)
-is judged in a child process (tfxgate/judging.py) killed past --deadline-seconds (503, naming
+is judged in a child process (tfxgate/online/judging.py) killed past --deadline-seconds (503, naming
 the limit), so abandoned work stops and frees its memory. A thread pool waits for the children,
 so health checks and metrics answer while batches are judged. On SIGTERM uvicorn finishes the
 requests in flight for at most --grace-seconds, then the children still judging are killed
@@ -34,11 +35,9 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from typing import Optional
 
 import prometheus_client
@@ -47,30 +46,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.checks import instances as instances_lib
 from core.common import names
 from core.common.errors import UserError
-from tfxgate import judging, service
+from tfxgate.online import judging, service, windows
+from tfxgate.online import request
+from tfxgate.online.request import HttpError
 
-log = logging.getLogger("tfxgate.serve")
+log = logging.getLogger("tfxgate.online.serve")
 
-CSV_TYPES = {"text/csv", "text/plain", "application/csv"}
-JSON_TYPES = {"application/json"}
-NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
-# A thread judging a batch or a window holds the GIL for up to this long before the event loop's
-# thread may take it back (Python's default is 5 ms): a /v1/check waits for it at most about this.
-SWITCH_SECONDS = 0.0005
-_DRAIN_FACTOR = 16  # an oversized body is read and discarded up to this many limits, so the client hears 413
 _PARAMETERS = {"/v1/validate": ("environment", "delimiter", "name", "format"), "/v1/check": ("environment",)}
-FORMATS = ("json", "text")
-MAX_NAME_BYTES = 4096  # ?name=, in UTF-8 (a path's limit) ...
-MAX_BASE_NAME_BYTES = 255  # ... and its last part (a file name's limit: the batch is written under it)
-_ANSWER_SECONDS = 2.0  # the end of the grace period left to answer the requests whose work was stopped
-
-
-class HttpError(Exception):
-    """A request the service refuses: its status and a one-line reason."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
+ANSWER_SECONDS = 2.0  # the end of the grace period left to answer the requests whose work was stopped
 
 
 class App:
@@ -82,7 +65,7 @@ class App:
         self.metrics = service.Metrics()
         self.tmp_dir = tempfile.mkdtemp(prefix="tfxgate-serve-")
         self.children = judging.Children()
-        self.windows = service.Windows(options, self.metrics, self.tmp_dir, self.children)
+        self.windows = windows.Windows(options, self.metrics, self.tmp_dir, self.children)
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="judge")
         self.window_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="window")
         self.loaded: Optional[service.Loaded] = None
@@ -99,7 +82,7 @@ class App:
         should anything still hold the process at the end of it, it ends anyway, with the exit
         status of a clean stop (what was asked: to stop) and a line in the log."""
         grace = self.options.grace_seconds
-        for delay, action, args in ((max(0.0, grace - _ANSWER_SECONDS), self.children.kill_all, ()),
+        for delay, action, args in ((max(0.0, grace - ANSWER_SECONDS), self.children.kill_all, ()),
                                     (grace, self._hard_exit, (130 if sig == signal.SIGINT else 0,))):
             timer = threading.Timer(delay, action, args)
             timer.daemon = True
@@ -135,14 +118,14 @@ class App:
         try:
             status, body, headers = await self._answer(scope, receive, path, method)
         except HttpError as e:
-            status, body, headers = e.status, _error(str(e)), {}
+            status, body, headers = e.status, request.error_body(str(e)), {}
         except service.LimitExceeded as e:
-            status, body, headers = 413, _error(str(e)), {}
+            status, body, headers = 413, request.error_body(str(e)), {}
         except UserError as e:
-            status, body, headers = 400, _error(str(e)), {}
+            status, body, headers = 400, request.error_body(str(e)), {}
         except Exception as e:  # a bug: one line to the client, the traceback to the log
             log.exception("internal error answering %s %s", method, path)
-            status, body, headers = 500, _error(f"internal error (a bug in tfxgate, not in your request): "
+            status, body, headers = 500, request.error_body(f"internal error (a bug in tfxgate, not in your request): "
                                                 f"{type(e).__name__}"), {}
         finally:
             self.metrics.in_flight.labels(route).dec()
@@ -179,26 +162,28 @@ class App:
 
     async def _answer(self, scope, receive, path, method):
         if path in ("/healthz", "/readyz"):
-            _allow(method, "GET")
+            request.allow(method, "GET")
             if path == "/readyz" and self.loaded is None:
-                return 503, _json({"ready": False}), {}
-            return 200, _json({"ok": True} if path == "/healthz" else {"ready": True, **self.loaded.names_json()}), {}
+                return 503, request.as_json({"ready": False}), {}
+            answer = {"ok": True} if path == "/healthz" else {"ready": True, **self.loaded.names_json()}
+            return 200, request.as_json(answer), {}
         if path not in _ROUTES:
             raise HttpError(404, f"no such path: {path} (try /v1/validate, /v1/check, /v1/windows, /metrics)")
         self._authorize(scope)
-        query = _query(scope, _PARAMETERS.get(path, ()))
+        query = request.query(scope, _PARAMETERS.get(path, ()))
         if path == "/metrics":
-            _allow(method, "GET")
+            request.allow(method, "GET")
             return 200, generate_latest(self.metrics.registry), {"content-type": CONTENT_TYPE_LATEST}
         if path == "/v1/windows":
-            _allow(method, "GET")
-            return 200, _json({"windows": list(self.windows.results), "open_window_rows": len(self.windows.rows),
-                               **self.loaded.names_json()}), {}
-        _allow(method, "POST")
+            request.allow(method, "GET")
+            answer = {"windows": list(self.windows.results), "open_window_rows": len(self.windows.rows),
+                      **self.loaded.names_json()}
+            return 200, request.as_json(answer), {}
+        request.allow(method, "POST")
         environment = query.get("environment", names.SERVING).upper()
         if environment not in names.ENVIRONMENTS:
             raise HttpError(400, f"environment must be one of {', '.join(names.ENVIRONMENTS)}, not {environment!r}")
-        kind = _content_type(scope)
+        kind = request.content_type(scope)
         if path == "/v1/check":
             return await self._check(receive, scope, kind, environment)
         return await self._validate(receive, scope, kind, environment, query)
@@ -206,7 +191,7 @@ class App:
     def _authorize(self, scope) -> None:
         if self.options.token is None:
             return
-        scheme, _, credentials = (_header(scope, b"authorization") or "").strip(" ").partition(" ")
+        scheme, _, credentials = (request.header(scope, b"authorization") or "").strip(" ").partition(" ")
         # The scheme is case-insensitive (RFC 9110, 11.1); the token is compared in constant time.
         if not (scheme.lower() == "bearer"
                 and secrets.compare_digest(credentials.strip(" ").encode("latin-1"), self.options.token.encode())):
@@ -215,10 +200,10 @@ class App:
     # -- the routes ------------------------------------------------------------------------------
 
     async def _check(self, receive, scope, kind, environment):
-        if kind not in JSON_TYPES | NDJSON_TYPES:
+        if kind not in request.JSON_TYPES | request.NDJSON_TYPES:
             raise HttpError(415, f"/v1/check takes JSON instances (application/json), not {kind or 'no content type'}")
-        body = await self._read_body(receive, scope)
-        found = service.parse_instances(body, kind in NDJSON_TYPES)
+        body = await request.read_body(receive, scope, self.options.max_body_bytes)
+        found = service.parse_instances(body, kind in request.NDJSON_TYPES)
         if len(found) > self.options.max_instances:
             raise HttpError(413, f"{len(found)} instances: /v1/check takes at most {self.options.max_instances} "
                             "(send a batch to /v1/validate)")
@@ -245,30 +230,31 @@ class App:
             if self.windows.add([{k: v for k, v in row.items() if v is not None} for row in rows], loaded.checks.kinds):
                 self._judge_windows()
         refused = sum(r["outcome"] == instances_lib.REFUSE for r in results)
-        return 200, _json({"instances": results, "refused": refused, "environment": environment,
+        return 200, request.as_json({"instances": results, "refused": refused, "environment": environment,
                            **loaded.names_json()}), {}
 
     async def _validate(self, receive, scope, kind, environment, query):
-        if kind not in CSV_TYPES | JSON_TYPES | NDJSON_TYPES:
+        if kind not in request.CSV_TYPES | request.JSON_TYPES | request.NDJSON_TYPES:
             raise HttpError(415, "/v1/validate takes text/csv, application/json ({\"instances\": [...]}) or "
                             f"application/x-ndjson, not {kind or 'no content type'}")
-        label = _name(query.get("name"))
-        delimiter = _delimiter(query.get("delimiter", ","))
+        label = request.name(query.get("name"))
+        delimiter = request.delimiter(query.get("delimiter", ","))
         output_format = query.get("format", "json")
-        if output_format not in FORMATS:
-            raise HttpError(400, f"format must be one of {', '.join(FORMATS)}, not {_shown(output_format)!r}")
+        if output_format not in request.FORMATS:
+            raise HttpError(400, f"format must be one of {', '.join(request.FORMATS)}, "
+                            f"not {request.shown(output_format)!r}")
         # The file is named as the client named its data, so that messages naming the file's
         # base name (examples "data.csv line 7") read as the command line's would.
         folder = tempfile.mkdtemp(dir=self.tmp_dir)
         base = os.path.basename(label)
         path = os.path.join(folder, base if base not in ("", ".", "..") else "batch.csv")
-        ndjson = None if kind in CSV_TYPES else kind in NDJSON_TYPES
+        ndjson = None if kind in request.CSV_TYPES else kind in request.NDJSON_TYPES
         body_path = path if ndjson is None else os.path.join(folder, "body.json")
         if ndjson is not None and body_path == path:  # a JSON body and a batch named body.json
             path = os.path.join(folder, "batch.csv")
         try:
             with open(body_path, "wb") as f:
-                size = await self._read_body(receive, scope, into=f)
+                size = await request.read_body(receive, scope, self.options.max_body_bytes, into=f)
             if size == 0:
                 raise HttpError(400, "an empty body: send a CSV batch with its header" if ndjson is None
                                 else "an empty body: send {\"instances\": [...]}")
@@ -286,7 +272,7 @@ class App:
         return 200, json.dumps(answer).encode(), headers
 
     async def _judge(self, fn, args, folder):
-        """fn(*args) in a child process under the deadline (tfxgate/judging.py)."""
+        """fn(*args) in a child process under the deadline (tfxgate/online/judging.py)."""
         deadline = self.options.deadline_seconds
         try:
             return await self._run(self.children.run, fn, args, deadline, folder)
@@ -303,31 +289,6 @@ class App:
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
-
-    async def _read_body(self, receive, scope, into=None):
-        """The request body (bytes), or its size once written to `into`; 413 past the limit."""
-        limit = self.options.max_body_bytes
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _drain(receive, limit * _DRAIN_FACTOR)
-            raise HttpError(413, f"the body is {int(declared):,} bytes, over the limit of {limit:,}")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise HttpError(400, "the client went away before the body ended")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _drain(receive, limit * _DRAIN_FACTOR)
-                raise HttpError(413, f"the body is over the limit of {limit:,} bytes")
-            if into is not None:
-                into.write(chunk)
-            else:
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return size if into is not None else b"".join(chunks)
 
     def _judge_windows(self) -> None:
         loaded = self.loaded
@@ -372,119 +333,3 @@ class App:
 
 
 _ROUTES = ("/v1/validate", "/v1/check", "/v1/windows", "/metrics", "/healthz", "/readyz")
-
-
-def _json(data) -> bytes:
-    return json.dumps(data).encode()
-
-
-def _error(reason: str) -> bytes:
-    return _json({"error": " ".join(reason.split())})
-
-
-def _allow(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise HttpError(405, f"{method} is not allowed here; use {allowed}")
-
-
-def _header(scope, name: bytes) -> Optional[str]:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
-def _content_type(scope) -> str:
-    return (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-
-
-def _query(scope, allowed) -> dict:
-    """The query parameters, each known to the route and given once, as UTF-8 text; else 400."""
-    try:
-        pairs = urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
-                                       encoding="utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise HttpError(400, "the query string is not UTF-8 once percent-decoded") from None
-    query = {}
-    for key, value in pairs:
-        if key not in allowed:
-            known = f"this path takes {', '.join(allowed)}" if allowed else "this path takes none"
-            raise HttpError(400, f"unknown query parameter {_shown(key)!r} ({known})")
-        if key in query:
-            raise HttpError(400, f"the query parameter {key!r} is given twice")
-        query[key] = value
-    return query
-
-
-def _shown(text: str) -> str:
-    """`text` with its control and invisible characters escaped (\\r, \\n, \\x1b, \\u202e...), so a
-    client's words echoed in an answer cannot move a terminal's cursor or hide text."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-def _name(name: Optional[str]) -> str:
-    """What the client calls its data (?name=), shown escaped; a 400 for a NUL byte or a name
-    longer than a path's limit, or whose last part is longer than a file name's, in bytes."""
-    if name is None or name == "":
-        return "request body"
-    if "\x00" in name:
-        raise HttpError(400, "name: a NUL byte is not allowed in a name")
-    size = len(name.encode("utf-8"))
-    if size > MAX_NAME_BYTES:
-        raise HttpError(400, f"name: {size:,} bytes in UTF-8, over the limit of {MAX_NAME_BYTES:,}")
-    label = _shown(name)
-    base = len(os.path.basename(label).encode("utf-8"))
-    if base > MAX_BASE_NAME_BYTES:
-        raise HttpError(400, f"name: its last part is {base:,} bytes in UTF-8, over a file name's limit of "
-                        f"{MAX_BASE_NAME_BYTES}")
-    return label
-
-
-def _delimiter(delimiter: str) -> str:
-    """One ASCII character that can separate CSV fields: printable or a tab, not a quote."""
-    if len(delimiter) != 1 or not (delimiter == "\t" or (delimiter.isascii() and delimiter.isprintable())) \
-            or delimiter == '"':
-        raise HttpError(400, f"delimiter must be one ASCII character, printable or a tab, other than a quote, "
-                        f"not {_shown(delimiter)!r}")
-    return delimiter
-
-
-async def _drain(receive, most: int) -> None:
-    """Reads and discards the rest of a refused body (up to `most` bytes) so the client hears the answer."""
-    read = 0
-    while read <= most:
-        message = await receive()
-        read += len(message.get("body", b""))
-        if message["type"] == "http.disconnect" or not message.get("more_body", False):
-            return
-
-
-def run(options: service.Options, host: str, port: int, threads: int = 2) -> int:
-    """Loads what judges, then serves until SIGTERM or SIGINT; the requests in flight finish.
-    Returns the exit status: 0 after SIGTERM, 130 after SIGINT (uvicorn would re-raise the signal
-    once shut down; the handlers here take it instead, so a clean shutdown exits cleanly)."""
-    import uvicorn
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.setswitchinterval(SWITCH_SECONDS)
-    app = App(options, threads)
-    app.load()
-    config = uvicorn.Config(app, host=host, port=port, lifespan="on", access_log=False, log_level="warning",
-                            http="h11", loop="asyncio", server_header=False,
-                            timeout_graceful_shutdown=max(0.0, options.grace_seconds - _ANSWER_SECONDS / 2))
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig, frame):
-            if not self.should_exit:
-                app.stopping(sig)
-            super().handle_exit(sig, frame)
-
-    server = Server(config)
-    stopped_by = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda number, frame: stopped_by.append(number))
-    log.info("serving on http://%s:%d", host, port)
-    server.run()
-    if stopped_by:
-        log.info("stopped by %s; the requests in flight were answered", signal.Signals(stopped_by[0]).name)
-    return 130 if signal.SIGINT in stopped_by else 0

@@ -9,7 +9,7 @@ from core.common import names
 from core.settings import schema_files
 from core.common.findings import SKEW
 from mlmd import runs
-from tfxgate import schema_versions
+from tfxgate.reports import schema_diff
 
 MAX_MOVED = 4
 
@@ -136,7 +136,7 @@ def schema_differences(run: runs.Run) -> List[str]:
     if not os.path.isfile(run.schema_file):
         return [f"(curated schema file {run.schema_file} is not on this machine)"]
     inferred = layout.schema_path(run.inferred_schema_uri)
-    return schema_versions.diff(schema_files.load(run.schema_file, "curated schema"),
+    return schema_diff.diff(schema_files.load(run.schema_file, "curated schema"),
                                 schema_files.load(inferred, "inferred schema"),
                                 f"curated {run.schema_version}", "inferred")[1:]
 
@@ -146,7 +146,7 @@ def schema_difference_rows(run: runs.Run) -> List[dict]:
     diff`'s rows, the curated schema as old and the inferred one as new)."""
     if not run.schema_file or not run.inferred_schema_uri or not os.path.isfile(run.schema_file):
         return []
-    rows = schema_versions.diff_rows(schema_files.load(run.schema_file, "curated schema"),
+    rows = schema_diff.diff_rows(schema_files.load(run.schema_file, "curated schema"),
                                      schema_files.load(layout.schema_path(run.inferred_schema_uri), "inferred schema"))
     return [{"feature": r["feature"], "aspect": r["aspect"], f"curated {run.schema_version}": r["old"],
              "inferred from this span": r["new"]} for r in rows]

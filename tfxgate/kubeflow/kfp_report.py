@@ -2,7 +2,7 @@
 
 KFP 2's UI renders an output artifact of type `system.HTML` (the HTML object at its uri) or
 `system.Markdown` on the run's page (frontend `MetricsVisualizations.tsx`). This task writes two:
-`report`, the same page `tfxgate report` writes for a local run (tfxgate/report.py: decision,
+`report`, the same page `tfxgate report` writes for a local run (tfxgate/reports/report.py: decision,
 schema, quarantine, anomalies with the policy's verdicts, distances, training against serving),
 and `decision`, the gate's decision and its reasons in a few Markdown lines.
 
@@ -12,7 +12,7 @@ below a failed task would never start. So the report of a blocked run is there t
 failed gate. It reads only what the backend hands it (the ExecutorInput: each input's uri and
 its MLMD metadata), never the backend's MLMD store; there is no history across runs in it.
 
-    python -m tfxgate.kfp_report --executor_input '{{$}}'
+    python -m tfxgate.kubeflow.kfp_report --executor_input '{{$}}'
 
 Exit status: 0 when both outputs are written (whatever the decision); 2 with one line when the
 ExecutorInput or the storage settings are unusable; 1 for a bug.
@@ -76,7 +76,7 @@ def _local_copy(uri: str, folder: str, name: str) -> str:
 
 
 def run_from_inputs(executor_input: dict, policy: policy_lib.Policy, folder: str, run_id: str = "") -> runs.Run:
-    """The run as tfxgate/report.py renders it, from what the task was handed."""
+    """The run as tfxgate/reports/report.py renders it, from what the task was handed."""
     validations: List[runs.Validation] = []
     for key in ("training_anomalies", "serving_anomalies"):
         artifact = _single(executor_input, key)
@@ -114,8 +114,8 @@ def run_from_inputs(executor_input: dict, policy: policy_lib.Policy, folder: str
 
 
 def markdown(run: runs.Run) -> str:
-    """The verdict first (tfxgate/verdict.py, as the report's top), for the run's UI."""
-    from tfxgate import verdict
+    """The verdict first (tfxgate/reports/verdict.py, as the report's top), for the run's UI."""
+    from tfxgate.reports import verdict
 
     headline = verdict.of_run(run)
     lines = [f"# Data gate: **{headline.decision}**", "", f"{headline.counts}. Judged: {'; '.join(headline.judged)}. "
@@ -144,7 +144,7 @@ def _write(uri: str, text: str) -> None:
 
 def write_outputs(executor_input: dict) -> str:
     """Renders and writes both outputs; returns the decision."""
-    from tfxgate import report
+    from tfxgate.reports import report
 
     parameters = executor_input.get("inputs", {}).get("parameterValues", {})
     if POLICY_PARAMETER not in parameters:

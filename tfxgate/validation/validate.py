@@ -18,7 +18,7 @@ from core.judging import policy as policy_lib
 from core.reading import report as reading
 from core.settings import schema_files
 from core.common.errors import InputError
-from tfxgate import files
+from tfxgate.common import files
 
 EXIT_OK, EXIT_BLOCKING, EXIT_INPUT = 0, 1, 2
 
@@ -77,7 +77,7 @@ class Outcome:
         }
 
     def to_text(self) -> str:
-        from tfxgate import verdict
+        from tfxgate.reports import verdict
 
         what = "training" if self.environment == "TRAINING" else "serving batch"
         headline = verdict.headline(self.verdicts, [f"{what} {self.data}, {self.rows:,} rows"], self.schema_version,
@@ -194,7 +194,7 @@ def _read_statistics_file(path: str):
 @dataclasses.dataclass
 class Checks:
     """What a batch is checked against, loaded once: a one-off command loads it per call, the
-    service (tfxgate/serve.py) once per schema and policy."""
+    service (tfxgate/online/serve.py) once per schema and policy."""
 
     schema_path: str
     schema: object  # schema_pb2.Schema

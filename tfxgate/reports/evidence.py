@@ -24,7 +24,7 @@ from core.common import names
 from core.judging import policy as policy_lib
 from core.common.findings import DRIFT, SKEW
 from mlmd import runs
-from tfxgate import figures, tables
+from tfxgate.reports import bins, figures, tables
 
 TOP = 5  # contributors shown per distance
 
@@ -100,7 +100,7 @@ def contributions(baseline, batch, name: str, unit: Optional[str] = None) -> Lis
     base_f, batch_f = tables.feature_statistics(baseline, name), tables.feature_statistics(batch, name)
     if base_f is None or batch_f is None:
         return []
-    labels, base_share, batch_share = figures.aligned(base_f, batch_f)
+    labels, base_share, batch_share = bins.aligned(base_f, batch_f)
     column = f"value or bin ({unit})" if unit else "value or bin"
     rows = [{column: label, "baseline share": f"{b:.1%}", "batch share": f"{m:.1%}",
              "change": f"{(m - b) * 100:+.1f} points", "_moved": abs(m - b)}
@@ -227,9 +227,9 @@ def rule_columns(verdict: policy_lib.Verdict) -> Optional[Evidence]:
         return None
     rows = [{"column": c["feature"], "judged": "changed" if c.get("changed") else "unchanged",
              "part of the rule": c.get("part", ""), "measure": c.get("measure", ""),
-             "value": figures.number(c["value"]) if c.get("value") is not None else "",
-             "threshold": figures.number(c["threshold"]) if c.get("threshold") is not None else "",
-             "noise": figures.number(c["noise"]) if c.get("noise") is not None else ""} for c in finding.columns]
+             "value": bins.number(c["value"]) if c.get("value") is not None else "",
+             "threshold": bins.number(c["threshold"]) if c.get("threshold") is not None else "",
+             "noise": bins.number(c["noise"]) if c.get("noise") is not None else ""} for c in finding.columns]
     changed = [c["feature"] for c in finding.columns if c.get("changed")]
     summary = (f"rule {finding.rule}: " + (f"{', '.join(changed)} changed against the baseline; " if changed
                                             else "no column changed alone; ")
@@ -292,9 +292,9 @@ def _in_slice(run, verdict, validation) -> Optional[Evidence]:
     if not measured:
         return None
     measured.sort(key=lambda d: (d.get("slice") != finding.slice, -(d["value"] / d["threshold"] if d.get("threshold") else 0)))
-    rows = [{"slice": d["slice"], "split": d["split"], "measure": d["type"], "value": figures.number(d["value"]),
-             "threshold": figures.number(d["threshold"]),
-             "noise": figures.number(d["noise"]) if d.get("noise") is not None else "",
+    rows = [{"slice": d["slice"], "split": d["split"], "measure": d["type"], "value": bins.number(d["value"]),
+             "threshold": bins.number(d["threshold"]),
+             "noise": bins.number(d["noise"]) if d.get("noise") is not None else "",
              "": "this finding" if d["slice"] == finding.slice else ""} for d in measured[:TOP * 2]]
     over = sum(1 for d in measured if d.get("threshold") and d["value"] > d["threshold"])
     summary = (f"Found in slice {finding.slice}; {finding.feature} was measured in {len({d['slice'] for d in measured})} "

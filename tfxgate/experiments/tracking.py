@@ -30,7 +30,7 @@ from typing import Dict, Iterable, Optional, Tuple
 
 from core.common import names
 from mlmd import query, runs
-from tfxgate import report, verdict
+from tfxgate.reports import report, verdict
 
 GATE_CODES = {names.PASS: 0, names.WARN: 1, names.BLOCK: 2}
 FINISHED, FAILED = "FINISHED", "FAILED"

@@ -1,4 +1,5 @@
-"""Schema versions as a workflow: a semantic diff of two versions, and a proposed next version.
+"""Schema versions as a workflow: a proposed next version, checked and accepted (the diff of two
+versions is tfxgate/reports/schema_diff.py).
 
 A proposal never edits an existing version, and never becomes one by itself: it writes a draft,
 schema/drafts/v<N+1>/ (schema.pbtxt and a changelog stub), which no run or command uses; only
@@ -11,7 +12,6 @@ which nothing reads: a person moves the ones they accept into constraints.yaml.
 import os
 from typing import Dict, List, Optional, Tuple
 
-from google.protobuf import text_format
 
 from core.settings import layout
 from core.common import names
@@ -19,105 +19,9 @@ from core.settings import schema_files
 from core.common.errors import InputError
 from core.common.findings import FILL_RATE, SCHEMA
 from mlmd import store as store_lib
+from tfxgate.reports import schema_diff
 
 _SCHEMA_CHECKS = (SCHEMA, FILL_RATE)
-
-
-def load(path: str):
-    """A schema file named on the command line."""
-    return schema_files.load(path, "schema")
-
-
-def _string_domains(schema) -> Dict[str, List[str]]:
-    return {d.name: list(d.value) for d in schema.string_domain}
-
-
-def _aspects(feature, domains: Dict[str, List[str]]) -> Dict[str, object]:
-    """A feature as comparable aspects: type, domain, presence, environments, comparators."""
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    aspects: Dict[str, object] = {"type": schema_pb2.FeatureType.Name(feature.type)}
-    domain_kind = feature.WhichOneof("domain_info")
-    if domain_kind == "domain":
-        aspects["domain values"] = sorted(domains.get(feature.domain, []))
-    elif domain_kind == "string_domain":
-        aspects["domain values"] = sorted(feature.string_domain.value)
-    elif domain_kind:
-        aspects[f"{domain_kind}"] = _compact(getattr(feature, domain_kind))
-    for field in ("presence", "value_count", "distribution_constraints", "skew_comparator", "drift_comparator"):
-        if feature.HasField(field):
-            aspects[field] = _compact(getattr(feature, field))
-    aspects["in_environment"] = sorted(feature.in_environment)
-    aspects["not_in_environment"] = sorted(feature.not_in_environment)
-    aspects["lifecycle_stage"] = schema_pb2.LifecycleStage.Name(feature.lifecycle_stage)
-    return aspects
-
-
-def _compact(message) -> str:
-    return text_format.MessageToString(message, as_one_line=True).strip() or "(set, empty)"
-
-
-def diff_rows(old, new) -> List[Dict[str, str]]:
-    """What changed between two schemas, one row per feature and aspect: {feature, aspect, old,
-    new, change} (change: added, removed or changed; for a domain, the values added and removed).
-    The one comparison behind `tfxgate schema diff` and the report's schema table."""
-    rows = []
-    if list(old.default_environment) != list(new.default_environment):
-        rows.append({"feature": "(schema)", "aspect": "default_environment", "old": str(list(old.default_environment)),
-                     "new": str(list(new.default_environment)), "change": "changed"})
-    old_domains, new_domains = _string_domains(old), _string_domains(new)
-    old_features = {f.name: f for f in old.feature}
-    new_features = {f.name: f for f in new.feature}
-    for name in sorted(set(new_features) - set(old_features)):
-        aspects = _aspects(new_features[name], new_domains)
-        rows.append({"feature": name, "aspect": "feature", "old": "(absent)", "new": str(aspects["type"]), "change": "added"})
-    for name in sorted(set(old_features) - set(new_features)):
-        aspects = _aspects(old_features[name], old_domains)
-        rows.append({"feature": name, "aspect": "feature", "old": str(aspects["type"]), "new": "(absent)", "change": "removed"})
-    for name in sorted(set(old_features) & set(new_features)):
-        a = _aspects(old_features[name], old_domains)
-        b = _aspects(new_features[name], new_domains)
-        for key in sorted(set(a) | set(b)):
-            before, after = a.get(key), b.get(key)
-            if before == after:
-                continue
-            row = {"feature": name, "aspect": key, "old": _shown(before), "new": _shown(after), "change": "changed"}
-            if key == "domain values" and isinstance(before, list) and isinstance(after, list):
-                added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
-                row["change"] = " ".join(p for p in (f"+{added}" if added else "", f"-{removed}" if removed else "") if p)
-            rows.append(row)
-    return rows
-
-
-def _shown(value) -> str:
-    return "(unset)" if value is None else str(value)
-
-
-def diff(old, new, old_name: str = "old", new_name: str = "new") -> List[str]:
-    """Readable lines: what a reviewer needs to know changed between two schemas."""
-    lines = []
-    for row in diff_rows(old, new):
-        if row["aspect"] == "default_environment":
-            lines.append(f"~ default_environment: {row['old']} -> {row['new']}")
-        elif row["change"] == "added":
-            lines.append(f"+ feature {row['feature']} ({row['new']})")
-        elif row["change"] == "removed":
-            lines.append(f"- feature {row['feature']}")
-        elif row["aspect"] == "domain values":
-            lines.append(f"~ {row['feature']}: domain values {row['change']}")
-        else:
-            lines.append(f"~ {row['feature']}: {row['aspect']}: {row['old']} -> {row['new']}")
-    header = f"schema diff {old_name} -> {new_name}: {len(lines)} change(s)"
-    return [header] + (lines or ["(no semantic change)"])
-
-
-def diff_files(old_path: str, new_path: str) -> str:
-    return "\n".join(diff(load(old_path), load(new_path), _label(old_path), _label(new_path)))
-
-
-def _label(path: str) -> str:
-    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
-    return folder or path
 
 
 def _latest_run_evidence(metadata_path: str) -> Tuple[dict, Optional[str]]:
@@ -155,7 +59,7 @@ def propose(metadata_path, schema_dir: str) -> str:
     if not versions:
         raise InputError(f"{schema_dir}: no curated schema version to start from")
     number, current_path = versions[-1]
-    current = load(current_path)
+    current = schema_diff.load(current_path)
     evidence, inferred_uri = _latest_run_evidence(metadata_path)
     statistics = layout.read_statistics(evidence["statistics_uri"], names.BASELINE_SPLIT)
     proposed, notes = _relax(current, tfdv.update_schema(current, statistics), evidence, inferred_uri)
@@ -169,7 +73,7 @@ def propose(metadata_path, schema_dir: str) -> str:
     os.makedirs(folder)
     schema_path = os.path.join(folder, names.SCHEMA_FILE)
     tfdv.write_schema_text(proposed, schema_path)
-    changes = diff(current, proposed, f"v{number}", f"v{number + 1}")
+    changes = schema_diff.diff(current, proposed, f"v{number}", f"v{number + 1}")
     written = [schema_path] + _carry_over(os.path.dirname(current_path), folder)
     mined = _mined_rules(evidence.get("examples_uri"), current, current_path, folder)
     notes += mined["notes"]
@@ -283,7 +187,7 @@ def _prove_on_accepted_span(schema_path: str, label: str, metadata, policy_path:
     from core.settings import check_settings
     from core.judging import policy as policy_lib
     from core.checks import validation
-    from tfxgate import validate
+    from tfxgate.validation import validate
 
     settings = store_lib.as_settings(metadata) if metadata is not None else None
     if settings is None or not settings.exists() or not policy_path:
