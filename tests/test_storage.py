@@ -63,7 +63,7 @@ def test_an_s3_uri_without_credentials_is_refused_before_anything_is_imported():
 
 _TOUCH_S3_AND_EXIT = textwrap.dedent("""
     import sys
-    from core import storage
+    from core.common import storage
 
     def main():
         storage.prepare([sys.argv[1]])
