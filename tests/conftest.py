@@ -10,6 +10,7 @@ rows and no label: the gate stops the run before Transform.
 import ast
 import functools
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def pytest_configure(config):
 def rooms_of(path: str) -> frozenset:
     """The rooms of core/ the test module at `path` imports, at any depth of its code."""
     found = set()
-    for node in ast.walk(ast.parse(open(path).read(), filename=path)):
+    for node in ast.walk(ast.parse(pathlib.Path(path).read_text(), filename=path)):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
