@@ -94,7 +94,7 @@ REFUSED = {
     "unterminated_quote": (unterminated_quote, "line 101"),
     "not_utf8": (not_utf8, "not UTF-8"),
     "duplicate_columns": (duplicate_columns, "duplicate column name 'fare'"),
-    "no_csv_file": (no_csv_file, "no .csv file"),
+    "no_csv_file": (no_csv_file, "no data file"),
 }
 
 

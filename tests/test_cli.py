@@ -122,7 +122,7 @@ def test_unreadable_input_is_one_line_and_exit_2(tmp_path, capfd, name, content,
 
 def test_directory_without_csv_is_exit_2(tmp_path, capfd):
     code, _, err = _run(capfd, "validate", "--data", str(tmp_path))
-    assert code == 2 and "no .csv file" in err
+    assert code == 2 and "no data file" in err
 
 
 def test_bad_arguments_are_one_line_and_exit_2():

@@ -16,6 +16,8 @@ and it never changes the type of the whole column.
   `inf`), never read as numbers.
   Text, digit separators and numbers beyond 32-bit float range are not representable.
 - BYTES: the text as it is.
+- Everywhere: a list or an object where one value belongs (NESTED_CELL, from a typed source) is
+  not representable (reason `nested`), BYTES included.
 - Everywhere: surrounding whitespace is ignored for numbers; the CSV parser has already removed
   quotes (a quoted number is a number); an empty cell is missing, not a defect.
 
@@ -40,7 +42,13 @@ NOT_INT = "not_int"
 NOT_FLOAT = "not_float"
 NAN = "nan"
 INF = "inf"
-REASONS = (NOT_INT, NOT_FLOAT, NAN, INF)
+NESTED = "nested"  # a list or an object where the schema wants one value (Parquet, JSON lines)
+REASONS = (NOT_INT, NOT_FLOAT, NAN, INF, NESTED)
+
+# How a source of typed data (Parquet, JSON lines, TFRecord) hands over a cell holding a list or
+# an object: a text no text format can hold (CSV refuses a NUL byte), read as bad (NESTED) in
+# every kind, BYTES included.
+NESTED_CELL = "\x00nested"
 
 _INT64_MAX = 2**63 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -82,6 +90,12 @@ def read_column(text: pa.Array, kind: str) -> Column:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     text = pc.cast(text, pa.string())
     n = len(text)
+    nested = _mask(pc.equal(text, NESTED_CELL)) if len(text) else np.zeros(0, dtype=bool)
+    if nested.any():
+        column = read_column(pc.if_else(pa.array(nested), "", text), kind)
+        column.bad[nested] = True
+        column.reason[nested] = NESTED
+        return column
     if kind == BYTES:
         present = _mask(pc.not_equal(text, ""))
         values = pc.cast(text.filter(pa.array(present)), pa.binary())

@@ -25,12 +25,14 @@ REASON_TYPES = {
     cells.NOT_FLOAT: "FLOAT_TYPE_STRING_NOT_FLOAT",
     cells.NAN: "FLOAT_TYPE_HAS_NAN",
     cells.INF: "FLOAT_TYPE_HAS_INF",
+    cells.NESTED: "FEATURE_TYPE_HIGH_NUMBER_VALUES",
 }
 _REASON_TEXT = {
     cells.NOT_INT: "a value that is not a whole number within 64 bits, where the schema's type is INT",
     cells.NOT_FLOAT: "text that is not a number, where the schema's type is FLOAT",
     cells.NAN: "NaN (not a number)",
     cells.INF: "an infinite value",
+    cells.NESTED: "a list or an object where the schema wants one value",
 }
 
 

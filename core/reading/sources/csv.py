@@ -25,6 +25,7 @@ class CsvSource:
     """A CSV batch opened once (core.reading.source.Source); use it as a context manager."""
 
     format = "csv"
+    unit = "line"
 
     def __init__(self, path: Union[str, Sequence[str]], delimiter: str = DELIMITER, opener=None):
         self.path = path if isinstance(path, str) else (path[0] if path else "")

@@ -24,6 +24,7 @@ import os
 from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from core.common.errors import InputError
+from core.reading import input_settings
 
 FIELD_LIMIT = 64 << 20  # bytes in one field; the csv module's own default is 128 KiB
 DELIMITER = ","
@@ -71,25 +72,12 @@ def _text_lines(raw: BinaryIO, path: str, position: List[int]) -> Iterator[str]:
             ) from None
 
 
-SETTINGS_FILE = "tfxgate-input.yaml"  # beside the data: `delimiter: ";"` for every file under it
+SETTINGS_FILE = input_settings.SETTINGS_FILE  # beside the data: `delimiter: ";"` for every file under it
 
 
 def folder_delimiter(folder: str):
     """The delimiter a data folder declares in its SETTINGS_FILE, or None."""
-    import yaml
-
-    path = os.path.join(folder, SETTINGS_FILE)
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            settings = yaml.safe_load(f) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise CsvInputError(f"{path}: cannot read it ({str(e).splitlines()[0]})") from None
-    unknown = set(settings) - {"delimiter"} if isinstance(settings, dict) else {"(not a mapping)"}
-    if unknown:
-        raise CsvInputError(f"{path}: unknown settings {sorted(unknown)} (only `delimiter`)")
-    return settings.get("delimiter")
+    return input_settings.of_folder(folder).delimiter
 
 
 def nul_message(path: str, line: int, column: int) -> str:
