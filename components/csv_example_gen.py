@@ -58,19 +58,18 @@ from tfx_bsl.coders import csv_decoder, example_coder
 from core.reading import cells
 from core.settings import check_settings
 from core import rules as rules_lib
-from core.reading import source as source_lib
 from core.reading.sources import csv_structure
 from core.common import names
 from core.statistics import profile as profile_lib
-from core.common import progress
 from core.reading import report as reading
 from core.checks import rows as rows_lib
-from components import example_gen_outputs as outputs
+from components import example_gen_inputs as inputs, example_gen_outputs as outputs
 
 SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
 DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
 CONSTRAINTS_KEY = "constraints"  # in custom_config: constraints.yaml beside the schema (rules across columns)
 CHECKS_KEY = "checks"  # in custom_config: checks.yaml beside the schema (the profile's slices)
+FORMAT_KEY = "format"  # in custom_config: csv, jsonl, parquet or tfrecord (absent: from each file's content)
 _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
 # Rows per batch, fixed: once a feature has more distinct values than the profile keeps, its
 # rounding depends on where batches start (core/statistics/profile.py), so the same input, batched alike,
@@ -79,11 +78,14 @@ _BATCH = dict(min_batch_size=4096, max_batch_size=4096)
 
 
 def custom_config(schema_text: str, delimiter: str = csv_structure.DELIMITER, constraints_text: str = "",
-                  checks_text: str = "") -> example_gen_pb2.CustomConfig:
-    """ExampleGen's custom_config carrying the curated schema's text, the delimiter, and the
-    texts of constraints.yaml and checks.yaml beside the schema (empty: none)."""
+                  checks_text: str = "", input_format: Optional[str] = None) -> example_gen_pb2.CustomConfig:
+    """ExampleGen's custom_config carrying the curated schema's text, the delimiter, the texts of
+    constraints.yaml and checks.yaml beside the schema (empty: none) and the input's declared
+    format (None: each file's content says)."""
     struct = struct_pb2.Struct()
     struct.update({SCHEMA_KEY: schema_text, DELIMITER_KEY: delimiter})
+    if input_format:
+        struct.update({FORMAT_KEY: input_format})
     if constraints_text:
         struct.update({CONSTRAINTS_KEY: constraints_text})
     if checks_text:
@@ -130,35 +132,6 @@ def rules_and_slices(exec_properties: Dict[str, Any]):
     rules = rules_lib.parse(chosen.get(CONSTRAINTS_KEY) or "", names.CONSTRAINTS_FILE, features)
     checks = check_settings.parse(chosen.get(CHECKS_KEY) or "", names.CHECKS_FILE, features)
     return rules, checks.slices
-
-
-_COUNT_EVERY = 10_000  # rows between updates of the heartbeat's counter
-
-
-class _ReadRows(beam.DoFn):
-    """A CSV file's data records as (file, line, fields), read through core.reading.source (its line numbers kept) in a
-    worker whose csv module accepts fields up to FIELD_LIMIT."""
-
-    def __init__(self, delimiter: str, counted: bool = True):
-        self._delimiter, self._counted = delimiter, counted  # counted: on the heartbeat's counter
-
-    def setup(self):
-        csv_structure.allow_large_fields()
-
-    def process(self, path: str) -> Iterable[tuple]:
-        with source_lib.open_batch([path], self._delimiter, opener=lambda p: fileio.open(p, "rb")) as source:
-            unseen = 0
-            for line, fields in source.records(path):
-                yield path, line, fields
-                unseen += 1
-                if unseen == _COUNT_EVERY:
-                    self._count(unseen)
-                    unseen = 0
-            self._count(unseen)
-
-    def _count(self, rows: int) -> None:
-        if self._counted:
-            progress.add(progress.ROWS_READ, rows)
 
 
 _INFERRED = {csv_decoder.ColumnType.INT: cells.INT, csv_decoder.ColumnType.FLOAT: cells.FLOAT,
@@ -244,6 +217,7 @@ class _TypedCsvToExample(beam.PTransform):
         self._kinds = schema_kinds(exec_properties)
         self._domains = schema_domains(exec_properties)
         self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_structure.DELIMITER
+        self._format = settings(exec_properties).get(FORMAT_KEY) or None
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = outputs.part_name(split_pattern)
@@ -253,21 +227,26 @@ class _TypedCsvToExample(beam.PTransform):
         self._serialized = not output_config.split_config.partition_feature_name
 
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
-        files = sorted(fileio.glob(self._pattern))
-        if not files:
-            raise csv_structure.CsvInputError(f"{self._pattern}: no CSV file matches")
-        with source_lib.open_batch(files, self._delimiter, opener=lambda path: fileio.open(path, "rb")) as source:
+        found = inputs.data_files(self._pattern)
+        if not found:
+            raise csv_structure.CsvInputError(f"{self._pattern}: no data file matches")
+        files = list(found)
+        with inputs.open_files(files, self._delimiter, self._format) as source:
             source.check()  # every record of every file, before the graph is built
-            names = source.columns
+            names = list(source.columns)
+        keys = inputs.partition_columns(found, names, list(self._kinds))
+        added = {f: [found[f].get(k, "") for k in keys] for f in files}
+        names += keys
         csv_structure.check_columns(files[0], names, list(self._kinds))
-        rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(_ReadRows(self._delimiter))
+        read = lambda counted=True: inputs.ReadRows(self._delimiter, added, self._format, counted=counted)
+        rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(read())
         if any(n not in self._kinds for n in names):  # infer the columns the schema does not know
             # A reading of its own: the inferred types are a side input of the conversion, and
             # from the same reading, Beam's in-memory runner would hold every row until they are.
             inferred = (
                 pipeline
                 | "CreateFilenamesToInfer" >> beam.Create(files)
-                | "ReadRowsToInfer" >> beam.ParDo(_ReadRows(self._delimiter, counted=False))
+                | "ReadRowsToInfer" >> beam.ParDo(read(counted=False))
                 | "AsCells" >> beam.Map(lambda row: [field.encode("utf-8") for field in row[2]])
                 | "InferColumnTypes" >> beam.CombineGlobally(csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True))
             )

@@ -49,7 +49,7 @@ class SpanCsvExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
 
 def with_run_parameters(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     """Exec properties with the requested span as a static range and, where a schema version is
-    chosen, that version's texts in custom_config (the delimiter kept); ConfigError in one line for
+    chosen, that version's texts in custom_config (the delimiter and input format kept); ConfigError in one line for
     a span below -1 or a version that is not there."""
     resolved = dict(exec_properties)
     span = resolved.get(REQUESTED_SPAN)
@@ -60,9 +60,11 @@ def with_run_parameters(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
             static_range=range_config_pb2.StaticRange(start_span_number=int(span), end_span_number=int(span))))
     if resolved.get(SCHEMA_DIR) and resolved.get(SCHEMA_VERSION):
         texts = schema_files.read_version(schema_files.version_path(resolved[SCHEMA_DIR], resolved[SCHEMA_VERSION]))
-        delimiter = csv_example_gen.settings(resolved).get(csv_example_gen.DELIMITER_KEY) or csv_structure.DELIMITER
+        kept = csv_example_gen.settings(resolved)
+        delimiter = kept.get(csv_example_gen.DELIMITER_KEY) or csv_structure.DELIMITER
         resolved[standard_component_specs.CUSTOM_CONFIG_KEY] = proto_utils.proto_to_json(csv_example_gen.custom_config(
-            texts["schema_text"], delimiter, texts["constraints_text"], texts["checks_text"]))
+            texts["schema_text"], delimiter, texts["constraints_text"], texts["checks_text"],
+            input_format=kept.get(csv_example_gen.FORMAT_KEY)))
     return resolved
 
 

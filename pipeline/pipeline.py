@@ -20,7 +20,7 @@ from core.settings import check_settings
 from core.common import evaluation
 from core.common.names import (
     CURATED_SCHEMA, EVAL_SPLIT, EVALUATOR, LATEST_BLESSED_MODEL, PARAM_BASELINE_MODEL, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE, INFERRED_SCHEMA, PARAM_DRIFT_BASELINE,
-    PARAM_SCHEMA_VERSION, PARAM_SPAN, PARAM_TRAIN_STEPS, PREVIOUS_DECISIONS, PUSHER, SERVING, SERVING_EXAMPLE_GEN, SERVING_SPLIT, SERVING_STATISTICS_GEN, SERVING_VALIDATOR, SPAN_PATTERN,
+    PARAM_SCHEMA_VERSION, PARAM_SPAN, PARAM_TRAIN_STEPS, PREVIOUS_DECISIONS, PUSHER, SERVING, SERVING_EXAMPLE_GEN, SERVING_PATTERN, SERVING_SPLIT, SERVING_STATISTICS_GEN, SERVING_VALIDATOR, SPAN_PATTERN,
     STATISTICS_GEN, TRAIN_SPLIT, TRAIN_VALIDATOR, TRAINER, TRAINING, TRANSFORM,
 )
 from pipeline.config import PipelineConfig
@@ -96,7 +96,7 @@ def _serving_example_gen(config: PipelineConfig, parameters: dict):
     return _csv_example_gen(config)(
         input_base=config.serving_data,
         input_config=example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name=SERVING_SPLIT, pattern="*.csv")]
+            splits=[example_gen_pb2.Input.Split(name=SERVING_SPLIT, pattern=SERVING_PATTERN)]
         ),
         output_config=example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(

@@ -145,7 +145,7 @@ def test_example_gen_resolves_its_span_without_a_driver():
     })
     assert resolved["span"] == 3
     assert resolved["input_fingerprint"].startswith("split:single_split,num_files:1")
-    assert '"span-3/*.csv"' in resolved["input_config"]
+    assert '"span-3/*"' in resolved["input_config"]
 
 
 def test_bad_settings_and_an_unreachable_host_are_one_line_errors(tmp_path, capsys):

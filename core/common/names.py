@@ -32,13 +32,14 @@ SERVING = "SERVING"
 ENVIRONMENTS = (TRAINING, SERVING)
 
 # ---- data layout and splits ----
-TRAIN_FOLDER = "train"  # <data root>/train/span-N/*.csv
-SERVING_FOLDER = "serving"  # <data root>/serving/*.csv
+TRAIN_FOLDER = "train"  # <data root>/train/span-N/ holds a span's data files
+SERVING_FOLDER = "serving"  # <data root>/serving/ holds serving data files
 SPAN_FOLDER_PATTERN = r"span-(\d+)"
-SPAN_PATTERN = "span-{SPAN}/*.csv"  # CsvExampleGen's input pattern under train/
+SPAN_PATTERN = "span-{SPAN}/*"  # ExampleGen's input pattern under train/: every data file of the span (components/example_gen_inputs.py)
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 SERVING_SPLIT = "serving"
+SERVING_PATTERN = "*"  # ExampleGen's input pattern under serving/: every data file there
 BASELINE_SPLIT = TRAIN_SPLIT  # the split of training statistics that skew and drift compare with
 
 # ---- files inside artifacts ----

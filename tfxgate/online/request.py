@@ -11,6 +11,14 @@ from typing import Optional
 
 CSV_TYPES = {"text/csv", "text/plain", "application/csv"}
 JSON_TYPES = {"application/json"}
+# A batch as a file in any format tfxgate reads (core/reading/sources/), told by its content: Parquet,
+# TFRecord, and any of them compressed (gzip, bzip2, xz, zstd; also as Content-Encoding on text/csv).
+FILE_TYPES = CSV_TYPES | {
+    "application/vnd.apache.parquet", "application/x-parquet", "application/parquet",
+    "application/x-tfrecord", "application/tfrecord",
+    "application/gzip", "application/x-gzip", "application/x-bzip2", "application/x-xz", "application/zstd",
+    "application/octet-stream",
+}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 DRAIN_FACTOR = 16  # an oversized body is read and discarded up to this many limits, so the client hears 413
 FORMATS = ("json", "text")

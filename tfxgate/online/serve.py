@@ -234,9 +234,10 @@ class App:
                            **loaded.names_json()}), {}
 
     async def _validate(self, receive, scope, kind, environment, query):
-        if kind not in request.CSV_TYPES | request.JSON_TYPES | request.NDJSON_TYPES:
-            raise HttpError(415, "/v1/validate takes text/csv, application/json ({\"instances\": [...]}) or "
-                            f"application/x-ndjson, not {kind or 'no content type'}")
+        if kind not in request.FILE_TYPES | request.JSON_TYPES | request.NDJSON_TYPES:
+            raise HttpError(415, "/v1/validate takes a batch as text/csv, application/vnd.apache.parquet, "
+                            "application/x-tfrecord or compressed (application/gzip ...), application/json "
+                            f"({{\"instances\": [...]}}) or application/x-ndjson, not {kind or 'no content type'}")
         label = request.name(query.get("name"))
         delimiter = request.delimiter(query.get("delimiter", ","))
         output_format = query.get("format", "json")
@@ -248,7 +249,7 @@ class App:
         folder = tempfile.mkdtemp(dir=self.tmp_dir)
         base = os.path.basename(label)
         path = os.path.join(folder, base if base not in ("", ".", "..") else "batch.csv")
-        ndjson = None if kind in request.CSV_TYPES else kind in request.NDJSON_TYPES
+        ndjson = None if kind in request.FILE_TYPES else kind in request.NDJSON_TYPES
         body_path = path if ndjson is None else os.path.join(folder, "body.json")
         if ndjson is not None and body_path == path:  # a JSON body and a batch named body.json
             path = os.path.join(folder, "batch.csv")
@@ -256,7 +257,7 @@ class App:
             with open(body_path, "wb") as f:
                 size = await request.read_body(receive, scope, self.options.max_body_bytes, into=f)
             if size == 0:
-                raise HttpError(400, "an empty body: send a CSV batch with its header" if ndjson is None
+                raise HttpError(400, "an empty body: send a batch (CSV with its header, Parquet, ...)" if ndjson is None
                                 else "an empty body: send {\"instances\": [...]}")
             args = (self.loaded, self.options, body_path, path, ndjson, label, environment, delimiter,
                     output_format == "text")

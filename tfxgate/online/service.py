@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core.reading.sources import csv_structure
+from core.reading import source as source_lib
 from core.checks import instances as instances_lib
 from core.common import names
 from core.common.errors import InputError, UserError
@@ -214,13 +214,14 @@ def _unique_keys(pairs: list) -> dict:
 
 def answer_batch(loaded: Loaded, options: Options, body_path: str, path: str, ndjson: Optional[bool], label: str,
                  environment: str, delimiter: str, text: bool) -> tuple:
-    """What /v1/validate answers for the body at `body_path`: CSV when `ndjson` is None (then
-    `body_path` is `path`), else JSON instances written as CSV to `path`. Returns (the JSON
+    """What /v1/validate answers for the body at `body_path`: a batch in any format read (CSV,
+    Parquet, TFRecord, compressed or not) when `ndjson` is None (then `body_path` is `path`), else JSON instances written as CSV to `path`. Returns (the JSON
     answer, the text answer or None, rows). Runs in a child process (tfxgate/online/judging.py):
     everything costly happens here, under the deadline."""
     if ndjson is None:
         try:
-            columns = csv_structure.read_header(path, delimiter)
+            with source_lib.open_batch(path, delimiter) as source:  # the file's format from its content
+                columns = list(source.columns)
         except InputError as e:
             raise InputError(str(e).replace(path, label)) from None
     else:

@@ -150,13 +150,16 @@ def _baseline_from_mlmd(metadata_path, pipeline: Optional[str] = None):
                         "statistics_uri": accepted["uri"], "split": split, "description": description}
 
 
+_STATISTICS_SUFFIXES = (".pb", ".pbtxt", ".textproto")  # any other file is data, in any format read
+
+
 def _baseline_from_path(path: str, kinds=None, delimiter: str = ",", slice_keys=()):
     """(statistics, profile or None) of a statistics file (.pb binary or .pbtxt), a
-    StatisticsGen artifact folder, or CSV data (which alone has a profile)."""
+    StatisticsGen artifact folder, or data in any format read (which alone has a profile)."""
     artifact_file = layout.statistics_path(path, names.BASELINE_SPLIT)
     if os.path.isdir(path) and os.path.isfile(artifact_file):
         return _read_statistics_file(artifact_file), None
-    if os.path.isfile(path) and not path.endswith(".csv"):
+    if os.path.isfile(path) and path.endswith(_STATISTICS_SUFFIXES):
         return _read_statistics_file(path), None
     batch = batch_stats.read(path, kinds, delimiter, slice_keys=slice_keys)
     return batch.statistics, batch.profile

@@ -80,7 +80,8 @@ def format_of(head: bytes, name: str) -> str:
     return "csv"
 
 
-def _ignored(name: str) -> bool:
+def ignored(name: str) -> bool:
+    """A writer's marker or a hidden file: `_SUCCESS`, `_committed_*`, `.part-0.crc`, our settings file."""
     return name.startswith((".", "_")) or name.endswith(".crc") or name == SETTINGS_FILE
 
 
@@ -107,7 +108,7 @@ def folder_files(folder: str) -> List[Tuple[str, Dict[str, str]]]:
         except OSError as e:
             raise InputError(f"{path}: cannot read this folder ({e.strerror or e})") from None
         for entry in entries:
-            if _ignored(entry.name):
+            if ignored(entry.name):
                 continue
             if entry.is_dir():
                 key, sep, value = entry.name.partition("=")
