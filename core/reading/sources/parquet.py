@@ -102,7 +102,7 @@ class ParquetSource:
         """Every row group of every file read and made text; the pipeline's pre-check. A batch
         without any row was refused when it was opened."""
         for file in self.files:  # a part file without rows beside others is no defect (Spark writes them)
-            for _ in self._blocks(file, self.columns, range(self._reader(file).num_row_groups)):
+            for _ in self._blocks(file, self.columns):
                 pass
 
     def blocks(self, file: str, columns: Optional[List[str]] = None) -> Iterator[pa.RecordBatch]:
@@ -110,21 +110,24 @@ class ParquetSource:
         unknown = [c for c in wanted if c not in self.columns]
         if unknown:
             raise ValueError(f"{file}: no column {unknown[0]!r} in this batch")
-        return self._blocks(file, wanted, range(self._reader(file).num_row_groups))
+        return self._blocks(file, wanted)
 
-    def _blocks(self, file: str, columns: List[str], groups: range) -> Iterator[pa.RecordBatch]:
+    def _blocks(self, file: str, columns: List[str]) -> Iterator[pa.RecordBatch]:
         reader = self._reader(file)
-        local = "://" not in file
-        row = 0
-        for group in groups:
+        local = "://" not in file  # a Python handle is read on the calling thread only
+        first = 0  # the rows before this row group
+        for group in range(reader.num_row_groups):
+            row = first
             try:
                 for batch in reader.iter_batches(batch_size=BLOCK_ROWS, row_groups=[group], columns=columns,
                                                  use_threads=local):
                     yield arrow_text.batch_text(batch, columns, file, row + 1)
                     row += batch.num_rows
             except (pa.ArrowException, OSError) as e:
-                raise InputError(f"{file}: row group {group + 1} of {reader.num_row_groups} "
-                                 f"(after row {row}): {_unreadable(e)}") from None
+                last = first + reader.metadata.row_group(group).num_rows
+                raise InputError(f"{file}: row group {group + 1} of {reader.num_row_groups} (rows {first + 1}-{last}) "
+                                 f"is {_unreadable(e)}") from None
+            first += reader.metadata.row_group(group).num_rows
 
     def records(self, file: str) -> Iterator[Tuple[int, List[str]]]:
         row = 0
@@ -151,6 +154,7 @@ def _unreadable(error: Exception, target=None) -> str:
     """What pyarrow said, on one line, as the reason a file is not readable Parquet."""
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
+    line = "".join(c if c.isprintable() else "?" for c in line).strip()
     if isinstance(target, str) and "size is 0 bytes" in line:
         return "an empty file (0 bytes), not a readable Parquet file"
     return f"not a readable Parquet file ({line})"
