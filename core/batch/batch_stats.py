@@ -170,8 +170,8 @@ def _read(source: source_lib.Source, known: Dict[str, str], rows_out, rules, sli
 
     histograms.install()  # TFDV's histograms, bit for bit, at a fraction of their cost (core/statistics/histograms.py)
     files, names = source.files, source.columns
-    if not source.has_rows(files[0]):
-        raise InputError(f"{files[0]}: no data rows, only a header")
+    if not any(source.has_rows(f) for f in files):  # a writer's empty part file beside others is fine
+        raise InputError(f"{files[0]}: no data rows" + (", only a header" if source.format == "csv" else ""))
     check_columns(files[0], names, list(known))
     column_types = column_kinds(source, known)
     generators = stats_impl.get_generators(stats_options.StatsOptions(), in_memory=True)

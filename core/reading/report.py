@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Optional
 from core import rules as rules_lib
 from core.common import names
 from core.reading import cells
+from core.reading.sources import detect
 from core.common.findings import CONSTRAINT, SCHEMA, Finding
 
 EXAMPLES_KEPT = 5  # per feature and reason
@@ -256,7 +257,8 @@ def merge_all(reports: Iterable[ReadingReport]) -> ReadingReport:
 
 def _where(example: dict) -> str:
     file = example["file"].rsplit("/", 1)[-1]
-    return f"{example['value']!r} ({file} line {example['line']})" if example.get("line") else repr(example["value"])
+    unit = detect.unit_by_name(file)
+    return f"{example['value']!r} ({file} {unit} {example['line']})" if example.get("line") else repr(example["value"])
 
 
 def findings(report: ReadingReport, features: Optional[Iterable[str]] = None) -> List[Finding]:

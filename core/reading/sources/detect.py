@@ -123,3 +123,11 @@ def folder_files(folder: str) -> List[Tuple[str, Dict[str, str]]]:
     if not found:
         raise InputError(f"{folder}: no data file in this folder (.csv, .parquet, .jsonl, .tfrecord, compressed or not)")
     return found
+
+
+def unit_by_name(file: str) -> str:
+    """What a place in `file` counts, as reports name it: "row" for Parquet and TFRecord (their
+    rows have no lines), "line" for text. By the name, which is all a report keeps of a file:
+    `.parquet`, `.tfrecord` and TFX's `data_tfrecord-*.gz` say row."""
+    name = file.rsplit("/", 1)[-1].lower()
+    return "row" if ("tfrecord" in name or ".parquet" in name or name.endswith((".parq", ".pq"))) else "line"
