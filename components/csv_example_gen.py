@@ -71,6 +71,7 @@ SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
 DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
 CONSTRAINTS_KEY = "constraints"  # in custom_config: constraints.yaml beside the schema (rules across columns)
 CHECKS_KEY = "checks"  # in custom_config: checks.yaml beside the schema (the profile's slices)
+MISSING_KEY = "missing"  # in custom_config: the cell texts read as missing, in every column (a list)
 _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
 # Rows per batch, fixed: once a feature has more distinct values than the profile keeps, its
 # rounding depends on where batches start (core/statistics/profile.py), so the same input, batched alike,
@@ -79,15 +80,13 @@ _BATCH = dict(min_batch_size=4096, max_batch_size=4096)
 
 
 def custom_config(schema_text: str, delimiter: str = csv_structure.DELIMITER, constraints_text: str = "",
-                  checks_text: str = "") -> example_gen_pb2.CustomConfig:
-    """ExampleGen's custom_config carrying the curated schema's text, the delimiter, and the
-    texts of constraints.yaml and checks.yaml beside the schema (empty: none)."""
+                  checks_text: str = "", missing=()) -> example_gen_pb2.CustomConfig:
+    """ExampleGen's custom_config carrying the curated schema's text, the delimiter, the texts of
+    constraints.yaml and checks.yaml beside the schema, and the markers of missing values (empty: none)."""
     struct = struct_pb2.Struct()
     struct.update({SCHEMA_KEY: schema_text, DELIMITER_KEY: delimiter})
-    if constraints_text:
-        struct.update({CONSTRAINTS_KEY: constraints_text})
-    if checks_text:
-        struct.update({CHECKS_KEY: checks_text})
+    struct.update({k: v for k, v in ((CONSTRAINTS_KEY, constraints_text), (CHECKS_KEY, checks_text),
+                                     (MISSING_KEY, list(missing))) if v})
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(struct)
     return config
@@ -139,14 +138,15 @@ class _ReadRows(beam.DoFn):
     """A CSV file's data records as (file, line, fields), read through core.reading.source (its line numbers kept) in a
     worker whose csv module accepts fields up to FIELD_LIMIT."""
 
-    def __init__(self, delimiter: str, counted: bool = True):
-        self._delimiter, self._counted = delimiter, counted  # counted: on the heartbeat's counter
+    def __init__(self, delimiter: str, counted: bool = True, missing=()):
+        self._delimiter, self._counted, self._missing = delimiter, counted, tuple(missing)  # counted: on the heartbeat
 
     def setup(self):
         csv_structure.allow_large_fields()
 
     def process(self, path: str) -> Iterable[tuple]:
-        with source_lib.open_batch([path], self._delimiter, opener=lambda p: fileio.open(p, "rb")) as source:
+        with source_lib.open_batch([path], self._delimiter, opener=lambda p: fileio.open(p, "rb"),
+                                   missing=self._missing) as source:
             unseen = 0
             for line, fields in source.records(path):
                 yield path, line, fields
@@ -244,6 +244,7 @@ class _TypedCsvToExample(beam.PTransform):
         self._kinds = schema_kinds(exec_properties)
         self._domains = schema_domains(exec_properties)
         self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_structure.DELIMITER
+        self._missing = tuple(settings(exec_properties).get(MISSING_KEY) or ())
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = outputs.part_name(split_pattern)
@@ -256,18 +257,19 @@ class _TypedCsvToExample(beam.PTransform):
         files = sorted(fileio.glob(self._pattern))
         if not files:
             raise csv_structure.CsvInputError(f"{self._pattern}: no CSV file matches")
-        with source_lib.open_batch(files, self._delimiter, opener=lambda path: fileio.open(path, "rb")) as source:
+        with source_lib.open_batch(files, self._delimiter, opener=lambda path: fileio.open(path, "rb"),
+                                   missing=self._missing) as source:
             source.check()  # every record of every file, before the graph is built
             names = source.columns
         csv_structure.check_columns(files[0], names, list(self._kinds))
-        rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(_ReadRows(self._delimiter))
+        rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(_ReadRows(self._delimiter, missing=self._missing))
         if any(n not in self._kinds for n in names):  # infer the columns the schema does not know
             # A reading of its own: the inferred types are a side input of the conversion, and
             # from the same reading, Beam's in-memory runner would hold every row until they are.
             inferred = (
                 pipeline
                 | "CreateFilenamesToInfer" >> beam.Create(files)
-                | "ReadRowsToInfer" >> beam.ParDo(_ReadRows(self._delimiter, counted=False))
+                | "ReadRowsToInfer" >> beam.ParDo(_ReadRows(self._delimiter, False, self._missing))
                 | "AsCells" >> beam.Map(lambda row: [field.encode("utf-8") for field in row[2]])
                 | "InferColumnTypes" >> beam.CombineGlobally(csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True))
             )
