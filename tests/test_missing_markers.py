@@ -1,7 +1,6 @@
 """Missing-value markers (issue 31): R's write.csv `NA`, a MySQL dump's `\\N`, read as missing once
 declared, and an undeclared one refused in one line that says what to declare."""
 
-import csv
 import json
 
 import pytest
