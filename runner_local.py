@@ -22,7 +22,6 @@ import os
 import sys
 
 import core  # noqa: F401  (Keras 2 before TensorFlow is imported)
-from core.reading.sources import csv_structure
 from core.common import project as project_lib
 from core.settings import schema_files
 from core.common.errors import UserError
@@ -53,6 +52,7 @@ def parse_args(argv):
     parser.add_argument("--span", type=int, help="training span to ingest (default: the latest)")
     parser.add_argument("--delimiter", help="the input files' field delimiter (default: the data root's "
                         "tfxgate-input.yaml `delimiter`, else ',')")
+    parser.add_argument("--missing", action="append", help="a cell text meaning a missing value, e.g. NA; repeatable")
     parser.add_argument("--train-steps", type=positive_int, default=1000, help="training budget in steps (at least 1)")
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable, e.g. --beam-arg=--direct_num_workers=2")
     parser.add_argument("--no-cache", action="store_true", help="run every component again")
@@ -95,7 +95,7 @@ def _config(args) -> config_lib.PipelineConfig:
         train_steps=args.train_steps,
         enable_cache=not args.no_cache,
         **({"pipeline_name": args.pipeline_name} if args.pipeline_name else {}),
-        delimiter=config_lib.check_delimiter(args.delimiter or csv_structure.folder_delimiter(args.data_root) or ","),
+        **config_lib.input_settings(args.data_root, args.delimiter, args.missing),  # else tfxgate-input.yaml's
     )
     if not args.skip_input_check:  # every CSV file the run will read, before anything runs
         local_run.check_inputs(config)

@@ -70,6 +70,7 @@ DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",
 CONSTRAINTS_KEY = "constraints"  # in custom_config: constraints.yaml beside the schema (rules across columns)
 CHECKS_KEY = "checks"  # in custom_config: checks.yaml beside the schema (the profile's slices)
 FORMAT_KEY = "format"  # in custom_config: csv, jsonl, parquet or tfrecord (absent: from each file's content)
+MISSING_KEY = "missing"  # in custom_config: the cell texts read as missing, in every column (a list)
 _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
 # Rows per batch, fixed: once a feature has more distinct values than the profile keeps, its
 # rounding depends on where batches start (core/statistics/profile.py), so the same input, batched alike,
@@ -78,18 +79,14 @@ _BATCH = dict(min_batch_size=4096, max_batch_size=4096)
 
 
 def custom_config(schema_text: str, delimiter: str = csv_structure.DELIMITER, constraints_text: str = "",
-                  checks_text: str = "", input_format: Optional[str] = None) -> example_gen_pb2.CustomConfig:
+                  checks_text: str = "", missing=(), input_format: Optional[str] = None) -> example_gen_pb2.CustomConfig:
     """ExampleGen's custom_config carrying the curated schema's text, the delimiter, the texts of
-    constraints.yaml and checks.yaml beside the schema (empty: none) and the input's declared
-    format (None: each file's content says)."""
+    constraints.yaml and checks.yaml beside the schema, the markers of missing values and the
+    input's declared format (empty: none; no format: each file's content says)."""
     struct = struct_pb2.Struct()
     struct.update({SCHEMA_KEY: schema_text, DELIMITER_KEY: delimiter})
-    if input_format:
-        struct.update({FORMAT_KEY: input_format})
-    if constraints_text:
-        struct.update({CONSTRAINTS_KEY: constraints_text})
-    if checks_text:
-        struct.update({CHECKS_KEY: checks_text})
+    struct.update({k: v for k, v in ((CONSTRAINTS_KEY, constraints_text), (CHECKS_KEY, checks_text),
+                                     (MISSING_KEY, list(missing)), (FORMAT_KEY, input_format)) if v})
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(struct)
     return config
@@ -218,6 +215,7 @@ class _TypedCsvToExample(beam.PTransform):
         self._domains = schema_domains(exec_properties)
         self._delimiter = settings(exec_properties).get(DELIMITER_KEY) or csv_structure.DELIMITER
         self._format = settings(exec_properties).get(FORMAT_KEY) or None
+        self._missing = tuple(settings(exec_properties).get(MISSING_KEY) or ())
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = outputs.part_name(split_pattern)
@@ -231,14 +229,14 @@ class _TypedCsvToExample(beam.PTransform):
         if not found:
             raise csv_structure.CsvInputError(f"{self._pattern}: no data file matches")
         files = list(found)
-        with inputs.open_files(files, self._delimiter, self._format) as source:
+        with inputs.open_files(files, self._delimiter, self._format, self._missing) as source:
             source.check()  # every record of every file, before the graph is built
             names = list(source.columns)
         keys = inputs.partition_columns(found, names, list(self._kinds))
         added = {f: [found[f].get(k, "") for k in keys] for f in files}
         names += keys
         csv_structure.check_columns(files[0], names, list(self._kinds))
-        read = lambda counted=True: inputs.ReadRows(self._delimiter, added, self._format, counted=counted)
+        read = lambda counted=True: inputs.ReadRows(self._delimiter, added, self._format, self._missing, counted)
         rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(read())
         if any(n not in self._kinds for n in names):  # infer the columns the schema does not know
             # A reading of its own: the inferred types are a side input of the conversion, and

@@ -49,7 +49,7 @@ class SpanCsvExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
 
 def with_run_parameters(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     """Exec properties with the requested span as a static range and, where a schema version is
-    chosen, that version's texts in custom_config (the delimiter and input format kept); ConfigError in one line for
+    chosen, that version's texts in custom_config (the delimiter, the missing-value markers and the input format kept); ConfigError in one line for
     a span below -1 or a version that is not there."""
     resolved = dict(exec_properties)
     span = resolved.get(REQUESTED_SPAN)
@@ -64,7 +64,7 @@ def with_run_parameters(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
         delimiter = kept.get(csv_example_gen.DELIMITER_KEY) or csv_structure.DELIMITER
         resolved[standard_component_specs.CUSTOM_CONFIG_KEY] = proto_utils.proto_to_json(csv_example_gen.custom_config(
             texts["schema_text"], delimiter, texts["constraints_text"], texts["checks_text"],
-            input_format=kept.get(csv_example_gen.FORMAT_KEY)))
+            missing=kept.get(csv_example_gen.MISSING_KEY) or (), input_format=kept.get(csv_example_gen.FORMAT_KEY)))
     return resolved
 
 

@@ -65,6 +65,8 @@ class PipelineConfig:
     checks_text: str = ""
     # The input files' field delimiter.
     delimiter: str = ","
+    # Cell texts the input files write for a missing value (`missing:` in tfxgate-input.yaml, --missing).
+    missing: Tuple[str, ...] = ()
     # Validate data_root/serving in SERVING, with skew against the training statistics.
     validate_serving: bool = True
     # Drift against earlier spans needs a Resolver node, which Kubeflow's backend cannot run.
@@ -172,6 +174,16 @@ def check_delimiter(delimiter: str) -> str:
     if len(delimiter) != 1 or delimiter in "\"\r\n":
         raise ConfigError(f"--delimiter {delimiter!r}: one character other than a quote or a line end")
     return delimiter
+
+
+def input_settings(data_root: str, delimiter: Optional[str] = None, missing=None) -> dict:
+    """{delimiter, missing} of a run's input files: the command line's where it names them, else
+    the data root's tfxgate-input.yaml's (core/reading/input_settings.py), else ','."""
+    from core.reading import input_settings as declared
+    from core.reading.sources import missing as markers
+
+    settings = declared.of_folder(data_root).overridden(delimiter, missing=markers.checked(missing or ()))
+    return {"delimiter": check_delimiter(settings.delimiter or ","), "missing": markers.checked(settings.missing)}
 
 
 def read_schema_text(path: str) -> str:

@@ -18,7 +18,7 @@ from core.common import names
 from core.common.errors import UserError
 from core.reading import report as reading
 from core.reading import source as source_lib
-from core.reading.sources import csv_structure
+from core.reading.sources import csv_structure, missing
 from core.settings import schema_files
 from mlmd import runlock, store as store_lib
 from pipeline import config as config_lib, stages
@@ -27,13 +27,15 @@ EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_BLESSED, EXIT_INTERRU
 
 
 def check_inputs(config: config_lib.PipelineConfig) -> None:
-    """Every CSV file the run will read, before anything runs: each record read once, and the
-    columns against the curated schema; a UserError names the file and line."""
+    """Every CSV file the run will read, before anything runs: each record read once, the
+    columns against the curated schema, and no file writing missing values as a marker not
+    declared (core/reading/sources/missing.py); a UserError names the file and line."""
     features = reading.schema_kinds(schema_files.load(config.schema_path))
     for folder in config_lib.input_folders(config):
-        with source_lib.open_batch(folder, config.delimiter) as source:  # read once, every record
-            source.check()
-        csv_structure.check_columns(folder, source.columns, list(features))
+        with source_lib.open_batch(folder, config.delimiter, missing=config.missing) as source:
+            source.check()  # read once, every record
+            csv_structure.check_columns(folder, source.columns, list(features))
+            missing.refuse_undeclared(source, features)
 
 
 def new_run(outputs: str, run_id: Optional[str] = None) -> Tuple[str, str]:

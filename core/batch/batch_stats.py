@@ -27,10 +27,10 @@ from core.reading import report as reading_lib
 from core.reading.report import ReadingReport
 
 
-def text_blocks(path: str, names: List[str], delimiter: str = DELIMITER) -> Iterator[pa.RecordBatch]:
-    """The CSV file's rows a block at a time, every cell as text (empty cells as ''): what
-    core/reading/cells.py reads as a schema's types."""
-    with source_lib.open_batch(path, delimiter) as source:
+def text_blocks(path: str, names: List[str], delimiter: str = DELIMITER, missing=()) -> Iterator[pa.RecordBatch]:
+    """The CSV file's rows a block at a time, every cell as text (empty cells, and the `missing`
+    markers, as ''): what core/reading/cells.py reads as a schema's types."""
+    with source_lib.open_batch(path, delimiter, missing=missing) as source:
         yield from source.blocks(source.files[0], names)
 
 
@@ -57,12 +57,12 @@ def _narrowest(values: pa.Array, current: Optional[str]) -> Optional[str]:
 
 
 def column_kinds(batch: Union[str, source_lib.Source], known: Optional[Dict[str, str]] = None,
-                 delimiter: str = DELIMITER) -> Dict[str, Optional[str]]:
+                 delimiter: str = DELIMITER, missing=()) -> Dict[str, Optional[str]]:
     """Each column's kind: the schema's (`known`) where it has one, else inferred over all rows
     (a first pass, made only when some column is unknown; None: empty throughout). `batch`: a
-    source (core/reading/source.py), or a path opened as one."""
+    source (core/reading/source.py), or a path opened as one (`missing`: its markers)."""
     if isinstance(batch, str):
-        with source_lib.open_batch(batch, delimiter) as source:
+        with source_lib.open_batch(batch, delimiter, missing=missing) as source:
             return column_kinds(source, known)
     known = known or {}
     kinds: Dict[str, Optional[str]] = {n: known.get(n) for n in batch.columns}
@@ -144,7 +144,7 @@ class Batch:
 
 
 def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DELIMITER,
-         rows_out=None, rules=(), slice_keys=(), profiled: bool = True, domains=None) -> Batch:
+         rows_out=None, rules=(), slice_keys=(), profiled: bool = True, domains=None, missing=()) -> Batch:
     """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
     core.reading.report.schema_kinds of the curated schema; None: every column inferred).
 
@@ -160,8 +160,9 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DEL
       report, by value, with their lines.
     profiled: whether to profile the rows kept (core/statistics/profile.py); without, `Batch.profile` is
       None and only TFDV's checks can run (what the benchmark compares against).
+    missing: cell texts read as missing in every column (core/reading/sources/missing.py).
     """
-    with source_lib.open_batch(path, delimiter) as source:
+    with source_lib.open_batch(path, delimiter, missing=missing) as source:
         return _read(source, kinds or {}, rows_out, rules, slice_keys, profiled, domains)
 
 
@@ -210,7 +211,7 @@ def _read(source: source_lib.Source, known: Dict[str, str], rows_out, rules, sli
     return Batch(stats_impl.extract_statistics_output(accumulators, generators), rows, report, profile)
 
 
-def statistics(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DELIMITER):
+def statistics(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DELIMITER, missing=()):
     """(TFDV statistics, row count) of the CSV data at `path`; see `read`."""
-    batch = read(path, kinds, delimiter)
+    batch = read(path, kinds, delimiter, missing=missing)
     return batch.statistics, batch.rows

@@ -228,6 +228,14 @@ def _declared_delimiter(data: str):
     return csv_structure.folder_delimiter(data if os.path.isdir(data) else os.path.dirname(os.path.abspath(data)))
 
 
+def _declared_missing(args):
+    """The markers of missing values: --missing, else `missing` in a tfxgate-input.yaml beside the data."""
+    from core.reading import input_settings
+    from core.reading.sources import missing
+
+    return missing.checked(args.missing) if args.missing else input_settings.of_data(args.data).missing
+
+
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -261,7 +269,8 @@ def _validate_on_server(args) -> int:
     from tfxgate.online import client
 
     given = [flag for flag, value in (("--schema", args.schema), ("--policy", args.policy),
-                                      ("--baseline", args.baseline), ("--rows", args.rows)) if value]
+                                      ("--baseline", args.baseline), ("--rows", args.rows),
+                                      ("--missing", args.missing)) if value]
     if given:
         raise UserError(f"{', '.join(given)}: not with --server (the service judges with its own schema, policy "
                         "and baseline, named in its answer; it writes no rows file)")
@@ -292,6 +301,7 @@ def _validate(args) -> int:
         pipeline=args.pipeline_name,
         delimiter=config_lib.check_delimiter(args.delimiter or _declared_delimiter(args.data) or ","),
         rows_path=args.rows,
+        missing=_declared_missing(args),
     )
     text = json.dumps(outcome.to_json(), indent=1) if args.format == "json" else outcome.to_text()
     if args.out:

@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: $TFXGATE_TOKEN)")
     validate.add_argument("--delimiter", help="the field delimiter (default: `delimiter` in a tfxgate-input.yaml "
                           "beside the data, else ',')")
+    validate.add_argument("--missing", action="append", metavar="MARKER",
+                          help="a cell text that means a missing value, e.g. NA (R's write.csv) or '\\N' (a MySQL "
+                          "dump), in every column; repeat for several (default: `missing` in a tfxgate-input.yaml "
+                          "beside the data)")
     validate.add_argument("--rows", help="write the rows left out (a value their schema type cannot hold) here, "
                           "as CSV with their file, line and reasons")
     _add_store(validate)

@@ -18,6 +18,8 @@ from core.judging import policy as policy_lib
 from core.reading import report as reading
 from core.settings import schema_files
 from core.common.errors import InputError
+from core.reading import source as source_lib
+from core.reading.sources import missing as markers
 from tfxgate.common import files
 
 EXIT_OK, EXIT_BLOCKING, EXIT_INPUT = 0, 1, 2
@@ -225,13 +227,26 @@ def load_checks(schema_path: str, policy_path: str) -> Checks:
                   reading.schema_domains(schema))
 
 
-def read_batch(checks: Checks, data: str, delimiter: str = ",", rows_path: Optional[str] = None) -> batch_stats.Batch:
-    """The CSV data at `data` read, typed and profiled as the pipeline's ExampleGen would."""
-    read = dict(rules=checks.rules, slice_keys=checks.settings.slices, domains=checks.domains)
+def read_batch(checks: Checks, data: str, delimiter: str = ",", rows_path: Optional[str] = None,
+               missing=()) -> batch_stats.Batch:
+    """The CSV data at `data` read, typed and profiled as the pipeline's ExampleGen would; `missing`:
+    cell texts read as missing. An InputError where a file writes missing values as a marker not
+    declared (core/reading/sources/missing.py), instead of a finding on every column it is in."""
+    read = dict(rules=checks.rules, slice_keys=checks.settings.slices, domains=checks.domains, missing=missing)
     if rows_path is None:
-        return batch_stats.read(data, checks.kinds, delimiter, **read)
-    with files.atomic_text(rows_path) as rows_out:
-        return batch_stats.read(data, checks.kinds, delimiter, rows_out, **read)
+        return _declared(checks, data, delimiter, missing, batch_stats.read(data, checks.kinds, delimiter, **read))
+    with files.atomic_text(rows_path) as rows_out:  # not written when refused
+        return _declared(checks, data, delimiter, missing,
+                         batch_stats.read(data, checks.kinds, delimiter, rows_out, **read))
+
+
+def _declared(checks: Checks, data: str, delimiter: str, missing, batch: batch_stats.Batch) -> batch_stats.Batch:
+    """`batch`, once no file of it writes an undeclared marker (looked for only where the report
+    finds text in two numeric columns or more)."""
+    if markers.suspected(batch.report.problems, checks.kinds):
+        with source_lib.open_batch(data, delimiter, missing=missing) as source:
+            markers.refuse_undeclared(source, checks.kinds)
+    return batch
 
 
 def judge(checks: Checks, data: str, batch: batch_stats.Batch, environment: str, baseline,
@@ -270,12 +285,14 @@ def run(
     pipeline: Optional[str] = None,
     delimiter: str = ",",
     rows_path: Optional[str] = None,
+    missing=(),
 ) -> Outcome:
     """Validates the CSV data at `data`; raises a UserError for anything unreadable or wrong.
 
     rows_path: where to write the rows left out (a value their type cannot hold), as CSV with
-    their file, line and reasons; written whole or not at all."""
+    their file, line and reasons; written whole or not at all.
+    missing: cell texts read as missing in every column (`missing:` in tfxgate-input.yaml, --missing)."""
     checks = load_checks(schema_path, policy_path)
-    batch = read_batch(checks, data, delimiter, rows_path)
+    batch = read_batch(checks, data, delimiter, rows_path, missing)
     loaded = load_baseline(baseline, metadata_path, pipeline, checks.kinds, delimiter, checks.settings.slices)
     return judge(checks, data, batch, environment, loaded, rows_path)
