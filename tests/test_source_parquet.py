@@ -117,7 +117,7 @@ def _findings(path, capfd):
     out, err = capfd.readouterr()
     report = json.loads(out)
     for finding in report["anomalies"]:  # the examples' places: file and line (CSV) or row (Parquet)
-        finding["description"] = re.sub(r"\([^()]* line [0-9]+\)", "(place)", finding["description"])
+        finding["description"] = re.sub(r"\([^()]* (line|row) [0-9]+\)", "(place)", finding["description"])
     return code, report["rows"], report["anomalies"], report["left_out"]
 
 
