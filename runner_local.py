@@ -38,8 +38,7 @@ def parse_args(argv):
     )
     parser.add_argument("--project", help="the project folder (default: the folder you stand in when it holds "
                         "tfxgate.yaml, else the shipped example)")
-    parser.add_argument("--data-root", help="a folder with train/span-N/*.csv and serving/*.csv (default: the "
-                        "project's data root)")
+    parser.add_argument("--data-root", help="a folder with train/span-N/ and serving/ data files (default: the project's)")
     parser.add_argument("--outputs", help="default home of every output (default: the project's outputs/)")
     parser.add_argument("--pipeline-root", help="where artifacts are written (default: <outputs>/pipeline)")
     parser.add_argument("--pipeline-name", help="the pipeline's name in MLMD (default: the project's name)")
@@ -53,6 +52,7 @@ def parse_args(argv):
     parser.add_argument("--delimiter", help="the input files' field delimiter (default: the data root's "
                         "tfxgate-input.yaml `delimiter`, else ',')")
     parser.add_argument("--missing", action="append", help="a cell text meaning a missing value, e.g. NA; repeatable")
+    parser.add_argument("--format-in", choices=["csv", "jsonl", "parquet", "tfrecord"], help="the data's format (default: from content)")
     parser.add_argument("--train-steps", type=positive_int, default=1000, help="training budget in steps (at least 1)")
     parser.add_argument("--beam-arg", action="append", default=[], help="repeatable, e.g. --beam-arg=--direct_num_workers=2")
     parser.add_argument("--no-cache", action="store_true", help="run every component again")
@@ -95,7 +95,7 @@ def _config(args) -> config_lib.PipelineConfig:
         train_steps=args.train_steps,
         enable_cache=not args.no_cache,
         **({"pipeline_name": args.pipeline_name} if args.pipeline_name else {}),
-        **config_lib.input_settings(args.data_root, args.delimiter, args.missing),  # else tfxgate-input.yaml's
+        **config_lib.input_settings(args.data_root, args.delimiter, args.missing, args.format_in),  # else the yaml's
     )
     if not args.skip_input_check:  # every CSV file the run will read, before anything runs
         local_run.check_inputs(config)

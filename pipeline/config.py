@@ -67,6 +67,8 @@ class PipelineConfig:
     delimiter: str = ","
     # Cell texts the input files write for a missing value (`missing:` in tfxgate-input.yaml, --missing).
     missing: Tuple[str, ...] = ()
+    # The input files' format (`format:` in tfxgate-input.yaml, --format-in); None: each file's content says.
+    input_format: Optional[str] = None
     # Validate data_root/serving in SERVING, with skew against the training statistics.
     validate_serving: bool = True
     # Drift against earlier spans needs a Resolver node, which Kubeflow's backend cannot run.
@@ -176,14 +178,15 @@ def check_delimiter(delimiter: str) -> str:
     return delimiter
 
 
-def input_settings(data_root: str, delimiter: Optional[str] = None, missing=None) -> dict:
-    """{delimiter, missing} of a run's input files: the command line's where it names them, else
+def input_settings(data_root: str, delimiter: Optional[str] = None, missing=None, input_format=None) -> dict:
+    """{delimiter, missing, input_format} of a run's input files: the command line's where it names them, else
     the data root's tfxgate-input.yaml's (core/reading/input_settings.py), else ','."""
     from core.reading import input_settings as declared
     from core.reading.sources import missing as markers
 
-    settings = declared.of_folder(data_root).overridden(delimiter, missing=markers.checked(missing or ()))
-    return {"delimiter": check_delimiter(settings.delimiter or ","), "missing": markers.checked(settings.missing)}
+    settings = declared.of_folder(data_root).overridden(delimiter, input_format, markers.checked(missing or ()))
+    return {"delimiter": check_delimiter(settings.delimiter or ","), "missing": markers.checked(settings.missing),
+            "input_format": settings.format}
 
 
 def read_schema_text(path: str) -> str:

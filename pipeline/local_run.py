@@ -32,7 +32,7 @@ def check_inputs(config: config_lib.PipelineConfig) -> None:
     declared (core/reading/sources/missing.py); a UserError names the file and line."""
     features = reading.schema_kinds(schema_files.load(config.schema_path))
     for folder in config_lib.input_folders(config):
-        with source_lib.open_batch(folder, config.delimiter, missing=config.missing) as source:
+        with source_lib.open_batch(folder, config.delimiter, missing=config.missing, format=config.input_format) as source:
             source.check()  # read once, every record
             csv_structure.check_columns(folder, source.columns, list(features))
             missing.refuse_undeclared(source, features)

@@ -83,7 +83,8 @@ def _typed_by_schema(config: PipelineConfig):
     """ExampleGen reads every cell as the curated schema's type (None: inferred, as TFX does)."""
     if not config.schema_text:
         return None
-    return custom_config(config.schema_text, config.delimiter, config.constraints_text, config.checks_text, config.missing)
+    return custom_config(config.schema_text, config.delimiter, config.constraints_text, config.checks_text, config.missing,
+                         input_format=config.input_format)
 
 
 def _csv_example_gen(config: PipelineConfig):

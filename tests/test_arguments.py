@@ -113,7 +113,7 @@ def test_the_heartbeat_counts_the_rows_example_gen_has_read():
     import io
     import logging
 
-    from components import csv_example_gen
+    from components import example_gen_inputs
     from tests.paths import PROJECT_ROOT
     from tfxgate.command import console
 
@@ -124,7 +124,7 @@ def test_the_heartbeat_counts_the_rows_example_gen_has_read():
     progress = console.ComponentProgress(out, heartbeat=30)
     progress.emit(logging.LogRecord("absl", logging.INFO, "", 0, console._RUNNING, ("ServingExampleGen",), None))
     started = progress.started["ServingExampleGen"]
-    reader = csv_example_gen._ReadRows(",")
+    reader = example_gen_inputs.ReadRows(",", {})
     reader.setup()
     assert sum(1 for _ in reader.process(span)) == data_rows
     line = progress.beat(started + 31)

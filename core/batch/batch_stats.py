@@ -144,8 +144,10 @@ class Batch:
 
 
 def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DELIMITER,
-         rows_out=None, rules=(), slice_keys=(), profiled: bool = True, domains=None, missing=()) -> Batch:
-    """The CSV data at `path` (a file or a folder of them), typed by `kinds` ({feature: kind},
+         rows_out=None, rules=(), slice_keys=(), profiled: bool = True, domains=None, missing=(),
+         input_format: Optional[str] = None) -> Batch:
+    """The data at `path` (a file or a folder of them, in any format core/reading/source.py reads;
+    `input_format` overrides what each file's content says), typed by `kinds` ({feature: kind},
     core.reading.report.schema_kinds of the curated schema; None: every column inferred).
 
     Each file is opened once (core/reading/source.py) and streamed a block at a time: memory
@@ -162,7 +164,7 @@ def read(path: str, kinds: Optional[Dict[str, str]] = None, delimiter: str = DEL
       None and only TFDV's checks can run (what the benchmark compares against).
     missing: cell texts read as missing in every column (core/reading/sources/missing.py).
     """
-    with source_lib.open_batch(path, delimiter, missing=missing) as source:
+    with source_lib.open_batch(path, delimiter, missing=missing, format=input_format) as source:
         return _read(source, kinds or {}, rows_out, rules, slice_keys, profiled, domains)
 
 

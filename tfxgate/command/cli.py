@@ -228,6 +228,13 @@ def _declared_delimiter(data: str):
     return csv_structure.folder_delimiter(data if os.path.isdir(data) else os.path.dirname(os.path.abspath(data)))
 
 
+def _declared_format(args):
+    """The data's format: --format-in, else `format` in a tfxgate-input.yaml beside the data, else None."""
+    from core.reading import input_settings
+
+    return args.format_in or input_settings.of_data(args.data).format
+
+
 def _declared_missing(args):
     """The markers of missing values: --missing, else `missing` in a tfxgate-input.yaml beside the data."""
     from core.reading import input_settings
@@ -270,7 +277,7 @@ def _validate_on_server(args) -> int:
 
     given = [flag for flag, value in (("--schema", args.schema), ("--policy", args.policy),
                                       ("--baseline", args.baseline), ("--rows", args.rows),
-                                      ("--missing", args.missing)) if value]
+                                      ("--missing", args.missing), ("--format-in", args.format_in)) if value]
     if given:
         raise UserError(f"{', '.join(given)}: not with --server (the service judges with its own schema, policy "
                         "and baseline, named in its answer; it writes no rows file)")
@@ -302,6 +309,7 @@ def _validate(args) -> int:
         delimiter=config_lib.check_delimiter(args.delimiter or _declared_delimiter(args.data) or ","),
         rows_path=args.rows,
         missing=_declared_missing(args),
+        input_format=_declared_format(args),
     )
     text = json.dumps(outcome.to_json(), indent=1) if args.format == "json" else outcome.to_text()
     if args.out:

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a cell text that means a missing value, e.g. NA (R's write.csv) or '\\N' (a MySQL "
                           "dump), in every column; repeat for several (default: `missing` in a tfxgate-input.yaml "
                           "beside the data)")
+    validate.add_argument("--format-in", choices=["csv", "jsonl", "parquet", "tfrecord"],
+                          help="the data's format, over what its content and names say (default: `format` in a "
+                          "tfxgate-input.yaml beside the data, else from each file's content)")
     validate.add_argument("--rows", help="write the rows left out (a value their schema type cannot hold) here, "
                           "as CSV with their file, line and reasons")
     _add_store(validate)

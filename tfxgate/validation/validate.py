@@ -228,23 +228,25 @@ def load_checks(schema_path: str, policy_path: str) -> Checks:
 
 
 def read_batch(checks: Checks, data: str, delimiter: str = ",", rows_path: Optional[str] = None,
-               missing=()) -> batch_stats.Batch:
+               missing=(), input_format: Optional[str] = None) -> batch_stats.Batch:
     """The CSV data at `data` read, typed and profiled as the pipeline's ExampleGen would; `missing`:
     cell texts read as missing. An InputError where a file writes missing values as a marker not
     declared (core/reading/sources/missing.py), instead of a finding on every column it is in."""
-    read = dict(rules=checks.rules, slice_keys=checks.settings.slices, domains=checks.domains, missing=missing)
+    read = dict(rules=checks.rules, slice_keys=checks.settings.slices, domains=checks.domains, missing=missing,
+                input_format=input_format)
     if rows_path is None:
-        return _declared(checks, data, delimiter, missing, batch_stats.read(data, checks.kinds, delimiter, **read))
+        return _declared(checks, data, delimiter, (missing, input_format), batch_stats.read(data, checks.kinds, delimiter, **read))
     with files.atomic_text(rows_path) as rows_out:  # not written when refused
-        return _declared(checks, data, delimiter, missing,
+        return _declared(checks, data, delimiter, (missing, input_format),
                          batch_stats.read(data, checks.kinds, delimiter, rows_out, **read))
 
 
-def _declared(checks: Checks, data: str, delimiter: str, missing, batch: batch_stats.Batch) -> batch_stats.Batch:
+def _declared(checks: Checks, data: str, delimiter: str, reading, batch: batch_stats.Batch) -> batch_stats.Batch:
     """`batch`, once no file of it writes an undeclared marker (looked for only where the report
     finds text in two numeric columns or more)."""
     if markers.suspected(batch.report.problems, checks.kinds):
-        with source_lib.open_batch(data, delimiter, missing=missing) as source:
+        missing, input_format = reading
+        with source_lib.open_batch(data, delimiter, missing=missing, format=input_format) as source:
             markers.refuse_undeclared(source, checks.kinds)
     return batch
 
@@ -286,13 +288,15 @@ def run(
     delimiter: str = ",",
     rows_path: Optional[str] = None,
     missing=(),
+    input_format: Optional[str] = None,
 ) -> Outcome:
     """Validates the CSV data at `data`; raises a UserError for anything unreadable or wrong.
 
     rows_path: where to write the rows left out (a value their type cannot hold), as CSV with
     their file, line and reasons; written whole or not at all.
-    missing: cell texts read as missing in every column (`missing:` in tfxgate-input.yaml, --missing)."""
+    missing: cell texts read as missing in every column (`missing:` in tfxgate-input.yaml, --missing).
+    input_format: csv, jsonl, parquet or tfrecord, over what each file's content says (--format-in)."""
     checks = load_checks(schema_path, policy_path)
-    batch = read_batch(checks, data, delimiter, rows_path, missing)
+    batch = read_batch(checks, data, delimiter, rows_path, missing, input_format)
     loaded = load_baseline(baseline, metadata_path, pipeline, checks.kinds, delimiter, checks.settings.slices)
     return judge(checks, data, batch, environment, loaded, rows_path)
