@@ -13,9 +13,13 @@ user names it.
 Refused: no header, empty or duplicate column names, no data row, a row whose number of fields
 differs from the header's, a quoted field never closed, bytes that are not UTF-8, NUL bytes.
 
-Before any of that, the first block of the file says what it is (`diagnose`): a compressed file
-(gzip, bzip2, zip, xz, zstd: by content, whatever its name), UTF-16 or UTF-32 text, or a header
-that is one column holding another delimiter, is refused in one line that says so.
+A compressed file (gzip, bzip2, xz, zstd: by content, whatever its name) is read as the stream of
+its decompressed text (core/reading/sources/compressed.py), never decompressed to disk; a
+truncated or corrupt stream is one line naming the line it broke after.
+
+Before any of that, the first block of the (decompressed) file says what it is (`diagnose`): a
+zip archive (it may hold many files), UTF-16 or UTF-32 text, or a header that is one column
+holding another delimiter, is refused in one line that says so.
 """
 
 import csv
@@ -25,18 +29,13 @@ from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence,
 
 from core.common.errors import InputError
 from core.reading import input_settings
+from core.reading.sources import compressed
 
 FIELD_LIMIT = 64 << 20  # bytes in one field; the csv module's own default is 128 KiB
 DELIMITER = ","
 HEAD_BYTES = 64 << 10  # what `diagnose` looks at
 _BOM = b"\xef\xbb\xbf"
-_COMPRESSED = (
-    (b"\x1f\x8b", "gzip-compressed", "gunzip"),
-    (b"BZh", "bzip2-compressed", "bunzip2"),
-    (b"PK\x03\x04", "a zip archive", "unzip"),
-    (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"),
-)
+_ZIP = b"PK\x03\x04"
 _WIDE_BOMS = (
     (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
     (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
@@ -117,11 +116,14 @@ def scan(f: BinaryIO) -> Tuple[int, Optional[Tuple[int, int]]]:
 
 
 def diagnose(path: str, head: bytes, delimiter: str = DELIMITER) -> None:
-    """Refuses, in one line, a file whose first block shows it is not delimited UTF-8 text."""
-    for magic, what, tool in _COMPRESSED:
-        if head.startswith(magic):
-            raise CsvInputError(f"{path}: {what} (by its content, whatever its name): decompress it first "
-                                f"(e.g. `{tool}`); tfxgate reads plain CSV text")
+    """Refuses, in one line, a file whose first block (decompressed, for a gzip, bzip2, xz or zstd
+    file: core/reading/sources/compressed.py reads those) shows it is not delimited UTF-8 text: a
+    zip archive (it may hold many files: which one?), UTF-16 or UTF-32 text, classic Mac line
+    ends, a header that is one column holding another delimiter."""
+    if head.startswith(_ZIP):
+        raise CsvInputError(f"{path}: a zip archive (by its content, whatever its name): unzip it first "
+                            "(an archive may hold many files); tfxgate reads CSV text, compressed by gzip, "
+                            "bzip2, xz or zstd or not")
     for bom, encoding in _WIDE_BOMS:
         if head.startswith(bom):
             raise CsvInputError(f"{path}: {encoding} text (byte-order mark): save it as UTF-8")
@@ -173,7 +175,7 @@ def check_file(path: str, opener: Callable[[str], BinaryIO] = None, delimiter: s
     """The column names of the CSV file at `path`, after checking every row; CsvInputError if not usable."""
     opener = opener or (lambda p: open(p, "rb"))
     try:
-        with opener(path) as raw:
+        with compressed.open_stream(opener(path), path) as raw:
             stream = records(raw, path, delimiter)
             _, names = next(stream)
             rows = sum(1 for _ in stream)
@@ -262,7 +264,7 @@ def read_header(path: str, delimiter: str = DELIMITER) -> List[str]:
     """The checked column names of a CSV file's first line, without reading the rest (the first
     block is diagnosed first)."""
     try:
-        with open(path, "rb") as raw:
+        with compressed.open_stream(open(path, "rb"), path) as raw:
             diagnose(path, raw.read(HEAD_BYTES), delimiter)
             return header_of(raw, path, delimiter)
     except OSError as e:
