@@ -94,7 +94,7 @@ def _same_rows_three_ways(tmp_path, name):
     return data, plain, gz.parent
 
 
-@pytest.mark.parametrize("name", ["clean_training", "string_in_fare", "hour_out_of_domain", "new_payment_type",
+@pytest.mark.parametrize("name", ["clean_training", "string_in_fare", "hour_out_of_domain",
                                   "dropoff_fill_drop"])
 def test_the_same_rows_as_csv_and_as_examples_give_the_same_findings(tmp_path, capfd, name):
     reports = []
