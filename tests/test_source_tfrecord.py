@@ -245,3 +245,45 @@ def test_bytes_that_are_not_utf8_are_one_line_naming_record_and_feature(tmp_path
     code, out, err = _validate(capfd, path)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"record 10: feature '{feature}' is not UTF-8 text" in err and str(path) in err
+
+
+def test_records_that_are_not_examples_are_one_line_and_exit_2(tmp_path, capfd):
+    """CSV lines written as TFRecord records: framed well, each no tf.Example."""
+    import tensorflow as tf
+
+    path = tmp_path / "csv_lines_as_records.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for line in defects.write(tmp_path, "clean_training").read_bytes().splitlines()[:50]:
+            writer.write(line)
+    code, out, err = _validate(capfd, path)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{path}: record 1: not a tf.Example" in err
+
+
+def test_the_columns_are_every_files_features_even_one_first_met_in_a_last_record(tmp_path):
+    from core.reading.sources import tfrecord
+
+    rows, kinds = defects.base_rows(n=200), _kinds()
+    late = next(n for n in rows[0] if rows[-1][n])
+    first = _write(tmp_path / "part-00000.tfrecord", [{k: v for k, v in r.items() if k != late} for r in rows], kinds)
+    second = _write(tmp_path / "part-00001.tfrecord",
+                    [{k: v for k, v in r.items() if k != late or i == len(rows) - 1} for i, r in enumerate(rows)], kinds)
+    with tfrecord.TFRecordSource([str(first), str(second)]) as source:
+        assert late in source.columns
+        [texts] = [b.column(0).to_pylist() for b in source.blocks(str(second), [late])]
+        assert set(texts[:-1]) == {""} and texts[-1] != ""
+        assert {t for b in source.blocks(str(first), [late]) for t in b.column(0).to_pylist()} == {""}
+
+
+def test_reading_examples_loads_no_tensorflow(tmp_path):
+    """tfx_bsl's decoder and google_crc32c: a TFRecord batch is read without TensorFlow's import."""
+    import subprocess
+    import sys
+
+    from tests.paths import PROJECT_ROOT
+
+    path = _write(tmp_path / "rows.tfrecord", defects.base_rows(n=50), _kinds(), gzip=True)
+    code = ("import sys; from core.reading import source; s = source.open_batch(sys.argv[1]); s.check(); "
+            "n = sum(b.num_rows for b in s.blocks(s.files[0])); print(n, s.format, 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.stdout.split() == ["50", "tfrecord", "False"], done.stderr
