@@ -287,3 +287,19 @@ def test_reading_examples_loads_no_tensorflow(tmp_path):
             "n = sum(b.num_rows for b in s.blocks(s.files[0])); print(n, s.format, 'tensorflow' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.stdout.split() == ["50", "tfrecord", "False"], done.stderr
+
+
+def test_examples_written_by_tfx_own_example_gen_are_read(capfd):
+    """TFX's CsvExampleGen output of Chicago taxi trips, shipped in TFX's package: twelve gzipped
+    shards, features given without a value or a type (an empty census tract)."""
+    import pathlib
+
+    import tensorflow as tf
+    import tfx
+
+    split = pathlib.Path(tfx.__file__).parent / "components" / "testdata" / "csv_example_gen" / "Split-train"
+    shards = sorted(str(p) for p in split.glob("data_tfrecord-*.gz"))
+    assert len(shards) == 12
+    code, out, err = _validate(capfd, split)
+    assert code in (0, 1), err
+    assert json.loads(out)["rows"] == sum(1 for _ in tf.data.TFRecordDataset(shards, compression_type="GZIP"))

@@ -162,17 +162,19 @@ class TFRecordSource:
     def _decoded(self, file: str, start: int, block: List[bytes]) -> Dict[str, pa.Array]:
         """{feature: text cells} of a block of serialized Examples, the first being record start + 1."""
         try:
-            return _cells(file, start, self._decoder.DecodeBatch(block))
+            decoded = self._decoder.DecodeBatch(block)
         except RuntimeError:
-            pass
-        # A record that is no Example, or a feature whose type changes between the block's
-        # Examples (the decoder wants one): record by record.
+            decoded = None  # a record that is no Example, or a feature whose type changes between
+            # the block's Examples (the decoder wants one type): record by record
+        if decoded is not None:
+            return _cells(file, start, decoded)
         pieces = []
         for i, serialized in enumerate(block):
             try:
-                pieces.append(_cells(file, start + i, self._decoder.DecodeBatch([serialized])))
+                decoded = self._decoder.DecodeBatch([serialized])
             except RuntimeError as e:
                 raise InputError(f"{file}: record {start + i + 1}: not a tf.Example ({_first_line(e)})") from None
+            pieces.append(_cells(file, start + i, decoded))
         names = dict.fromkeys(n for piece in pieces for n in piece)
         empty = pa.array([""], pa.string())
         return {n: pa.concat_arrays([piece.get(n, empty) for piece in pieces]) for n in names}
@@ -184,6 +186,8 @@ def _cells(file: str, start: int, decoded: pa.RecordBatch) -> Dict[str, pa.Array
 
 def _column_text(file: str, start: int, name: str, column: pa.Array) -> pa.Array:
     """One decoded list column as text cells: its one value, '' for none, NESTED_CELL for more."""
+    if pa.types.is_null(column.type):  # a feature no Example of the block gives a value or a type
+        return pa.array([""] * len(column), pa.string())
     lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
     single = lengths == 1
     if single.any():
