@@ -160,24 +160,22 @@ class TFRecordSource:
             done += len(block)
 
     def _decoded(self, file: str, start: int, block: List[bytes]) -> Dict[str, pa.Array]:
-        """{feature: text cells} of a block of serialized Examples, the first being record start + 1."""
+        """{feature: text cells} of a block of serialized Examples, the first being record start + 1.
+
+        The decoder wants one type per feature in a block: where a feature's type changes between
+        Examples (an INT feature carried as floats in some), or a record is no Example, the block is
+        decoded in halves, down to the record that is no Example."""
         try:
             decoded = self._decoder.DecodeBatch(block)
-        except RuntimeError:
-            decoded = None  # a record that is no Example, or a feature whose type changes between
-            # the block's Examples (the decoder wants one type): record by record
-        if decoded is not None:
-            return _cells(file, start, decoded)
-        pieces = []
-        for i, serialized in enumerate(block):
-            try:
-                decoded = self._decoder.DecodeBatch([serialized])
-            except RuntimeError as e:
-                raise InputError(f"{file}: record {start + i + 1}: not a tf.Example ({_first_line(e)})") from None
-            pieces.append(_cells(file, start + i, decoded))
-        names = dict.fromkeys(n for piece in pieces for n in piece)
-        empty = pa.array([""], pa.string())
-        return {n: pa.concat_arrays([piece.get(n, empty) for piece in pieces]) for n in names}
+        except RuntimeError as e:
+            if len(block) == 1:
+                raise InputError(f"{file}: record {start + 1}: not a tf.Example ({_first_line(e)})") from None
+            half = len(block) // 2
+            pieces = [self._decoded(file, start, block[:half]), self._decoded(file, start + half, block[half:])]
+            empty = [pa.array([""] * half, pa.string()), pa.array([""] * (len(block) - half), pa.string())]
+            names = dict.fromkeys(n for piece in pieces for n in piece)
+            return {n: pa.concat_arrays([p.get(n, e) for p, e in zip(pieces, empty)]) for n in names}
+        return _cells(file, start, decoded)
 
 
 def _cells(file: str, start: int, decoded: pa.RecordBatch) -> Dict[str, pa.Array]:
