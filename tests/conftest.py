@@ -1,10 +1,12 @@
 """Shared fixtures. `import tfxgate` first: it selects Keras 2 before TensorFlow is imported.
 
-`runs` (session-scoped) runs the real pipeline four times on one MLMD store, for the end-to-end
-and the report tests: (1) the sample, cold; (2) the same again, from the cache; (3) span 4, whose
+`runs` (session-scoped) runs the real pipeline five times on one MLMD store, for the end-to-end,
+report, model gate, MLflow and glob tests: (1) the sample (read from a data root named `batch [1]`),
+cold; (2) the same again, from the cache; a one-step model the model gate refuses; (3) span 4, whose
 payment mix drifted from span 3 (Credit Card up to ~56 %) and which has a new payment type in
 0.4 % of rows: the gate warns and the run completes; (4) span 5, a new payment type in 10 % of
-rows and no label: the gate stops the run before Transform.
+rows and no label: the gate stops the run before Transform. When tests/test_mlflow.py is
+collected, (2) and (4) log to its MLflow server: it needs no pipeline run of its own.
 """
 
 import ast
@@ -71,14 +73,14 @@ def _steps(args) -> list:
     return [] if "--train-steps" in args else ["--train-steps", "100"]
 
 
-def _run_pipeline(outputs, *args):
+def _run_pipeline(outputs, *args, env=None):
     """Runs the runner; its $TMPDIR is <outputs>/../tmpdir, which must stay empty (no leak)."""
     started = time.monotonic()
     tmpdir = outputs.parent / f"{outputs.name}-tmpdir"
     tmpdir.mkdir(exist_ok=True)
     proc = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "runner_local.py"), "--outputs", str(outputs), *_steps(args), *args],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(tmpdir)),
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=dict(env or os.environ, TMPDIR=str(tmpdir)),
     )
     return proc, time.monotonic() - started
 
@@ -115,31 +117,59 @@ def _extra_spans(root):
     defects.write_rows(root / "train" / "span-5" / "data.csv", corrupt, defects.SERVING_COLUMNS)
 
 
+GLOB_DATA_ROOT = "batch [1]"  # the sample's data root is copied under this name: glob characters are literal
+
+
+def _wants_mlflow(session) -> bool:
+    """Whether a collected test reads the MLflow runs (tests/test_mlflow.py's `tracked`)."""
+    return any("tracked" in getattr(item, "fixturenames", ()) for item in session.items)
+
+
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory):
+def mlflow_server(tmp_path_factory):
+    from tests.mlflow_server import MLflowServer
+
+    started = MLflowServer.start(str(tmp_path_factory.mktemp("mlflow-server")))  # fails, never skips, if it cannot
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def runs(request, tmp_path_factory):
     outputs = tmp_path_factory.mktemp("outputs")
     # Artifacts elsewhere than the default <outputs>/pipeline: logs and the pushed model must
     # still follow --outputs, and artifacts only --pipeline-root.
     root = outputs.parent / f"{outputs.name}-artifacts"
-    result = {"outputs": outputs, "pipeline_root": root}
-    for name, args in [("cold", ()), ("cached", ())]:
-        result[name], result[f"{name}_seconds"] = _run_pipeline(outputs, "--pipeline-root", str(root), *args)
+    # The sample read from a data root whose name has glob characters (`batch [1]`): the pre-check,
+    # ExampleGen's driver and executor must take it literally (tests/test_bad_input.py).
+    data_root = tmp_path_factory.mktemp("sample") / GLOB_DATA_ROOT
+    shutil.copytree(DATA_ROOT, data_root)
+    # When tests/test_mlflow.py runs, the cached run logs to its MLflow server through
+    # --mlflow-tracking-uri and the blocked run through $MLFLOW_TRACKING_URI (no other run logs):
+    # those two runs are the ones it reads back, with no pipeline run of its own.
+    server = request.getfixturevalue("mlflow_server") if _wants_mlflow(request.session) else None
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    result = {"outputs": outputs, "pipeline_root": root, "data_root": data_root, "mlflow": server}
+    for name, args in [("cold", ()), ("cached", ("--mlflow-tracking-uri", server.uri) if server else ())]:
+        result[name], result[f"{name}_seconds"] = _run_pipeline(
+            outputs, "--pipeline-root", str(root), "--data-root", str(data_root), *args, env=env)
         assert result[name].returncode == 0, result[name].stdout + result[name].stderr
     result["store"] = query.sqlite_store(str(outputs / "metadata.sqlite"))
     result["first_runs"] = query.run_contexts(result["store"])
     # The same span with a model trained one step: the data gate passes, the model gate refuses it
     # against the first run's blessed model (exit 5, nothing pushed). Everything before Trainer
     # comes from the cache.
-    result["refused"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--train-steps", "1")
+    result["refused"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--data-root", str(data_root),
+                                         "--train-steps", "1", env=env)
     result["refused_run"] = query.run_contexts(result["store"])[-1]
     extra = tmp_path_factory.mktemp("data")
     _extra_spans(extra)
     result["extra_data"] = extra
-    result["warn"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--data-root", str(extra), "--span", "4")
-    result["blocked"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--data-root", str(extra), "--span", "5")
+    result["warn"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--data-root", str(extra), "--span", "4",
+                                      env=env)
+    result["blocked"], _ = _run_pipeline(outputs, "--pipeline-root", str(root), "--data-root", str(extra), "--span", "5",
+                                         env=dict(env, MLFLOW_TRACKING_URI=server.uri) if server else env)
     return result
-
-
 
 
 # tensorflow-io 0.37.1 aborts at exit (status 134) any process that used its S3 file system, even
