@@ -170,7 +170,7 @@ class Run:
 
     def __repr__(self) -> str:
         return (f"<tfxgate run {self.run_id}: {str(self.decision).upper()}, spans {self.spans}, "
-                f"model gate {self.model_gate}, pushed {self.pushed_model or 'nothing'}>")
+                f"model gate {self.model_gate or 'none'}, pushed {self.pushed_model or 'nothing'}>")
 
 
 def run(which: str = "latest", project=None) -> Run:
