@@ -9,6 +9,7 @@ output, log and report, and a password flag is refused.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -160,15 +161,19 @@ def test_the_notebook_reads_its_run_from_mariadb(server, pipelines, tmp_path, mo
     notebook = nbformat.read(str(PROJECT_ROOT / "notebooks" / "anomaly_report.ipynb"), as_version=4)
     for key, value in server.env(DATABASE).items():
         monkeypatch.setenv(key, value)  # the kernel inherits them
-    monkeypatch.setenv("TFXGATE_METADATA", str(tmp_path / "no-sqlite-here.sqlite"))
+    project = tmp_path / "project"  # a project with no SQLite store: the runs are on MariaDB
+    project.mkdir()
+    shutil.copy(PROJECT_ROOT / "tfxgate.yaml", project / "tfxgate.yaml")
+    shutil.copytree(PROJECT_ROOT / "schema", project / "schema")
+    monkeypatch.setenv("TFXGATE_PROJECT", str(project))
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "\n".join(str(o.get("text", "")) + json.dumps(o.get("data", {})) for o in outputs)
-    assert "schema v1" in text
+    assert "schema v1" in text and "run_id" in text  # tfxgate.runs() read the runs from MariaDB
     assert server.password not in text
-    assert not (tmp_path / "no-sqlite-here.sqlite").exists()
+    assert not (project / "outputs").exists()
 
 
 def test_many_processes_can_create_the_store_in_an_empty_database_at_once(server):

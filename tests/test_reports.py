@@ -215,27 +215,60 @@ def test_values_from_data_are_escaped(tmp_path):
     assert "data-pwned" not in dom and "&lt;script&gt;alert(1)" in dom
 
 
-def test_notebook_executes_against_the_store(runs, tmp_path):
+def _project_on(runs, tmp_path):
+    """A project whose store is a copy of the session's runs' store (the shipped project's settings)."""
+    project = tmp_path / "project"
+    (project / "outputs").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "tfxgate.yaml", project / "tfxgate.yaml")
+    shutil.copytree(PROJECT_ROOT / "schema", project / "schema")
+    shutil.copyfile(_store_path(runs), project / "outputs" / "metadata.sqlite")
+    return project
+
+
+def _self_contained(page: str) -> None:
+    """Nothing loaded from outside the page: no address with a host, no stylesheet import, only
+    the page's own data (`data:` URLs, fragments); nbconvert's require.js and MathJax left out."""
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page, re.I)
+    assert not re.search(r"""\bsrc\s*=\s*["'](?!data:|["'])""", page, re.I)
+    assert "@import" not in page and not re.search(r"""url\((?!#|["']?data:)""", page)
+
+
+def test_notebook_executes_on_the_api(runs, tmp_path, monkeypatch):
+    """The data scientist's path (notebooks/anomaly_report.ipynb): a batch validated as a DataFrame,
+    its verdict and evidence, the rows left out, the project's runs, a feature's history, the
+    latest pushed model's run. It runs offline under nbclient without a line of library noise,
+    leaves the project's store as it was, and its page (nbconvert) in Chromium at 1280x800 shows
+    the verdict in the first screen and each blocking finding with its evidence figure.
+
+    Awaits tfxgate/notebook/batch.py (`tfxgate.validate`), written beside this."""
+    from nbconvert import HTMLExporter
+
     notebook = nbformat.read(str(PROJECT_ROOT / "notebooks" / "anomaly_report.ipynb"), as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
         "commit the notebook with its outputs cleared"
-    os.environ["TFXGATE_METADATA"] = _store_path(runs)
-    try:
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
-    finally:
-        os.environ.pop("TFXGATE_METADATA")
+    project = _project_on(runs, tmp_path)
+    store = project / "outputs" / "metadata.sqlite"
+    before = store.read_bytes()
+    monkeypatch.setenv("TFXGATE_PROJECT", str(project))  # the kernel inherits it
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     noise = [o.get("text", "")[:300] for o in outputs if o.get("name") == "stderr"]
     assert not noise, noise  # library start-up lines and warnings stay out of what a reader sees
     text = "\n".join(str(o.get("text", "")) + json.dumps(o.get("data", {})) for o in outputs)
-    assert "payment_type" in text and "SCHEMA_MISSING_COLUMN" in text
-    assert "BLOCK: " in text and "next: " in text  # the verdict first, as in the report
-    assert "schema v1" in text
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
-    assert 'class=\\"lineage\\"' in text and "#artifact-" in text  # the lineage diagram, as in the report
-    assert "No model was evaluated in this run" in text  # the latest run is blocked: no model gate
+    assert "Bitcoin" in text and "payment_type" in text and "n/a" in text  # the batch's defects, found
+    assert all(c.name in text for c in query.run_contexts(runs["store"]))  # every run, in tfxgate.runs()
+    assert '<svg class=\\"figure history\\"' in text and 'class=\\"lineage\\"' in text
+    assert store.read_bytes() == before  # read, never written
+    page_text, _ = HTMLExporter(template_name="lab", require_js_url="", mathjax_url="").from_notebook_node(notebook)
+    _self_contained(page_text)
+    page = tmp_path / "notebook.html"
+    page.write_text(page_text)
+    layout = _laid_out(page, tmp_path, "notebook")
+    assert layout["text"] == "BLOCK" and 0 <= layout["top"] and layout["top"] + 60 <= layout["height"], layout
+    assert layout["evidence"] and all(e["figure"] for e in layout["evidence"]), layout["evidence"]
+    assert any("payment_type" in e["reason"] for e in layout["evidence"]), layout["evidence"]
 
 
 def test_lineage_of_the_latest_model(runs):

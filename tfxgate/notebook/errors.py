@@ -6,6 +6,10 @@ class Error(Exception):
     """Something the caller can fix: bad data handed over, an unknown project or run; the message
     says what, in one line."""
 
+    def _render_traceback_(self):
+        """How IPython shows it: the one line, not our stack (the caller's to fix, not a bug)."""
+        return [f"tfxgate.{type(self).__name__}: {self}"]
+
 
 class DataError(Error):
     """The data handed to `tfxgate.validate` cannot be validated (duplicate or non-text column

@@ -11,6 +11,7 @@ tfxgate/reports/diagram.py.
 import html
 import os
 import pathlib
+import re
 from typing import List, Optional
 
 from core.common import names
@@ -140,10 +141,8 @@ def _artifact_table(run: runs.Run) -> str:
     return ("<table><tr><th>node</th><th>type</th><th>MLMD id</th><th>uri</th></tr>" + "".join(body) + "</table>")
 
 
-def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str = "") -> str:
-    """The whole report as one self-contained HTML document. `history`: the rows of
-    `mlmd.lineage.history` for the history figure (none: no such section, as in a Kubeflow run's
-    report task, which sees no store); `source`: where the run was read from, for the footer."""
+def _sections(run: runs.Run, history: Optional[List[dict]], source: str) -> List[str]:
+    """The report's body, section by section (`render_html`'s page, `fragment`'s notebook cell)."""
     headline = verdict.of_run(run)
     parts = [f"<h1>tfxgate anomaly report: run {_e(run.run_id)}</h1>", verdict.to_html(headline)]
     if run.gate.get("summary") and not headline.reasons:  # with reasons, the headline says it all
@@ -214,7 +213,14 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
     parts.append(_artifact_table(run))
     if source:
         parts.append(f"<p><small>From {_e(source)}.</small></p>")
+    return parts
 
+
+def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str = "") -> str:
+    """The whole report as one self-contained HTML document. `history`: the rows of
+    `mlmd.lineage.history` for the history figure (none: no such section, as in a Kubeflow run's
+    report task, which sees no store); `source`: where the run was read from, for the footer."""
+    parts = _sections(run, history, source)
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
@@ -223,6 +229,18 @@ def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str
         + "\n".join(parts)
         + "</body></html>"
     )
+
+
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+
+
+def fragment(run: runs.Run, history: Optional[List[dict]] = None, source: str = "") -> str:
+    """The same report as one element inside someone else's page (a notebook's output): its
+    styles scoped to that element (the page's own `body`, `table` and `th` left alone)."""
+    scope = "div.tfxgate-report"
+    css = _RULE.sub(lambda m: ",".join(scope if s.strip() == "body" else f"{scope} {s.strip()}"
+                                       for s in m.group(1).split(",")) + "{" + m.group(2) + "}", _CSS)
+    return f'<div class="tfxgate-report"><style>{css}</style>' + "\n".join(_sections(run, history, source)) + "</div>"
 
 
 def page_of(store, run: runs.Run, store_description: str) -> str:
