@@ -130,3 +130,16 @@ def _without_empty(splits):
                 del example.features.feature[name]
             kept.append(example.SerializeToString(deterministic=True))
     return sorted(kept)
+
+
+def test_a_folder_of_two_formats_is_one_line_naming_both(tmp_path, capfd):
+    from tfxgate.command import cli
+
+    rows = _rows()
+    binary_forms.write(tmp_path / "mixed", "csv", rows)
+    binary_forms.write(tmp_path / "mixed", "parquet", rows)
+    code = cli.main(["validate", "--data", str(tmp_path / "mixed"), "--baseline", "none"])
+    out, err = capfd.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and out == "" and len(lines) == 1, err
+    assert "more than one format" in lines[0] and "csv: " in lines[0] and "parquet: " in lines[0]

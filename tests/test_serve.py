@@ -15,6 +15,7 @@ server paths in answers.
 import asyncio
 import concurrent.futures
 import json
+import re
 import os
 import pathlib
 import shutil
@@ -228,6 +229,44 @@ def test_json_and_ndjson_instances_get_the_answer_of_the_same_rows_as_csv(world,
         status, answer = service.json("POST", f"/v1/validate?name={data}", body.encode(), content_type)
         assert status == 200, answer
         _assert_served_as(answer, expected)
+
+
+_FORM_TYPES = {  # a content type per form, as a client would label each
+    "csv.gz": "application/gzip", "jsonl.zst": "application/zstd", "parquet": "application/vnd.apache.parquet",
+    "tfrecord.gz": "application/x-tfrecord",
+}
+
+
+def _unplaced(answer: dict) -> dict:
+    """An answer without where its examples are (a CSV line is a Parquet or TFRecord row plus one)."""
+    text = re.sub(r"\(([^()]*) (line|row) [0-9]+\)", "(place)", json.dumps(answer))
+    return json.loads(text)
+
+
+def test_every_form_gets_the_answer_of_the_same_rows_as_csv(world, tmp_path, capfd):
+    """The same real rows with defects (text in a FLOAT feature, hours breaking a rule) sent as
+    compressed CSV, compressed JSON lines, Parquet and TFRecord, each with its content type, get
+    the command line's answer for the rows as CSV."""
+    from tests import binary_forms
+
+    service = world["service"]
+    rows = defects._every(_serving_rows("string_in_fare"), 0.03, defects._shift_hour)
+    data = defects.write_rows(tmp_path / "batch.csv", rows)
+    _, expected = _cli_json(capfd, "--data", str(data), "--metadata", str(world["store"]))
+    assert {"fare"} <= {a["feature"] for a in expected["anomalies"]}
+    for form, content_type in _FORM_TYPES.items():
+        body = binary_forms.write(tmp_path / form, form, rows).read_bytes()
+        status, answer = service.json("POST", f"/v1/validate?name={data}", body, content_type)
+        assert status == 200, (form, answer)
+        _assert_served_as(_unplaced(answer), _unplaced(expected))
+    # A broken body in any form is a 4xx in one line: a gzip stream cut short, a Parquet footer lost.
+    body = binary_forms.write(tmp_path / "cut", "csv.gz", rows).read_bytes()
+    for cut, content_type in [(body[: len(body) // 2], "application/gzip"),
+                              (binary_forms.write(tmp_path / "footer", "parquet", rows).read_bytes()[:-12],
+                               "application/vnd.apache.parquet")]:
+        status, answer = service.json("POST", "/v1/validate?name=batch", cut, content_type)
+        assert 400 <= status < 500 and len(answer["error"].splitlines()) == 1, answer
+        assert "batch" in answer["error"], answer
 
 
 def test_the_thin_client_prints_the_same_answer_and_loads_no_tensorflow(world, tmp_path, capfd):
