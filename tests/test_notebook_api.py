@@ -129,6 +129,7 @@ def test_a_column_of_objects_arrow_cannot_type_is_a_finding_not_a_crash():
     fare = result.findings[result.findings["feature"] == "fare"]
     assert not fare.empty and result.verdict == "block"
     assert list(result.left_out["line"]) == [4] and "nested" in result.left_out["reasons"][0]
+    assert result.left_out["fare"][0] == "(a list or an object)"  # readable in the rows file, as --rows writes it
 
 
 def test_inline_view_and_page_show_the_verdict_and_the_evidence(tmp_path):

@@ -39,6 +39,7 @@ def validate(data, project=None, environment: str = "SERVING", baseline: str = "
     from core.common.errors import InputError, UserError
     from tfxgate.notebook import frames
 
+    environment = str(environment).upper()
     if environment not in ENVIRONMENTS:
         raise ProjectError(f"environment {environment!r}: one of {', '.join(ENVIRONMENTS)}")
     kind = frames.kind_of(data)
