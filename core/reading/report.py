@@ -209,13 +209,15 @@ class ReadingReport:
 
 
 QUARANTINE_HEADER = ["file", "line", "reasons"]  # then the data's own columns
+NESTED_TEXT = "(a list or an object)"  # a nested cell (cells.NESTED_CELL) as the quarantine shows it
 
 
 def quarantine_row(file: str, line, reasons: Dict[str, str], fields: List[str]) -> List[str]:
     """A left-out row as written to a rows file (`tfxgate validate --rows`) and to ExampleGen's
     quarantine: where it was, why (`feature: reason; ...`), then its fields as read."""
     why = "; ".join(f"{feature}: {reason}" for feature, reason in sorted(reasons.items()))
-    return [file, "" if line is None else str(line), why, *fields]
+    shown = [NESTED_TEXT if field == cells.NESTED_CELL else field for field in fields]  # no NUL in a CSV field
+    return [file, "" if line is None else str(line), why, *shown]
 
 
 def bad_row_reasons(columns: Dict[str, "cells.Column"]) -> Dict[int, Dict[str, str]]:

@@ -22,7 +22,8 @@ from mlmd import store as store_lib
 from tfxgate.common import files
 from tfxgate.reports import bins, diagram, evidence, figures, tables, verdict
 
-_CSS = """
+# The page's style, shared with the notebook (scoped there to its output cell).
+CSS = """
 body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
@@ -48,7 +49,8 @@ def _e(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _table(rows: List[dict], columns: Optional[List[str]] = None) -> str:
+def table(rows: List[dict], columns: Optional[List[str]] = None) -> str:
+    """Rows as an HTML table, every value escaped (shared with the notebook)."""
     if not rows:
         return "<p>(none)</p>"
     columns = columns or list(rows[0])
@@ -72,24 +74,28 @@ CLOSEST = 12  # distances shown before the full table (folded)
 MAX_FIGURES = 10  # evidence figures per report: it stays small (under 1 MB) however many findings
 
 
-def _evidence_section(run: runs.Run, headline) -> List[str]:
-    """Beside each reason, blocking first: the evidence (tfxgate/reports/evidence.py)."""
-    if not headline.reasons:
+def evidence_html(found: List[tuple]) -> List[str]:
+    """Beside each reason, blocking first: its evidence (tfxgate/reports/evidence.py), from
+    `found`, [(verdict, Evidence or None)]: shared with the notebook (tfxgate/notebook/shown.py)."""
+    if not found:
         return []
     parts, drawn = ["<h2>The evidence for each reason</h2>"], 0
-    for i, (v, _) in enumerate(headline.reasons, 1):
-        found = evidence.for_verdict(run, v)
+    for i, (v, found_one) in enumerate(found, 1):
         parts.append(f'<div class="evidence reason-{_e(v.severity)}" id="evidence-{i}">'
                      f'<h3><span class="{_e(v.severity)}">{_e(v.severity)}</span> {_e(v.line())}</h3>')
-        if found is None:
+        if found_one is None:
             parts.append(f"<p>{_e(v.finding.description)}</p></div>")
             continue
-        parts.append(f"<p>{_e(found.summary)}</p>{_table(found.rows)}")
-        if found.figure is not None and drawn < MAX_FIGURES:
-            parts.append(figures.svg(found.figure(), "evidence-figure", f"evidence: {v.finding.feature}"))
+        parts.append(f"<p>{_e(found_one.summary)}</p>{table(found_one.rows)}")
+        if found_one.figure is not None and drawn < MAX_FIGURES:
+            parts.append(figures.svg(found_one.figure(), "evidence-figure", f"evidence: {v.finding.feature}"))
             drawn += 1
         parts.append("</div>")
     return parts
+
+
+def _evidence_section(run: runs.Run, headline) -> List[str]:
+    return evidence_html([(v, evidence.for_verdict(run, v)) for v, _ in headline.reasons])
 
 
 def _model_gate_section(run: runs.Run) -> List[str]:
@@ -113,11 +119,11 @@ def _model_gate_section(run: runs.Run) -> List[str]:
                      f"(<code>{_e(baseline.get('uri'))}</code>), on this run's eval split.</p>")
     else:
         parts.append("<p>No baseline model yet (no earlier model was blessed): judged by the floors only.</p>")
-    parts.append(_table(tables.model_gate_rows(run), ["metric", "this model", "baseline model", "threshold", "result"]))
+    parts.append(table(tables.model_gate_rows(run), ["metric", "this model", "baseline model", "threshold", "result"]))
     slices = tables.model_slice_rows(run)
     if slices:
         parts.append(f"<details><summary>This model's metrics in {len(slices)} slices (shown, not gated: "
-                     "small slices are noise)</summary>" + _table(slices) + "</details>")
+                     "small slices are noise)</summary>" + table(slices) + "</details>")
     parts.append(f"<p>{_e(evaluation.headline(judged))}</p>")
     return parts
 
@@ -156,13 +162,13 @@ def _sections(run: runs.Run, history: Optional[List[dict]], source: str) -> List
         parts.append(lineage_svg)
 
     parts.append("<h2>Anomalies, with the policy's verdict</h2>")
-    parts.append(_table(tables.anomaly_rows(run), ["dataset", "feature", "slice", "types", "check", "severity",
+    parts.append(table(tables.anomaly_rows(run), ["dataset", "feature", "slice", "types", "check", "severity",
                                                    "description"]))
     skipped = tables.skipped_slice_rows(run)
     if skipped:
         parts.append(f"<details><summary>{len(skipped):,} slices not judged (too few rows for their noise, or beyond "
                      "the largest)</summary>")
-        parts.append(_table(skipped, ["environment", "slice", "rows", "why"]) + "</details>")
+        parts.append(table(skipped, ["environment", "slice", "rows", "why"]) + "</details>")
 
     rows = tables.distance_rows(run)
     parts.append("<h2>Skew and drift: every measured distance against its threshold</h2>")
@@ -174,9 +180,9 @@ def _sections(run: runs.Run, history: Optional[List[dict]], source: str) -> List
         parts.append(figures.svg(figures.distances_figure(rows), "distances", "distances against thresholds"))
     closest = rows[:CLOSEST]
     parts.append(f"<h3>The {len(closest)} closest to their threshold (or over it)</h3>")
-    parts.append(_table(closest, columns))
+    parts.append(table(closest, columns))
     if len(rows) > CLOSEST:
-        parts.append(f"<details><summary>All {len(rows):,} measured distances</summary>{_table(rows, columns)}</details>")
+        parts.append(f"<details><summary>All {len(rows):,} measured distances</summary>{table(rows, columns)}</details>")
 
     stats = tables.run_statistics(run)
     if names.TRAINING in stats and names.SERVING in stats:
@@ -191,21 +197,21 @@ def _sections(run: runs.Run, history: Optional[List[dict]], source: str) -> List
     parts.append("<p>A row with a value its schema type cannot hold, or that breaks a rule across columns "
                  "(<code>constraints.yaml</code>), is never written to the splits; it is in the quarantine (<code>Quarantine/</code> inside the Examples), with its file, "
                  "line and reasons.</p>")
-    parts.append(_table(tables.quarantine_rows(run)))
+    parts.append(table(tables.quarantine_rows(run)))
 
     parts.append(f"<h2>Curated schema {_e(run.schema_version)} and its environments</h2>")
     if run.schema_file and os.path.isfile(run.schema_file):
-        parts.append(_table(tables.schema_rows(schema_files.load(run.schema_file, "curated schema"))))
+        parts.append(table(tables.schema_rows(schema_files.load(run.schema_file, "curated schema"))))
         parts.append("<p><small>A unit shows where the schema gives one: <code>annotation { tag: \"unit:USD\" }</code> "
                      "on a feature, or a time domain.</small></p>")
     parts.append("<h3>What the curated schema says that the schema inferred from this span does not</h3>")
-    parts.append(_table(tables.schema_difference_rows(run)))
+    parts.append(table(tables.schema_difference_rows(run)))
 
     if history is not None:
         parts.append("<h2>History: distance over threshold, per run</h2>")
         parts.append(figures.svg(figures.history_figure(history), "history", "distance over threshold per run"))
     parts.append("<h2>Artifacts</h2>")
-    parts.append(_table([{
+    parts.append(table([{
         "pipeline": run.pipeline, "run": run.run_id, "spans": ", ".join(str(e["span"]) for e in run.examples),
         "schema version": run.schema_version, "decision": run.gate.get("decision"),
         "pushed model": (run.pushed_model or {}).get("destination") or "(none)",
@@ -216,16 +222,21 @@ def _sections(run: runs.Run, history: Optional[List[dict]], source: str) -> List
     return parts
 
 
+
 def render_html(run: runs.Run, history: Optional[List[dict]] = None, source: str = "") -> str:
     """The whole report as one self-contained HTML document. `history`: the rows of
     `mlmd.lineage.history` for the history figure (none: no such section, as in a Kubeflow run's
     report task, which sees no store); `source`: where the run was read from, for the footer."""
-    parts = _sections(run, history, source)
+    return document(f"tfxgate report {run.run_id}", _sections(run, history, source))
+
+
+def document(title: str, parts: List[str]) -> str:
+    """`parts` as one self-contained HTML document that loads nothing (shared with the notebook)."""
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        f"<title>tfxgate report {_e(run.run_id)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
         + "\n".join(parts)
         + "</body></html>"
     )
@@ -239,7 +250,7 @@ def fragment(run: runs.Run, history: Optional[List[dict]] = None, source: str = 
     styles scoped to that element (the page's own `body`, `table` and `th` left alone)."""
     scope = "div.tfxgate-report"
     css = _RULE.sub(lambda m: ",".join(scope if s.strip() == "body" else f"{scope} {s.strip()}"
-                                       for s in m.group(1).split(",")) + "{" + m.group(2) + "}", _CSS)
+                                       for s in m.group(1).split(",")) + "{" + m.group(2) + "}", CSS)
     return f'<div class="tfxgate-report"><style>{css}</style>' + "\n".join(_sections(run, history, source)) + "</div>"
 
 
