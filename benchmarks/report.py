@@ -4,6 +4,7 @@ said as met or missed, with the margin."""
 from typing import Optional
 
 from benchmarks.report_detection import detection_section
+from benchmarks.report_formats import formats_section, targets as formats_targets
 
 
 def _s(entry: Optional[dict], unit: str = "s", digits: int = 2) -> str:
@@ -85,6 +86,7 @@ def markdown(r: dict) -> str:
                              skew.get("validate_batch", {}).get("p50_ms"), 50, " ms"))
         lines.append(_target("`tfxgate validate --server` of 1,000 rows as a whole process",
                              (plain.get("client_whole_process_seconds") or {}).get("median"), 1, " s"))
+    lines += formats_targets(r.get("formats"))
 
     if pipeline:
         lines += ["", "## 1. The whole local pipeline on the sample", "",
@@ -154,6 +156,8 @@ def markdown(r: dict) -> str:
         lines += ["", detection_section(r["detection"])]
     if r.get("online"):
         lines += ["", online_section(r["online"])]
+    if r.get("formats"):
+        lines += ["", formats_section(r["formats"])]
     return "\n".join(lines) + "\n"
 
 
@@ -190,7 +194,8 @@ def serving_section(v: dict) -> str:
 
 _SECTION_NAMES = {"pipeline": "1 (pipeline)", "before_model_gate": "1 (before the model gate)", "reference": "1 (TFX's reference)", "latency": "2 (latency)",
                   "throughput": "3 (throughput)", "cost": "cost of the checks", "serving": "large serving batch",
-                  "detection": "detection", "online": "online validation (`tfxgate serve`)"}
+                  "detection": "detection", "online": "online validation (`tfxgate serve`)",
+                  "formats": "CSV, gzipped CSV and Parquet"}
 
 
 def _carried(carried: dict) -> str:
