@@ -243,6 +243,9 @@ def test_lists_and_structs_are_a_nested_finding_not_a_crash(tmp_path, kinds):
     batch = batch_stats.read(str(path), kinds)
     assert batch.report.problems["trip_miles"][cells.NESTED]["rows"] == sum(m is not None for m in miles)
     assert batch.report.problems["company"][cells.NESTED]["rows"] == sum(bool(r["company"]) for r in rows)
+    # The finding shows what the cell holds in words, never the source's internal marker.
+    shown = [e["value"] for e in batch.report.problems["company"][cells.NESTED]["examples"]]
+    assert shown and all(v == reading.NESTED_TEXT for v in shown)
 
 
 def test_bytes_that_are_not_utf8_are_one_line_naming_file_column_and_row(tmp_path, capfd):

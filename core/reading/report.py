@@ -154,7 +154,8 @@ class ReadingReport:
             entry["rows"] += 1
             if len(entry["examples"]) < EXAMPLES_KEPT:
                 file, line = where(int(i))
-                entry["examples"].append({"file": file, "line": line, "value": values[int(i)]})
+                value = NESTED_TEXT if reason == cells.NESTED else values[int(i)]
+                entry["examples"].append({"file": file, "line": line, "value": value})
 
     def merge(self, other: "ReadingReport") -> "ReadingReport":
         merged = ReadingReport(self.rows + other.rows, {}, self.dropped + other.dropped)
