@@ -20,10 +20,12 @@ run: $(STAMP)
 # Two pytest processes side by side: most of the suite is one pipeline process at a time, which
 # leaves a core idle. BESIDE holds self-contained modules (their own servers, stores, projects and
 # fixtures; none uses the session's `runs`), chosen so that the two take about as long: the
-# Kubeflow harness, the resilience tests, Airflow's DAG runs and MariaDB's. Its output follows the rest's.
+# Kubeflow harness, the resilience tests, Airflow's DAG runs, MariaDB's, the notebook API's own small
+# project and ExampleGen on every input format. Its output follows the rest's.
 # Either failing fails the target; a process whose selection (PYTEST_ARGS' -k or -m) collected
 # nothing (5) does not. Only the first keeps a .pytest_cache: two would write the same files.
-BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_airflow.py tests/test_mysql.py
+BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_airflow.py tests/test_mysql.py \
+	tests/test_notebook_history.py tests/test_formats_parity.py
 BESIDE_LOG := .test-beside.log
 
 test: $(STAMP) browser $(AIRFLOW_STAMP)
