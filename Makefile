@@ -24,8 +24,7 @@ run: $(STAMP)
 # project and ExampleGen on every input format. Its output follows the rest's.
 # Either failing fails the target; a process whose selection (PYTEST_ARGS' -k or -m) collected
 # nothing (5) does not. Only the first keeps a .pytest_cache: two would write the same files.
-BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_airflow.py tests/test_mysql.py \
-	tests/test_notebook_history.py tests/test_formats_parity.py
+BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_airflow.py tests/test_mysql.py tests/test_notebook_history.py tests/test_formats_parity.py
 BESIDE_LOG := .test-beside.log
 
 test: $(STAMP) browser $(AIRFLOW_STAMP)

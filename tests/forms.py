@@ -66,3 +66,13 @@ def write(folder: pathlib.Path, form: str, rows: List[Dict[str, str]],
     path = folder / f"data.{form}"
     path.write_bytes(data)
     return path
+
+
+def unplaced(value):
+    """A report (JSON-like) without where its examples are: files and their lines or rows differ by
+    form (a CSV line is a Parquet or TFRecord row plus the header)."""
+    if isinstance(value, dict):
+        return {k: unplaced(v) for k, v in value.items() if k not in ("file", "line")}
+    if isinstance(value, list):
+        return [unplaced(v) for v in value]
+    return value

@@ -23,7 +23,7 @@ from components.csv_example_gen import custom_config
 from core.common import names
 from core.settings import schema_files
 from pipeline import config as config_lib
-from tests import binary_forms, defects
+from tests import binary_forms, defects, forms
 
 pytestmark = pytest.mark.component
 
@@ -51,14 +51,6 @@ def _properties(input_base):
         "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
         span_example_gen.REQUESTED_SPAN: 3, span_example_gen.SCHEMA_DIR: "", span_example_gen.SCHEMA_VERSION: "",
     }
-
-
-def _unplaced(value):
-    if isinstance(value, dict):
-        return {k: _unplaced(v) for k, v in value.items() if k not in ("file", "line")}
-    if isinstance(value, list):
-        return [_unplaced(v) for v in value]
-    return value
 
 
 def _records(path):
@@ -91,7 +83,7 @@ def _example_gen(tmp_path, form):
         left_out = sorted(row["reasons"] for row in csv.DictReader(f))
     return {
         "quarantined": examples.get_int_custom_property(names.QUARANTINED_ROWS),
-        "reading": _unplaced(json.loads(examples.get_string_custom_property(names.TYPED_READING))),
+        "reading": forms.unplaced(json.loads(examples.get_string_custom_property(names.TYPED_READING))),
         "splits": splits, "left_out": left_out,
     }
 

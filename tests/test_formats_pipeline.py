@@ -15,6 +15,7 @@ import pytest
 
 from core.common import names
 from mlmd import query, runs as runs_lib
+from tests import forms
 from tests.conftest import _run_pipeline
 from tests.paths import DATA_ROOT
 
@@ -60,17 +61,8 @@ def forms_run(runs, tmp_path_factory):
     return csv_run, runs_lib.load_run(store, runs_lib.run_contexts(store)[-1])
 
 
-def _unplaced(value):
-    """A reading report without where its examples are (file names and lines or rows differ by form)."""
-    if isinstance(value, dict):
-        return {k: _unplaced(v) for k, v in value.items() if k not in ("file", "line")}
-    if isinstance(value, list):
-        return [_unplaced(v) for v in value]
-    return value
-
-
 def _read(examples):
-    return [(e["span"], e["quarantined_rows"], _unplaced(e["typed_reading"])) for e in examples]
+    return [(e["span"], e["quarantined_rows"], forms.unplaced(e["typed_reading"])) for e in examples]
 
 
 def _findings(run):

@@ -22,7 +22,7 @@ import pyarrow as pa
 from pyarrow import csv as pa_csv
 
 from core.common.errors import InputError
-from core.reading.sources import compressed, csv_structure
+from core.reading.sources import compressed, csv_structure, places
 from core.reading.sources.csv_structure import DELIMITER, HEAD_BYTES, CsvInputError
 
 BLOCK_BYTES = 4 << 20  # rows are read in blocks of this size: memory does not grow with the file
@@ -117,16 +117,7 @@ class CsvSource:
             raise CsvInputError(f"{file}: no data rows, only a header")
 
     def locate(self, file: str, indices: Sequence[int]) -> Dict[int, int]:
-        wanted = set(indices)
-        if not wanted:
-            return {}
-        found, last = {}, max(wanted)
-        for index, (line, _) in enumerate(self.records(file)):
-            if index in wanted:
-                found[index] = line
-            if index >= last:
-                break
-        return found
+        return places.locate(self.records(file), indices)
 
     def blocks(self, file: str, columns: Optional[List[str]] = None) -> Iterator[pa.RecordBatch]:
         longest, nul = csv_structure.scan(self._raw(file))

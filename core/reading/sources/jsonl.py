@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from core.common.errors import InputError
 from core.reading.cells import NESTED_CELL
-from core.reading.sources import compressed
+from core.reading.sources import compressed, places
 
 BLOCK_ROWS = 64 << 10  # lines per block: memory does not grow with the file
 _BOM = b"\xef\xbb\xbf"
@@ -167,16 +167,7 @@ class JsonLinesSource:
                 raise InputError(f"{file}: no JSON object in it (blank lines only)")
 
     def locate(self, file: str, indices: Sequence[int]) -> Dict[int, int]:
-        wanted = set(indices)
-        if not wanted:
-            return {}
-        found, last = {}, max(wanted)
-        for index, (line, _) in enumerate(self._lines(file)):
-            if index in wanted:
-                found[index] = line
-            if index >= last:
-                break
-        return found
+        return places.locate(self._lines(file), indices)
 
     def blocks(self, file: str, columns: Optional[List[str]] = None) -> Iterator[pa.RecordBatch]:
         names = list(columns or self.columns)
