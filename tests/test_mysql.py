@@ -163,7 +163,10 @@ def test_the_notebook_reads_its_run_from_mariadb(server, pipelines, tmp_path, mo
         monkeypatch.setenv(key, value)  # the kernel inherits them
     project = tmp_path / "project"  # a project with no SQLite store: the runs are on MariaDB
     project.mkdir()
-    shutil.copy(PROJECT_ROOT / "tfxgate.yaml", project / "tfxgate.yaml")
+    # The project is one of the two pipelines the store holds: its runs, and its accepted baseline.
+    text = (PROJECT_ROOT / "tfxgate.yaml").read_text()
+    (project / "tfxgate.yaml").write_text(text.replace("\nname: tfxgate\n", "\nname: taxi-a\n"))
+    assert "name: taxi-a" in (project / "tfxgate.yaml").read_text()
     shutil.copytree(PROJECT_ROOT / "schema", project / "schema")
     monkeypatch.setenv("TFXGATE_PROJECT", str(project))
     NotebookClient(notebook, timeout=600, kernel_name="python3",
