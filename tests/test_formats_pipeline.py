@@ -75,12 +75,12 @@ def _findings(run):
 
 
 def test_parquet_span_and_json_lines_serving_read_as_the_csv_rows(forms_run):
-    csv_run, forms = forms_run
-    assert _read(forms.examples) == _read(csv_run.examples)
-    assert _read(forms.serving_examples) == _read(csv_run.serving_examples)
+    csv_run, other = forms_run
+    assert _read(other.examples) == _read(csv_run.examples)
+    assert _read(other.serving_examples) == _read(csv_run.serving_examples)
 
 
 def test_parquet_span_and_json_lines_serving_give_the_csv_findings_and_decision(forms_run):
-    csv_run, forms = forms_run
-    assert set(_findings(forms)) >= set(names.VALIDATORS) and _findings(forms) == _findings(csv_run)
-    assert forms.gate["decision"] == csv_run.gate["decision"]
+    csv_run, other = forms_run
+    assert set(_findings(other)) >= set(names.VALIDATORS) and _findings(other) == _findings(csv_run)
+    assert other.gate["decision"] == csv_run.gate["decision"]
