@@ -44,7 +44,7 @@ def parse_args(argv):
     parser.add_argument("--project", help="the project to compile (default: the folder you stand in when it holds "
                         "tfxgate.yaml, else the shipped example); its image is built with the Dockerfile's PROJECT")
     parser.add_argument("--data-root", default=env("TFXGATE_DATA_ROOT"),
-                        help="train/span-N/*.csv and serving/*.csv, as the tasks see it (or TFXGATE_DATA_ROOT; "
+                        help="train/span-N/ and serving/ data files, as the tasks see it (or TFXGATE_DATA_ROOT; "
                              f"default for the shipped example: {kubeflow.IMAGE_PROJECT_ROOT}/data)")
     parser.add_argument("--serving-model-dir", default=env("TFXGATE_SERVING_MODEL_DIR", "gs://tfxgate/serving_model"),
                         help="where Pusher puts the model (or TFXGATE_SERVING_MODEL_DIR)")

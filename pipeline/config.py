@@ -259,7 +259,7 @@ def local_config(
                               "and input checks need a folder); object storage is for Kubeflow (runner_kubeflow.py)")
     train = os.path.join(data_root, names.TRAIN_FOLDER)
     if not os.path.isdir(train):
-        raise ConfigError(f"--data-root {data_root}: no train/ folder (expected train/span-N/*.csv)")
+        raise ConfigError(f"--data-root {data_root}: no train/ folder (expected train/span-N/ holding data files)")
     if not any(re.fullmatch(names.SPAN_FOLDER_PATTERN, d) for d in os.listdir(train)):
         raise ConfigError(f"--data-root {data_root}: train/ has no span-N folder")
     if project is not None and not project.is_shipped:
