@@ -97,8 +97,7 @@ def _config(args) -> config_lib.PipelineConfig:
         **({"pipeline_name": args.pipeline_name} if args.pipeline_name else {}),
         **config_lib.input_settings(args.data_root, args.delimiter, args.missing, args.format_in),  # else the yaml's
     )
-    if not args.skip_input_check:  # every CSV file the run will read, before anything runs
-        local_run.check_inputs(config)
+    local_run.check_before_running(config, inputs=not args.skip_input_check)  # the job service, every input file
     return config
 
 

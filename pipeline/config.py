@@ -102,12 +102,20 @@ def default_schema_path(schema_dir=SCHEMA_DIR) -> str:
 # Beam's DirectRunner settings of a local run: in memory, one worker. Other runners never get them.
 DIRECT_RUNNER = "DirectRunner"
 DIRECT_RUNNER_DEFAULTS = {"--direct_running_mode": "in_memory", "--direct_num_workers": "1"}
+# Every other runner: Beam's PortableRunner (and Flink, Spark and Prism, built on it) uses
+# `--job_server_timeout` (default 60 s) as the deadline of the job's whole state stream
+# (portable_runner.py `JobServiceHandle.run`), so a job running longer than a minute fails with
+# DEADLINE_EXCEEDED while it is still running. A day, unless the user says otherwise; a job
+# service that does not answer is caught before the run (`job_service.check`), not by this wait.
+JOB_SERVER_TIMEOUT_FLAG = "--job_server_timeout"
+JOB_SERVER_TIMEOUT_S = 24 * 3600
 
 
 def beam_args_for(extra: Tuple[str, ...]) -> Tuple[str, ...]:
     """The Beam arguments of a run: `extra` (the user's own, last, so they win), after defaults for
     what they leave unsaid: the DirectRunner, and where the runner is a DirectRunner (the default,
-    or named in `extra`), in memory on one worker.
+    or named in `extra`), in memory on one worker; any other runner, a job-service deadline of a
+    day (JOB_SERVER_TIMEOUT_S) instead of Beam's minute.
 
     Raises:
         ConfigError: `extra` names `--runner` without a value.
@@ -116,6 +124,8 @@ def beam_args_for(extra: Tuple[str, ...]) -> Tuple[str, ...]:
     defaults = {"--runner": DIRECT_RUNNER} if runner is None else {}
     if is_direct_runner(runner):
         defaults.update(DIRECT_RUNNER_DEFAULTS)
+    else:
+        defaults[JOB_SERVER_TIMEOUT_FLAG] = str(JOB_SERVER_TIMEOUT_S)
     chosen = {arg.split("=", 1)[0] for arg in extra}
     return tuple(f"{k}={v}" for k, v in defaults.items() if k not in chosen) + tuple(extra)
 

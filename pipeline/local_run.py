@@ -21,9 +21,17 @@ from core.reading import source as source_lib
 from core.reading.sources import csv_structure, missing
 from core.settings import schema_files
 from mlmd import runlock, store as store_lib
-from pipeline import config as config_lib, stages
+from pipeline import config as config_lib, job_service, stages
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_BLESSED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
+
+
+def check_before_running(config: config_lib.PipelineConfig, inputs: bool = True) -> None:
+    """What can be checked before anything runs: the Beam job service the run names answers, and
+    (unless `inputs` is false) every input file (check_inputs)."""
+    job_service.check(config.beam_pipeline_args)
+    if inputs:
+        check_inputs(config)
 
 
 def check_inputs(config: config_lib.PipelineConfig) -> None:

@@ -56,8 +56,48 @@ def test_the_direct_runner_gets_its_defaults(extra):
     ("--runner=DataflowRunner", "--project=p", "--region=europe-west1", "--temp_location=gs://b/tmp"),
     ("--runn=FlinkRunner",),  # an abbreviation Beam's parser takes
 ])
-def test_other_runners_get_no_direct_runner_argument(extra):
+def test_other_runners_get_no_direct_runner_argument_and_a_job_deadline_of_a_day(extra):
+    assert config_lib.beam_args_for(extra) == ("--job_server_timeout=86400",) + extra
+
+
+@pytest.mark.unit
+def test_a_users_job_deadline_wins():
+    extra = PORTABLE + ("--job_server_timeout=600",)
     assert config_lib.beam_args_for(extra) == extra
+
+
+@pytest.mark.unit
+def test_beam_reads_the_job_deadline_as_meant():
+    """Beam's state stream of a portable job ends at this deadline (JobServiceHandle.run), so
+    Beam's own default of 60 s cut off every job longer than a minute, still running."""
+    from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
+
+    assert PipelineOptions(list(PORTABLE)).view_as(PortableOptions).job_server_timeout == 60
+    options = PipelineOptions(list(config_lib.beam_args_for(PORTABLE)))
+    assert options.view_as(PortableOptions).job_server_timeout == config_lib.JOB_SERVER_TIMEOUT_S == 86400
+
+
+@pytest.mark.unit
+def test_a_job_service_that_does_not_answer_is_one_line_before_anything_runs(tmp_path, monkeypatch, capsys):
+    import socket
+    import time
+
+    import runner_local
+    from pipeline import job_service
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(job_service, "WAIT_S", 2.0)
+    started = time.monotonic()
+    status = runner_local.main(["--stage", "check", "--outputs", str(tmp_path / "outputs"),
+                                "--beam-arg=--runner=PortableRunner", f"--beam-arg=--job_endpoint=localhost:{port}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert err == [f"error: --job_endpoint=localhost:{port}: no Beam job service answers there (waited 2 s); "
+                   "start it, or run without --runner to use the DirectRunner"]
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("*.sqlite"))
 
 
 @pytest.mark.unit
@@ -69,7 +109,7 @@ def test_a_users_direct_runner_setting_replaces_the_default():
 @pytest.mark.unit
 def test_a_users_direct_runner_setting_for_another_runner_is_kept_as_given():
     extra = ("--runner=PortableRunner", "--direct_num_workers=4")
-    assert config_lib.beam_args_for(extra) == extra
+    assert config_lib.beam_args_for(extra) == ("--job_server_timeout=86400",) + extra
 
 
 @pytest.mark.unit
