@@ -26,12 +26,14 @@ run: $(STAMP)
 # nothing (5) does not. Only the first keeps a .pytest_cache: two would write the same files.
 BESIDE := tests/test_kubeflow_harness.py tests/test_resilience.py tests/test_airflow.py tests/test_mysql.py tests/test_notebook_history.py tests/test_formats_parity.py
 BESIDE_LOG := .test-beside.log
+# Each process prints its slowest tests: where the suite's time goes, in CI's log too.
+TEST_TIMES := --durations=30
 
 test: $(STAMP) browser $(AIRFLOW_STAMP)
-	@$(PY) -m pytest $(BESIDE) -p no:cacheprovider $(PYTEST_ARGS) >$(BESIDE_LOG) 2>&1 & beside=$$!; \
+	@$(PY) -m pytest $(BESIDE) -p no:cacheprovider $(TEST_TIMES) $(PYTEST_ARGS) >$(BESIDE_LOG) 2>&1 & beside=$$!; \
 	trap 'kill $$beside 2>/dev/null' INT TERM; \
 	echo "tfxgate: $(BESIDE) run beside the rest; their output follows it"; \
-	$(PY) -m pytest tests $(addprefix --ignore=,$(BESIDE)) $(PYTEST_ARGS); rest=$$?; \
+	$(PY) -m pytest tests $(addprefix --ignore=,$(BESIDE)) $(TEST_TIMES) $(PYTEST_ARGS); rest=$$?; \
 	wait $$beside; other=$$?; \
 	echo "==== $(BESIDE) (run beside the rest) ===="; cat $(BESIDE_LOG); \
 	for code in $$rest $$other; do case $$code in 0|5) ;; *) exit $$code;; esac; done; \
