@@ -5,10 +5,11 @@ runner's Beam arguments (DirectRunner in memory, one worker). Rows per second of
 Do and the process's peak resident memory; the runs alternate (ours, TFX's, ours, ...) so that
 the shared machine's noise falls on both alike.
 
-    python -m benchmarks.example_gen_speed [--rows 150000] [--big] [--repeats 2] [--skip-tfx]
+    python -m benchmarks.example_gen_speed [--rows 150000] [--big] [--repeats 2] [--skip-tfx] [--baseline DIR]
     python -m benchmarks.example_gen_speed profile [--rows 150000] [--top 30]
 
---big adds a span of 1.5 M rows (memory must stay flat: the peak does not grow with the file).
+--baseline DIR runs the executor of another checkout (through its benchmarks/formats.py) in the
+same rounds: old and new side by side. --big adds a span of 1.5 M rows (memory must stay flat: the peak does not grow with the file).
 `profile` runs our executor once under cProfile in this process and prints the top entries by
 own time and by cumulative time. The spans are benchmarks/data.py's resampled real rows, made
 once under outputs/bench/ and kept.
@@ -78,18 +79,35 @@ def _tfx_example_gen(input_base: str, uri: str) -> dict:
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _measure(kinds, roots, repeats: int, work: pathlib.Path) -> dict:
-    """Fresh processes, alternating kinds within each round: {(kind, rows): [figures]}."""
-    from benchmarks import run as bench_run
+def _timed(command, cwd) -> dict:
+    """A command under GNU time in `cwd`: exit code, stdout, stderr's tail, peak RSS (MiB)."""
+    import subprocess
 
+    proc = subprocess.run(["/usr/bin/time", "-f", "__time__ %e %M", *command], capture_output=True, text=True,
+                          cwd=cwd, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    marker = [line for line in proc.stderr.splitlines() if line.startswith("__time__")][-1].split()
+    return {"code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-2000:],
+            "peak_mib": int(marker[2]) / 1024}
+
+
+def _command(kind: str, root, uri, baseline):
+    """(command, cwd) measuring `kind`: ours, tfx, or base (the executor of the checkout
+    `baseline`, through benchmarks/formats.py's examplegen there)."""
+    if kind == "base":
+        return [sys.executable, "-m", "benchmarks.formats", "examplegen", str(root), str(uri)], baseline
+    here = pathlib.Path(__file__).resolve().parent.parent
+    return [sys.executable, "-m", "benchmarks.example_gen_speed", "one", kind, str(root), str(uri)], here
+
+
+def _measure(kinds, roots, repeats: int, work: pathlib.Path, baseline=None) -> dict:
+    """Fresh processes, alternating kinds within each round: {(kind, rows): [figures]}."""
     runs = {}
     for i in range(repeats):
         for rows, root in roots.items():
             for kind in kinds:
                 uri = work / "example-gen-speed-out" / f"{kind}-{rows}-{i}"
                 shutil.rmtree(uri, ignore_errors=True)
-                result = bench_run.timed([sys.executable, "-m", "benchmarks.example_gen_speed", "one", kind,
-                                          str(root), str(uri)])
+                result = _timed(*_command(kind, root, uri, baseline))
                 shutil.rmtree(uri, ignore_errors=True)
                 if result["code"] != 0:
                     raise RuntimeError(f"example_gen_speed {kind} at {rows} rows failed: {result['stderr']}")
@@ -102,11 +120,11 @@ def _measure(kinds, roots, repeats: int, work: pathlib.Path) -> dict:
     return runs
 
 
-def bench(work: pathlib.Path, rows_list, repeats: int, with_tfx: bool) -> dict:
+def bench(work: pathlib.Path, rows_list, repeats: int, with_tfx: bool, baseline=None) -> dict:
     """The section's figures: median rows/s and peak per (executor, rows)."""
     roots = {rows: span_root(work, rows) for rows in rows_list}
-    kinds = ["ours", "tfx"] if with_tfx else ["ours"]
-    runs = _measure(kinds, roots, repeats, work)
+    kinds = (["base"] if baseline else []) + ["ours"] + (["tfx"] if with_tfx else [])
+    runs = _measure(kinds, roots, repeats, work, baseline)
     result = {}
     for (kind, rows), figures in runs.items():
         result[f"{kind}-{rows}"] = {
@@ -124,6 +142,9 @@ def profile(work: pathlib.Path, rows: int, top: int) -> None:
     """Our executor once under cProfile, in this process: the top entries by own and cumulative time."""
     import cProfile
     import pstats
+
+    from components import span_example_gen  # noqa: F401  (imports are not what is measured)
+    from pipeline import config  # noqa: F401
 
     root = span_root(work, rows)
     uri = work / "example-gen-speed-out" / "profile"
@@ -150,6 +171,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-tfx", action="store_true")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--baseline", help="a checkout (e.g. a worktree of main) whose executor runs beside ours")
     args = parser.parse_args(argv)
     if args.mode == "one":
         kind, input_base, uri = args.args
@@ -158,7 +180,7 @@ def main(argv=None) -> int:
     elif args.mode == "profile":
         profile(work, args.rows, args.top)
     else:
-        bench(work, [args.rows] + ([BIG_ROWS] if args.big else []), args.repeats, not args.skip_tfx)
+        bench(work, [args.rows] + ([BIG_ROWS] if args.big else []), args.repeats, not args.skip_tfx, args.baseline)
     return 0
 
 

@@ -74,8 +74,8 @@ MISSING_KEY = "missing"  # in custom_config: the cell texts read as missing, in 
 _READING_URI = "_tfxgate_reading_uri"  # passed from Do to the transform
 # Rows per batch, fixed: once a feature has more distinct values than the profile keeps, its
 # rounding depends on where batches start (core/statistics/profile.py), so the same input, batched alike,
-# gives the same profile.json.
-_BATCH = dict(min_batch_size=4096, max_batch_size=4096)
+# gives the same profile.json. The batches run on across files (example_gen_inputs.ReadBatches).
+_BATCH = 4096
 
 
 def custom_config(schema_text: str, delimiter: str = csv_structure.DELIMITER, constraints_text: str = "",
@@ -143,16 +143,17 @@ class _RowsToExamples(beam.DoFn):
     to `profile`.
 
     The Examples are encoded from the typed columns by tfx_bsl (a present cell: a list of one
-    value; an empty cell: an empty list of its kind) and, with `serialized`, yielded as their
-    deterministic serialization: the bytes TFX's partition hashes for an Example
-    (base_example_gen_executor._GeneratePartitionKey), so every row keeps its split, and the
-    bytes written are the same on every run."""
+    value; an empty cell: an empty list of its kind) as their deterministic serialization: the
+    bytes TFX's partition hashes for an Example (base_example_gen_executor._GeneratePartitionKey),
+    so every row keeps its split, and the bytes written are the same on every run. They leave a
+    block at a time, one block per output split (`splitter`: TFX's partition function), on the
+    outputs `split_tag(i)`: Beam's cost per element is paid per block, not per row."""
 
-    def __init__(self, names: List[str], kinds: Dict[str, str], rules=(), slice_keys=(), serialized: bool = True,
-                 domains=None):
+    def __init__(self, names: List[str], kinds: Dict[str, str], rules=(), slice_keys=(), domains=None,
+                 splitter: Optional[outputs.Splitter] = None):
         self._names, self._kinds, self._rules, self._slice_keys = names, kinds, rules, slice_keys
         self._domains = domains or {}
-        self._serialized = serialized
+        self._splitter = splitter  # None: one output split
 
     def setup(self):
         self._encoder = example_coder.RecordBatchToExamplesEncoder()
@@ -177,39 +178,39 @@ class _RowsToExamples(beam.DoFn):
         for i, reasons in sorted(block.reasons.items()):
             yield beam.pvalue.TaggedOutput("quarantine", reading.quarantine_row(batch[i][0], batch[i][1], reasons, batch[i][2]))
         kept = pa.RecordBatch.from_arrays(columns, self._names).filter(pa.array(~block.bad))
-        for record in self._encoder.encode(kept):
-            example = tf.train.Example.FromString(record)
-            yield example.SerializeToString(deterministic=True) if self._serialized else example
+        records = [tf.train.Example.FromString(r).SerializeToString(deterministic=True) for r in self._encoder.encode(kept)]
+        for i, split in enumerate(self._splitter(records) if self._splitter else [records]):
+            if split:
+                yield beam.pvalue.TaggedOutput(split_tag(i), split) if i else split  # the first: the main output
         yield beam.pvalue.TaggedOutput("reading", report)
         yield beam.pvalue.TaggedOutput("profile", profile)
 
 
-class _Merge(beam.CombineFn):
-    """Merges the per-batch reports or profiles of a split: `empty()` starts, `.merge` combines."""
-
-    def __init__(self, empty):
-        self._empty = empty
-
-    def create_accumulator(self):
-        return self._empty()
-
-    def add_input(self, accumulator, item):
-        return accumulator.merge(item)
-
-    def merge_accumulators(self, accumulators):
-        result = self._empty()
-        for accumulator in accumulators:
-            result = result.merge(accumulator)
-        return result
-
-    def extract_output(self, accumulator):
-        return accumulator
+def split_tag(index: int) -> str:
+    """The output of _RowsToExamples holding the blocks of the index-th output split (the
+    first is its main output)."""
+    return f"split{index}"
 
 
 class _TypedCsvToExample(beam.PTransform):
-    """The split's CSV files, checked, as tf.Examples typed by the curated schema."""
+    """The split's data files, checked, as serialized tf.Examples typed by the curated schema, a
+    record per element (TFX's contract for GetInputSourceToExamplePTransform)."""
 
     def __init__(self, exec_properties: Dict[str, Any], split_pattern: str):
+        self._blocks = TypedBlocks(exec_properties, split_pattern)
+
+    def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
+        blocks = pipeline | "Blocks" >> self._blocks
+        return blocks[0] | "Records" >> beam.FlatMap(lambda block: block)
+
+
+class TypedBlocks(beam.PTransform):
+    """The split's data files, checked, as blocks (lists) of serialized tf.Examples typed by the
+    curated schema: a tuple of PCollections, one per output split of `splitter` (None: one)."""
+
+    def __init__(self, exec_properties: Dict[str, Any], split_pattern: str,
+                 splitter: Optional[outputs.Splitter] = None):
+        self._splitter = splitter
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
         self._kinds = schema_kinds(exec_properties)
         self._domains = schema_domains(exec_properties)
@@ -219,12 +220,8 @@ class _TypedCsvToExample(beam.PTransform):
         self._reading_uri = exec_properties.get(_READING_URI)
         self._rules, self._slice_keys = rules_and_slices(exec_properties)
         self._part = outputs.part_name(split_pattern)
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
-        # TFX partitions serialized records by their whole bytes; by one feature, only Examples.
-        self._serialized = not output_config.split_config.partition_feature_name
 
-    def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
+    def expand(self, pipeline: beam.Pipeline):
         found = inputs.data_files(self._pattern)
         if not found:
             raise csv_structure.CsvInputError(f"{self._pattern}: no data file matches")
@@ -237,7 +234,9 @@ class _TypedCsvToExample(beam.PTransform):
         names += keys
         csv_structure.check_columns(files[0], names, list(self._kinds))
         read = lambda counted=True: inputs.ReadRows(self._delimiter, added, self._format, self._missing, counted)
-        rows = pipeline | "CreateFilenames" >> beam.Create(files) | "ReadRows" >> beam.ParDo(read())
+        batches = (pipeline | "CreateFileList" >> beam.Create([files])
+                   | "ReadBatches" >> beam.ParDo(inputs.ReadBatches(self._delimiter, added, self._format, self._missing,
+                                                                    _BATCH)))
         if any(n not in self._kinds for n in names):  # infer the columns the schema does not know
             # A reading of its own: the inferred types are a side input of the conversion, and
             # from the same reading, Beam's in-memory runner would hold every row until they are.
@@ -250,13 +249,13 @@ class _TypedCsvToExample(beam.PTransform):
             )
         else:
             inferred = pipeline | "NothingToInfer" >> beam.Create([None])
+        tags = [split_tag(i) for i in range(len(self._splitter) if self._splitter else 1)]
         converted = (
-            rows
-            | "Batch" >> beam.BatchElements(**_BATCH)
+            batches
             | "ToTFExample" >> beam.ParDo(
-                _RowsToExamples(names, self._kinds, self._rules, self._slice_keys, self._serialized, self._domains),
+                _RowsToExamples(names, self._kinds, self._rules, self._slice_keys, self._domains, self._splitter),
                 beam.pvalue.AsSingleton(inferred))
-            .with_outputs("reading", "quarantine", "profile", main="examples")
+            .with_outputs("reading", "quarantine", "profile", *tags[1:], main=tags[0])
         )
         if self._reading_uri:
             _ = (
@@ -268,17 +267,17 @@ class _TypedCsvToExample(beam.PTransform):
             )
             _ = (
                 converted.reading
-                | "MergeReadingReports" >> beam.CombineGlobally(_Merge(reading.ReadingReport))
+                | "MergeReadingReports" >> beam.CombineGlobally(outputs.Merge(reading.ReadingReport))
                 | "WriteReadingReport" >> beam.Map(
                     outputs.write_report, os.path.join(self._reading_uri, outputs.READING_PARTS), self._part)
             )
             _ = (
                 converted.profile
-                | "MergeProfiles" >> beam.CombineGlobally(_Merge(profile_lib.Profile))
+                | "MergeProfiles" >> beam.CombineGlobally(outputs.Merge(profile_lib.Profile))
                 | "WriteProfile" >> beam.Map(
                     outputs.write_profile, os.path.join(self._reading_uri, outputs.PROFILE_PARTS), self._part)
             )
-        return converted.examples
+        return tuple(converted[tag] for tag in tags)
 
 
 class Executor(csv_executor.Executor):
@@ -298,9 +297,10 @@ class Executor(csv_executor.Executor):
         examples.split_names = artifact_utils.encode_split_names(
             example_gen_utils.generate_output_split_names(input_config, output_config))
         with self._make_beam_pipeline() as pipeline:
-            splits = self.GenerateExamplesByBeam(pipeline, dict(exec_properties, **{_READING_URI: examples.uri}))
-            for split, records in splits.items():
-                _ = records | f"WriteSplit[{split}]" >> outputs.WriteSplit(artifact_utils.get_split_uri([examples], split))
+            splits = _blocks_by_split(pipeline, dict(exec_properties, **{_READING_URI: examples.uri}),
+                                      input_config, output_config)
+            for split, blocks in splits.items():
+                _ = blocks | f"WriteSplit[{split}]" >> outputs.WriteSplit(artifact_utils.get_split_uri([examples], split))
         payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
         if payload_format:
             examples_utils.set_payload_format(examples, payload_format)
@@ -310,6 +310,22 @@ class Executor(csv_executor.Executor):
         split_of_part = {outputs.part_name(split.pattern): split.name for split in input_config.splits}
         outputs.record_reading(examples, split_of_part)
         outputs.record_profile(examples, split_of_part)
+
+
+def _blocks_by_split(pipeline, exec_properties, input_config, output_config) -> Dict[str, beam.PCollection]:
+    """{output split: its blocks of records}, as TFX's GenerateExamplesByBeam splits
+    (base_example_gen_executor.py): with output splits, the one input split partitioned into
+    them by hash buckets; without, each input split is an output split."""
+    names = example_gen_utils.generate_output_split_names(input_config, output_config)
+    if output_config.split_config.splits:
+        assert len(input_config.splits) == 1, "input must have only one split when output split is specified."
+        buckets = [sum(s.hash_buckets for s in output_config.split_config.splits[:i + 1])
+                   for i in range(len(output_config.split_config.splits))]
+        splitter = outputs.Splitter(buckets, output_config.split_config)
+        blocks = pipeline | "InputToRecord" >> TypedBlocks(exec_properties, input_config.splits[0].pattern, splitter)
+        return dict(zip(names, blocks))
+    return {name: (pipeline | f"InputToRecord[{split.name}]" >> TypedBlocks(exec_properties, split.pattern))[0]
+            for name, split in zip(names, input_config.splits)}
 
 
 class CheckedCsvExampleGen(example_gen_component.FileBasedExampleGen):

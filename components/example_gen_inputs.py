@@ -83,3 +83,30 @@ class ReadRows(beam.DoFn):
     def _count(self, rows: int) -> None:
         if self._counted:
             progress.add(progress.ROWS_READ, rows)
+
+
+class ReadBatches(beam.DoFn):
+    """The split's data files (one element: their list, in order) as batches of `size` records
+    (file, where, fields), as ReadRows reads them: one Beam element per batch, not per row. A batch
+    runs on across a file's end, so batches start where a stream of every row of the split, cut
+    every `size` rows, starts them (the profile's rounding depends on where batches start)."""
+
+    def __init__(self, delimiter: str, added: Dict[str, List[str]], input_format=None, missing=(), size: int = 4096):
+        self._rows = ReadRows(delimiter, added, input_format, missing, counted=False)
+        self._size = size
+
+    def setup(self):
+        self._rows.setup()
+
+    def process(self, files: List[str]) -> Iterable[List[tuple]]:
+        batch: List[tuple] = []
+        for path in files:
+            for row in self._rows.process(path):
+                batch.append(row)
+                if len(batch) == self._size:
+                    progress.add(progress.ROWS_READ, len(batch))
+                    yield batch
+                    batch = []
+        if batch:
+            progress.add(progress.ROWS_READ, len(batch))
+            yield batch

@@ -7,10 +7,14 @@ input split; the executor merges them once the pipeline is done."""
 import csv
 import json
 import os
-from typing import Dict, List
+import struct
+from typing import Dict, List, Sequence
 
 import apache_beam as beam
-from tfx.components.example_gen import write_split
+import google_crc32c
+import tensorflow as tf
+from apache_beam.io import tfrecordio
+from tfx.components.example_gen import base_example_gen_executor, write_split
 from tfx.dsl.io import fileio
 
 from core.common import names
@@ -25,18 +29,76 @@ QUARANTINE_FOLDER = names.QUARANTINE_FOLDER  # inside the Examples: the rows lef
 QUARANTINED_ROWS = names.QUARANTINED_ROWS  # the Examples' MLMD property: how many rows were left out
 
 
+class Splitter:
+    """Which output split each record goes to: TFX's own partition function
+    (base_example_gen_executor._PartitionFn: the sha256 of the record's bytes, or of its
+    `partition_feature_name` feature, into hash buckets), applied to a block of records at once."""
+
+    def __init__(self, buckets: Sequence[int], split_config):
+        self._buckets, self._config = list(buckets), split_config
+        self._by_feature = bool(split_config.partition_feature_name)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def __call__(self, records: List[bytes]) -> List[List[bytes]]:
+        splits: List[List[bytes]] = [[] for _ in self._buckets]
+        n, partition = len(self._buckets), base_example_gen_executor._PartitionFn  # pylint: disable=protected-access
+        for record in records:
+            key = tf.train.Example.FromString(record) if self._by_feature else record
+            splits[partition(key, n, self._buckets, self._config)].append(record)
+        return splits
+
+
+def _masked_crc(data: bytes) -> int:
+    """TFRecord's masked crc32c (apache_beam.io.tfrecordio._TFRecordUtil), by the C crc32c."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+class _BlockSink(tfrecordio._TFRecordSink):  # pylint: disable=protected-access
+    """Beam's TFRecord sink (temporary files, then the shards named as WriteToTFRecord names
+    them), whose element is a block of records, framed and written in one write."""
+
+    def write_record(self, file_handle, value: List[bytes]) -> None:
+        framed = []
+        for record in value:
+            length = struct.pack("<Q", len(record))
+            framed += [length, struct.pack("<I", _masked_crc(length)), record, struct.pack("<I", _masked_crc(record))]
+        file_handle.write(b"".join(framed))
+
+
 @beam.ptransform_fn
-def WriteSplit(records: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:
-    """TFX's WriteSplit (write_split.py) without its Reshuffle: the same gzipped TFRecord file,
-    the records in the order they were read. Beam's in-memory runner holds a whole PCollection at
-    a GroupByKey, as Python objects; without one, the rows stream from the CSV to the file."""
-    return (
-        records
-        | "Serialize" >> beam.Map(
-            lambda record: record if isinstance(record, bytes) else record.SerializeToString(deterministic=True))
-        | "Write" >> beam.io.WriteToTFRecord(os.path.join(split_uri, write_split.DEFAULT_FILE_NAME),
-                                             file_name_suffix=".gz")
-    )
+def WriteSplit(blocks: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:
+    """TFX's WriteSplit (write_split.py) without its Reshuffle, a block of serialized records per
+    element: the same gzipped TFRecord file, the records in the order they were read. Beam's
+    in-memory runner holds a whole PCollection at a GroupByKey, as Python objects; without one,
+    the rows stream from the input to the file."""
+    sink = _BlockSink(os.path.join(split_uri, write_split.DEFAULT_FILE_NAME), beam.coders.BytesCoder(), ".gz",
+                      0, None, beam.io.filesystem.CompressionTypes.AUTO)
+    return blocks | "Write" >> beam.io.Write(sink)
+
+
+class Merge(beam.CombineFn):
+    """Merges the per-batch reports or profiles of a split: `empty()` starts, `.merge` combines."""
+
+    def __init__(self, empty):
+        self._empty = empty
+
+    def create_accumulator(self):
+        return self._empty()
+
+    def add_input(self, accumulator, item):
+        return accumulator.merge(item)
+
+    def merge_accumulators(self, accumulators):
+        result = self._empty()
+        for accumulator in accumulators:
+            result = result.merge(accumulator)
+        return result
+
+    def extract_output(self, accumulator):
+        return accumulator
 
 
 def write_profile(profile: profile_lib.Profile, folder: str, name: str) -> None:
