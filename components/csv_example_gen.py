@@ -42,7 +42,6 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import apache_beam as beam
 import pyarrow as pa
-import tensorflow as tf
 from google.protobuf import struct_pb2, text_format
 from tfx.components.example_gen import component as example_gen_component
 from tfx.components.example_gen import utils as example_gen_utils, write_split
@@ -53,7 +52,7 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
-from tfx_bsl.coders import csv_decoder, example_coder
+from tfx_bsl.coders import csv_decoder
 
 from core.reading import cells
 from core.settings import check_settings
@@ -63,7 +62,7 @@ from core.common import names
 from core.statistics import profile as profile_lib
 from core.reading import report as reading
 from core.checks import rows as rows_lib
-from components import example_gen_inputs as inputs, example_gen_outputs as outputs
+from components import example_encoding, example_gen_inputs as inputs, example_gen_outputs as outputs
 
 SCHEMA_KEY = "schema"  # in custom_config: the curated schema in text format
 DELIMITER_KEY = "delimiter"  # in custom_config: the field delimiter (default ",")
@@ -142,8 +141,9 @@ class _RowsToExamples(beam.DoFn):
     the report of what was left out goes to the `reading` output, the profile of the rows kept
     to `profile`.
 
-    The Examples are encoded from the typed columns by tfx_bsl (a present cell: a list of one
-    value; an empty cell: an empty list of its kind) as their deterministic serialization: the
+    The Examples are encoded from the typed columns (a present cell: a list of one value; an
+    empty cell: an empty list of its kind) as their deterministic serialization
+    (components/example_encoding.py): the
     bytes TFX's partition hashes for an Example (base_example_gen_executor._GeneratePartitionKey),
     so every row keeps its split, and the bytes written are the same on every run. They leave a
     block at a time, one block per output split (`splitter`: TFX's partition function), on the
@@ -155,18 +155,16 @@ class _RowsToExamples(beam.DoFn):
         self._domains = domains or {}
         self._splitter = splitter  # None: one output split
 
-    def setup(self):
-        self._encoder = example_coder.RecordBatchToExamplesEncoder()
-
     def process(self, batch: List[tuple], inferred: Optional[List[Any]]):
         report = reading.ReadingReport(rows=len(batch))
         columns, read, texts = [], {}, {}
+        cells_by_column = list(zip(*(row[2] for row in batch)))  # the batch's fields, a column at a time
         for j, name in enumerate(self._names):
             kind = self._kinds.get(name) or (_INFERRED.get(inferred[j].type) if inferred else None)
             if kind is None:
                 columns.append(pa.nulls(len(batch), _EMPTY_COLUMN))
                 continue
-            text = [row[2][j] for row in batch]
+            text = list(cells_by_column[j])
             column = cells.read_column(pa.array(text, pa.string()), kind)
             if name in self._kinds:
                 read[name], texts[name] = column, text
@@ -178,7 +176,7 @@ class _RowsToExamples(beam.DoFn):
         for i, reasons in sorted(block.reasons.items()):
             yield beam.pvalue.TaggedOutput("quarantine", reading.quarantine_row(batch[i][0], batch[i][1], reasons, batch[i][2]))
         kept = pa.RecordBatch.from_arrays(columns, self._names).filter(pa.array(~block.bad))
-        records = [tf.train.Example.FromString(r).SerializeToString(deterministic=True) for r in self._encoder.encode(kept)]
+        records = example_encoding.serialized_examples(kept.columns, self._names)
         for i, split in enumerate(self._splitter(records) if self._splitter else [records]):
             if split:
                 yield beam.pvalue.TaggedOutput(split_tag(i), split) if i else split  # the first: the main output
