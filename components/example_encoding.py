@@ -60,16 +60,21 @@ def _varint(values: np.ndarray, mask: np.ndarray = None) -> _Pieces:
     return _Pieces(sizes, data)
 
 
-def _concat(*parts: _Pieces) -> _Pieces:
-    """Each row's pieces one after another."""
-    lengths = sum(p.lengths for p in parts)
+def _concat(*parts) -> _Pieces:
+    """Each row's pieces one after another; a part may be `bytes`: the same text in every row."""
+    rows = next(len(p.lengths) for p in parts if isinstance(p, _Pieces))
+    lengths = sum(p.lengths if isinstance(p, _Pieces) else len(p) for p in parts)
     out = np.empty(int(lengths.sum()), np.uint8)
     at = np.cumsum(lengths) - lengths
     for part in parts:
+        if isinstance(part, bytes):
+            out[at[:, None] + np.arange(len(part))] = np.frombuffer(part, np.uint8)
+            at = at + len(part)
+            continue
         if part.data.size:
             out[np.repeat(at - part.starts, part.lengths) + np.arange(part.data.size)] = part.data
         at = at + part.lengths
-    return _Pieces(lengths, out)
+    return _Pieces(lengths if rows else np.zeros(0, np.int64), out)
 
 
 def _field(tag: int, body: _Pieces, mask: np.ndarray = None) -> _Pieces:
@@ -116,13 +121,18 @@ def serialized_examples(columns: Sequence[pa.Array], names: Sequence[str]) -> Li
     """The rows of `columns` (list arrays of one length, named `names`) as deterministically
     serialized tf.Examples."""
     rows = len(columns[0]) if columns else 0
-    every = np.ones(rows, bool)
-    entries = []
+    parts, features = [], np.zeros(rows, np.int64)  # features: the length of each row's Features
     for name, column in sorted(zip(names, columns), key=lambda item: item[0].encode("utf-8")):
         key = name.encode("utf-8")
-        head = bytes([0x0A]) + _varint(np.array([len(key)]), None).data.tobytes() + key
-        entries.append(_field(0x0A, _concat(_const(head, every), _field(0x12, _feature(column)))))
-    empty = _Pieces(np.zeros(rows, np.int64), np.zeros(0, np.uint8))
-    examples = _field(0x0A, _concat(*entries) if entries else empty)
+        head = b"\x0a" + _varint(np.array([len(key)])).data.tobytes() + key + b"\x12"
+        feature = _feature(column)
+        feature_length = _varint(feature.lengths)
+        entry = len(head) + feature_length.lengths + feature.lengths
+        entry_length = _varint(entry)
+        parts += [b"\x0a", entry_length, head, feature_length, feature]
+        features += 1 + entry_length.lengths + entry
+    if not rows:
+        return []
+    examples = _concat(b"\x0a", _varint(features), *parts)
     data, ends = examples.data.tobytes(), np.cumsum(examples.lengths).tolist()
     return [data[start:end] for start, end in zip([0] + ends[:-1], ends)]
