@@ -5,6 +5,7 @@ from typing import Optional
 
 from benchmarks.report_detection import detection_section
 from benchmarks.report_formats import formats_section, targets as formats_targets
+from benchmarks.report_example_gen import example_gen_speed_section
 
 
 def _s(entry: Optional[dict], unit: str = "s", digits: int = 2) -> str:
@@ -158,6 +159,8 @@ def markdown(r: dict) -> str:
         lines += ["", online_section(r["online"])]
     if r.get("formats"):
         lines += ["", formats_section(r["formats"])]
+    if r.get("example_gen_speed"):
+        lines += ["", example_gen_speed_section(r["example_gen_speed"])]
     return "\n".join(lines) + "\n"
 
 

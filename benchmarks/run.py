@@ -1,7 +1,7 @@
 """`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
 
     python -m benchmarks.run [--repeats 3] [--quick]
-        [--skip pipeline,before_model_gate,reference,latency,throughput,cost,serving,detection,online,formats]
+        [--skip pipeline,before_model_gate,reference,latency,throughput,cost,serving,detection,online,formats,example_gen_speed]
                               [--only online]
 
 Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
@@ -24,6 +24,7 @@ import sys
 from typing import Dict, List
 
 from benchmarks import data as bench_data
+from benchmarks import example_gen_speed as bench_example_gen_speed
 from benchmarks import formats as bench_formats
 from benchmarks import online as bench_online_lib
 from benchmarks import provenance
@@ -267,7 +268,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
     parser.add_argument("--skip", default="",
                         help="comma-separated: pipeline, before_model_gate, reference, latency, throughput, cost, "
-                             "serving, detection, online, formats")
+                             "serving, detection, online, formats, example_gen_speed")
     parser.add_argument("--only", default="", help="comma-separated: run these sections alone (the others are "
                         "carried over from earlier results), e.g. --only online")
     parser.add_argument("--serving-mib", default="20,200",
@@ -293,7 +294,10 @@ def main(argv=None) -> int:
              ("detection", lambda: bench_detection(args.quick)),
              ("online", lambda: bench_online_lib.bench_online(TFXGATE, PY, WORK, PROJECT_ROOT, probe, timed, summary,
                                                               args.quick, repeats)),
-             ("formats", lambda: bench_formats.bench_formats(PY, WORK, PROJECT_ROOT, timed, summary, args.quick, repeats))]
+             ("formats", lambda: bench_formats.bench_formats(PY, WORK, PROJECT_ROOT, timed, summary, args.quick, repeats)),
+             ("example_gen_speed", lambda: bench_example_gen_speed.bench(
+                 WORK, [bench_formats.QUICK_EXAMPLE_GEN_ROWS if args.quick else bench_formats.EXAMPLE_GEN_ROWS],
+                 repeats, True))]
     if args.only:
         wanted = set(filter(None, args.only.split(",")))
         unknown = wanted - {name for name, _ in steps}
