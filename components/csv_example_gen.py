@@ -143,9 +143,9 @@ class _RowsToExamples(beam.DoFn):
 
     The Examples are encoded from the typed columns (a present cell: a list of one value; an
     empty cell: an empty list of its kind) as their deterministic serialization
-    (components/example_encoding.py): the
-    bytes TFX's partition hashes for an Example (base_example_gen_executor._GeneratePartitionKey),
-    so every row keeps its split, and the bytes written are the same on every run. They leave a
+    (components/example_encoding.py): the bytes TFX's partition hashes for an Example
+    (base_example_gen_executor._GeneratePartitionKey), so every row keeps its split, and the
+    bytes written are the same on every run. They leave a
     block at a time, one block per output split (`splitter`: TFX's partition function), on the
     outputs `split_tag(i)`: Beam's cost per element is paid per block, not per row."""
 
