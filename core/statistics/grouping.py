@@ -48,7 +48,7 @@ class Values:
         both = (codes >= 0) & (self.ids >= 0)
         combined = codes[both] * width + self.ids[both]
         if self.numeric:
-            if slices * width <= _BINCOUNT_CELLS:
+            if slices * width <= min(_BINCOUNT_CELLS, 8 * len(combined) + 1024):  # else mostly empty cells
                 tally = np.bincount(combined, minlength=slices * width)
                 pairs = np.flatnonzero(tally)
                 counts = tally[pairs].astype(np.int64)
