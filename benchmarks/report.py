@@ -6,6 +6,7 @@ from typing import Optional
 from benchmarks.report_detection import detection_section
 from benchmarks.report_formats import formats_section, targets as formats_targets
 from benchmarks.report_example_gen import example_gen_speed_section
+from benchmarks.report_validate_speed import VALIDATE_SPEED
 
 
 def _s(entry: Optional[dict], unit: str = "s", digits: int = 2) -> str:
@@ -161,6 +162,7 @@ def markdown(r: dict) -> str:
         lines += ["", formats_section(r["formats"])]
     if r.get("example_gen_speed"):
         lines += ["", example_gen_speed_section(r["example_gen_speed"])]
+    lines += ["", VALIDATE_SPEED.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -92,10 +92,25 @@ class FeatureProfile:
             if self._pending_size >= _PENDING:
                 self._settle()
             return
-        self.present += len(values)
         # A Counter, not np.unique: numpy would make a fixed-width array as wide as the longest
         # value times the rows (a 20 MB company name in 200 rows: 16 GB).
-        for value, count in collections.Counter(values).items():
+        self.add_counted(collections.Counter(values).items(), len(values))
+
+    def add_counted(self, counted, rows: int) -> None:
+        """Adds `rows` rows' values already counted (core/statistics/grouping.py): numeric, a pair
+        (sorted distinct float64 values, their counts); BYTES, (value, count) pairs in the order
+        the values first appear. The same profile as `add` of those rows' values."""
+        if self.numeric:
+            if not rows:
+                return
+            self.present += rows
+            self._pending.append(counted)
+            self._pending_size += rows
+            if self._pending_size >= _PENDING:
+                self._settle()
+            return
+        self.present += rows
+        for value, count in counted:
             if value in self.strings or len(self.strings) < STRING_CAP:
                 self.strings[value] = self.strings.get(value, 0) + count
             else:
@@ -104,11 +119,25 @@ class FeatureProfile:
     def _settle(self) -> None:
         if not self._pending:
             return
-        pending = np.concatenate(self._pending)
-        self._pending, self._pending_size = [], 0
+        pending, self._pending, self._pending_size = self._pending, [], 0
+        if all(isinstance(p, np.ndarray) for p in pending):  # raw values only
+            values = np.concatenate(pending)
+            if self.digits is not None:
+                values = _round_significant(values, self.digits)
+            unique, counts = np.unique(values, return_counts=True)
+            self._absorb(unique, counts)
+            return
+        # Counted pieces: rounding each distinct value rounds each of its rows alike.
+        values = np.concatenate([p if isinstance(p, np.ndarray) else p[0] for p in pending])
+        weights = np.concatenate([np.ones(len(p), dtype=np.int64) if isinstance(p, np.ndarray) else p[1]
+                                  for p in pending])
         if self.digits is not None:
-            pending = _round_significant(pending, self.digits)
-        unique, counts = np.unique(pending, return_counts=True)
+            values = _round_significant(values, self.digits)
+        if len(pending) == 1 and self.digits is None:
+            unique, counts = values, weights  # one block's distinct values, sorted already
+        else:
+            unique, inverse = np.unique(values, return_inverse=True)
+            counts = np.bincount(inverse, weights=weights, minlength=len(unique)).astype(np.int64)
         self._absorb(unique, counts)
 
     def _absorb(self, unique: np.ndarray, counts: np.ndarray) -> None:

@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from core.reading import cells
+from core.statistics import grouping
 from core.statistics.feature_profile import (  # noqa: F401 (dense, quantiles_histogram: the profile's API)
     NUMERIC_CAP, ROW_SKETCH, SLICE_CAP, SLICE_NUMERIC_CAP, VERSION, FeatureProfile, dense, quantiles_histogram)
 
@@ -39,24 +40,16 @@ class SliceKey:
     def codes(self, column: np.ndarray) -> Tuple[List[str], np.ndarray]:
         """(slice names, per row the index of its slice or -1 where the key has no value):
         `feature=value`, or `feature=[a, b)` for a bucketed numeric key."""
-        if column.dtype == object:
-            present = np.array([v is not None for v in column], dtype=bool)
-            values, inverse = np.unique(column[present].astype(object), return_inverse=True) if present.any() \
-                else (np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64))
-            names = [f"{self.feature}={v}" for v in values]
-        else:
+        if self.buckets and column.dtype != object:
             present = ~np.isnan(column)
-            if self.buckets:
-                bounds = np.asarray(self.buckets, dtype=np.float64)
-                index = np.searchsorted(bounds, column[present], side="right")  # 0: below the first bound
-                names = [_bucket_name(self.feature, bounds, i) for i in range(-1, len(bounds))]
-                inverse = index
-            else:
-                values, inverse = np.unique(column[present], return_inverse=True)
-                names = [f"{self.feature}={_number(v)}" for v in values]
-        codes = np.full(len(column), -1, dtype=np.int64)
-        codes[present] = inverse
-        return names, codes
+            bounds = np.asarray(self.buckets, dtype=np.float64)
+            codes = np.full(len(column), -1, dtype=np.int64)
+            codes[present] = np.searchsorted(bounds, column[present], side="right")  # 0: below the first bound
+            return [_bucket_name(self.feature, bounds, i) for i in range(-1, len(bounds))], codes
+        values, codes = grouping.slice_codes(column)
+        if column.dtype == object:
+            return [f"{self.feature}={v}" for v in values], codes
+        return [f"{self.feature}={_number(v)}" for v in values], codes
 
 
 def _number(value: float) -> str:
@@ -99,12 +92,13 @@ class Profile:
         if not rows:
             return
         self.rows += rows
-        for name, (kind, column) in columns.items():
-            _add_column(self.features, name, kind, column, NUMERIC_CAP)
+        counted = {name: grouping.Values(kind != cells.BYTES, column) for name, (kind, column) in columns.items()}
+        for name, (kind, _) in columns.items():
+            _feature(self.features, name, kind, NUMERIC_CAP).add_counted(counted[name].whole(), counted[name].rows)
         self.row_hashes = _smallest(np.concatenate([self.row_hashes, _row_hashes(columns)]))
         for key in keys:
             if key.feature in columns:
-                self._add_slices(key, columns)
+                self._add_slices(key, columns, counted)
 
     def add_broken(self, columns: Mapping[str, Tuple[str, np.ndarray]]) -> None:
         """Adds the columns rules read, of rows left out for breaking a rule (as `add` takes them)."""
@@ -120,26 +114,25 @@ class Profile:
             return kept or broken
         return kept.merge(broken)
 
-    def _add_slices(self, key: SliceKey, columns) -> None:
+    def _add_slices(self, key: SliceKey, columns, counted: Dict[str, grouping.Values]) -> None:
+        """Adds a block's rows to the slices of `key`, in the order of the slices' values (which
+        decides the slices kept beyond SLICE_CAP); every feature counted for all slices at once."""
         names, codes = key.codes(columns[key.feature][1])
-        present = np.flatnonzero(codes >= 0)
-        if not len(present):
+        if not (codes >= 0).any():
             return
-        order = present[np.argsort(codes[present], kind="stable")]
-        sorted_codes = codes[order]
-        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-        ends = np.r_[starts[1:], len(order)]
-        for start, end in zip(starts, ends):
-            name = names[sorted_codes[start]]
+        sizes = np.bincount(codes[codes >= 0], minlength=len(names))
+        by_slice = {feature: counted[feature].by_slice(codes, len(names)) for feature in columns}
+        for code in np.flatnonzero(sizes):
+            name = names[code]
             if name not in self.slices:
                 if sum(s.key == key.feature for s in self.slices.values()) >= SLICE_CAP:
                     continue
                 self.slices[name] = Slice(key.feature)
             target = self.slices[name]
-            rows = order[start:end]
-            target.rows += len(rows)
-            for feature, (kind, column) in columns.items():
-                _add_column(target.features, feature, kind, column[rows], SLICE_NUMERIC_CAP)
+            target.rows += int(sizes[code])
+            for feature, (kind, _) in columns.items():
+                found, rows = by_slice[feature][code]
+                _feature(target.features, feature, kind, SLICE_NUMERIC_CAP).add_counted(found, rows)
 
     def settle(self) -> "Profile":
         """Merges every feature's values held back; returns self (read a profile only settled)."""
@@ -207,10 +200,15 @@ def merge_all(profiles: Iterable[Profile]) -> Profile:
     return result
 
 
-def _add_column(features: Dict[str, FeatureProfile], name: str, kind: str, column: np.ndarray, cap: int) -> None:
+def _feature(features: Dict[str, FeatureProfile], name: str, kind: str, cap: int) -> FeatureProfile:
     target = features.get(name)
     if target is None:
         target = features[name] = FeatureProfile(kind, cap=cap)
+    return target
+
+
+def _add_column(features: Dict[str, FeatureProfile], name: str, kind: str, column: np.ndarray, cap: int) -> None:
+    target = _feature(features, name, kind, cap)
     if kind == cells.BYTES:
         target.add([v for v in column if v is not None])
     else:
