@@ -50,7 +50,8 @@ def _digest(text: str) -> str:
 
 
 def digests(folder: pathlib.Path, name: str, checks) -> dict:
-    """{answer, profile, quarantine}: the SHA-256 of each (the folder's path written as <dir>)."""
+    """{answer, profile, quarantine}: the SHA-256 of each (the folder's path written as <dir>, the
+    checkout's as <project>: the answer names the baseline and schema files)."""
     from tfxgate.validation import validate
 
     data, rows = str(_data(folder, name)), str(folder / f"{name}.rows.csv")
@@ -58,7 +59,7 @@ def digests(folder: pathlib.Path, name: str, checks) -> dict:
     baseline = validate.load_baseline(BASELINE, "/nonexistent", kinds=checks.kinds,
                                       slice_keys=checks.settings.slices)
     outcome = validate.judge(checks, data, batch, _environment(name), baseline, rows)
-    answer = json.dumps(outcome.to_json(), indent=2).replace(str(folder), "<dir>")
+    answer = json.dumps(outcome.to_json(), indent=2).replace(str(folder), "<dir>").replace(str(PROJECT_ROOT), "<project>")
     profile = json.dumps(batch.profile.to_json())
     quarantine = pathlib.Path(rows).read_text().replace(str(folder), "<dir>")
     return {"answer": _digest(answer), "profile": _digest(profile), "quarantine": _digest(quarantine),
