@@ -146,7 +146,8 @@ def test_an_integer_in_any_lossless_form_reads_as_itself(form):
 @pytest.mark.parametrize("form, reason", [
     (lambda v: f"{v}.5", cells.NOT_INT), (lambda v: "n/a", cells.NOT_INT), (lambda v: f"{int(v):_}", cells.NOT_INT),
     (lambda v: f"{int(v):,}", cells.NOT_INT), (lambda v: v * 3, cells.NOT_INT), (lambda v: "nan", cells.NAN),
-    (lambda v: "-inf", cells.INF),
+    (lambda v: "-inf", cells.INF), (lambda v: f"++{v}", cells.NOT_INT), (lambda v: f"+-{v}", cells.NOT_INT),
+    (lambda v: f"++{v}.0", cells.NOT_INT), (lambda v: f"++{v}e0", cells.NOT_INT),
 ])
 def test_an_integer_feature_refuses_what_it_cannot_hold(form, reason):
     assert cells.read_cell(form(_real(BIG_INT_FEATURE)), cells.INT) == (None, reason)

@@ -180,9 +180,10 @@ def _read_ints(stripped: pa.Array, filled: np.ndarray):
     n = len(stripped)
     numbers = np.zeros(n, dtype=np.int64)
     good = np.zeros(n, dtype=bool)
+    # The forms are matched on the cell as written (one sign at most); the plus goes only for the cast.
+    plain = _mask(pc.match_substring_regex(stripped, _PLAIN_INT)) & filled
+    zero_fraction = _mask(pc.match_substring_regex(stripped, _ZERO_FRACTION)) & filled & ~plain
     unsigned = pc.replace_substring_regex(stripped, r"^\+", "")
-    plain = _mask(pc.match_substring_regex(unsigned, _PLAIN_INT)) & filled
-    zero_fraction = _mask(pc.match_substring_regex(unsigned, _ZERO_FRACTION)) & filled & ~plain
     whole = pc.replace_substring_regex(unsigned, r"\.0*$", "")
     candidates = plain | zero_fraction
     digits = _mask(pc.less_equal(pc.utf8_length(whole), 18))  # fits in int64 without a doubt
@@ -191,9 +192,9 @@ def _read_ints(stripped: pa.Array, filled: np.ndarray):
         numbers[fast] = pc.cast(whole.filter(pa.array(fast)), pa.int64()).to_numpy()
         good[fast] = True
     # Long digit strings, and exponent or decimal forms: exact arithmetic, one cell at a time.
-    slow = filled & ~fast & _mask(pc.match_substring_regex(unsigned, _NUMBER))
+    slow = filled & ~fast & _mask(pc.match_substring_regex(stripped, _NUMBER))
     for i in np.flatnonzero(slow):
-        value = _exact_int(unsigned[int(i)].as_py())
+        value = _exact_int(stripped[int(i)].as_py())
         if value is not None:
             numbers[i], good[i] = value, True
     return numbers, good, _reasons(stripped, filled & ~good, NOT_INT)
