@@ -48,16 +48,11 @@ def span_root(work: pathlib.Path, rows: int) -> pathlib.Path:
 
 def _tfx_example_gen(input_base: str, uri: str) -> dict:
     """TFX's CsvExampleGen executor on span-1 of `input_base`, the same splits as ours."""
-    import resource
-
     from tfx.components.example_gen.csv_example_gen import executor as csv_executor
-    from tfx.dsl.components.base import base_beam_executor
     from tfx.proto import example_gen_pb2
-    from tfx.types import standard_artifacts
     from tfx.utils import proto_utils
 
     from core.common import names
-    from pipeline import config
 
     split = example_gen_pb2.SplitConfig.Split
     properties = {
@@ -69,14 +64,7 @@ def _tfx_example_gen(input_base: str, uri: str) -> dict:
         "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
         "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
-    examples = standard_artifacts.Examples()
-    examples.uri = uri
-    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(config.beam_args_for(())))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
-    csv_executor.Executor(context).Do({}, {"examples": [examples]}, properties)
-    return {"seconds": time.perf_counter() - started, "peak_before_mib": before,
-            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return bench_formats.run_executor(csv_executor.Executor, properties, uri)[0]
 
 
 def _timed(command, cwd) -> dict:

@@ -106,8 +106,6 @@ def _warm(files: Dict[str, str], repeats: int) -> dict:
 def _example_gen(input_base: str, uri: str) -> dict:
     """The executor's Do on span 1 under `input_base`, into `uri`: seconds and peaks (MiB)."""
     from tfx.proto import example_gen_pb2
-    from tfx.dsl.components.base import base_beam_executor
-    from tfx.types import standard_artifacts
     from tfx.utils import proto_utils
 
     from components import span_example_gen
@@ -130,16 +128,26 @@ def _example_gen(input_base: str, uri: str) -> dict:
         "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
         span_example_gen.REQUESTED_SPAN: 1, span_example_gen.SCHEMA_DIR: "", span_example_gen.SCHEMA_VERSION: "",
     }
+    timed, examples = run_executor(span_example_gen.Executor, properties, uri)
+    return dict(timed, quarantined=examples.get_int_custom_property(names.QUARANTINED_ROWS))
+
+
+def run_executor(executor_class, properties: dict, uri: str):
+    """({seconds, peak_before_mib, peak_mib}, the Examples artifact) of one ExampleGen executor's
+    Do into `uri`, on the local runner's Beam arguments."""
+    from tfx.dsl.components.base import base_beam_executor
+    from tfx.types import standard_artifacts
+
+    from pipeline import config
+
     examples = standard_artifacts.Examples()
     examples.uri = uri
     context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(config.beam_args_for(())))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    span_example_gen.Executor(context).Do({}, {"examples": [examples]}, properties)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "peak_before_mib": before,
-            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "quarantined": examples.get_int_custom_property(names.QUARANTINED_ROWS)}
+    executor_class(context).Do({}, {"examples": [examples]}, properties)
+    return {"seconds": time.perf_counter() - started, "peak_before_mib": before,
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, examples
 
 
 def bench_formats(py: str, work: pathlib.Path, cwd, timed, summary, quick: bool, repeats: int) -> dict:
