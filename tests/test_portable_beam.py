@@ -246,7 +246,8 @@ def _summary(statistics) -> tuple:
 @pytest.mark.services
 def test_the_portable_run_is_configured_for_its_workers(both_runs, beam_services):
     direct, portable = both_runs["direct"]["config"], both_runs["portable"]["config"]
-    assert portable.beam_pipeline_args == beam_services.beam_args()  # nothing of the DirectRunner's
+    # Nothing of the DirectRunner's; the job's deadline of a day, which the run needed (it lasts over a minute here).
+    assert portable.beam_pipeline_args == (f"--job_server_timeout={config_lib.JOB_SERVER_TIMEOUT_S}",) + beam_services.beam_args()
     assert portable.installed_functions and not direct.installed_functions
     transform = both_runs["portable"]["executions"][names.TRANSFORM]
     assert transform.custom_properties["preprocessing_fn"].string_value == "models.preprocessing.preprocessing_fn"
