@@ -7,11 +7,9 @@ input split; the executor merges them once the pipeline is done."""
 import csv
 import json
 import os
-import struct
 from typing import Dict, List, Sequence
 
 import apache_beam as beam
-import google_crc32c
 import tensorflow as tf
 from apache_beam.io import tfrecordio
 from tfx.components.example_gen import base_example_gen_executor, write_split
@@ -19,6 +17,7 @@ from tfx.dsl.io import fileio
 
 from core.common import names
 from core.reading import report as reading
+from core.reading.sources import tfrecord
 from core.statistics import profile as profile_lib
 
 PROFILE_FILE = names.PROFILE_FILE  # the batch's profile (core/statistics/profile.py), beside Split-*/
@@ -50,22 +49,12 @@ class Splitter:
         return splits
 
 
-def _masked_crc(data: bytes) -> int:
-    """TFRecord's masked crc32c (apache_beam.io.tfrecordio._TFRecordUtil), by the C crc32c."""
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 class _BlockSink(tfrecordio._TFRecordSink):  # pylint: disable=protected-access
     """Beam's TFRecord sink (temporary files, then the shards named as WriteToTFRecord names
     them), whose element is a block of records, framed and written in one write."""
 
     def write_record(self, file_handle, value: List[bytes]) -> None:
-        framed = []
-        for record in value:
-            length = struct.pack("<Q", len(record))
-            framed += [length, struct.pack("<I", _masked_crc(length)), record, struct.pack("<I", _masked_crc(record))]
-        file_handle.write(b"".join(framed))
+        file_handle.write(tfrecord.framed(value))
 
 
 @beam.ptransform_fn

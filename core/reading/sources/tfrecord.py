@@ -227,9 +227,20 @@ def _blocks(serialized: Iterator[bytes]) -> Iterator[List[bytes]]:
         yield block
 
 
-def _masked_crc(data) -> int:
+def masked_crc(data) -> int:
+    """TFRecord's masked CRC-32C of `data`."""
     crc = google_crc32c.value(bytes(data))
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def framed(records: Sequence[bytes]) -> bytes:
+    """`records` in TFRecord's framing (length, its masked CRC, data, its masked CRC): what
+    `_serialized` reads back, what ExampleGen writes a block at a time."""
+    parts = []
+    for record in records:
+        length = struct.pack("<Q", len(record))
+        parts += [length, struct.pack("<I", masked_crc(length)), record, struct.pack("<I", masked_crc(record))]
+    return b"".join(parts)
 
 
 def _serialized(raw: BinaryIO, file: str) -> Iterator[bytes]:
@@ -246,7 +257,7 @@ def _serialized(raw: BinaryIO, file: str) -> Iterator[bytes]:
             if len(buffer) < _HEADER.size:
                 raise InputError(_cut(file, number))
         length, length_crc = _HEADER.unpack_from(buffer, pos)
-        if _masked_crc(buffer[pos:pos + 8]) != length_crc:
+        if masked_crc(buffer[pos:pos + 8]) != length_crc:
             raise InputError(f"{file}: record {number}: its length's checksum does not match "
                              "(a corrupt or truncated file, or not a TFRecord)")
         size = _HEADER.size + length + 4
@@ -255,7 +266,7 @@ def _serialized(raw: BinaryIO, file: str) -> Iterator[bytes]:
             if len(buffer) < size:
                 raise InputError(_cut(file, number))
         data = buffer[pos + _HEADER.size:pos + size - 4]
-        if _masked_crc(data) != struct.unpack_from("<I", buffer, pos + size - 4)[0]:
+        if masked_crc(data) != struct.unpack_from("<I", buffer, pos + size - 4)[0]:
             raise InputError(f"{file}: record {number}: its checksum does not match (a corrupt or truncated file)")
         yield data
         pos += size
