@@ -35,7 +35,7 @@ def check_before_running(config: config_lib.PipelineConfig, inputs: bool = True)
 
 
 def check_inputs(config: config_lib.PipelineConfig) -> None:
-    """Every CSV file the run will read, before anything runs: each record read once, the
+    """Every input file the run will read (any format read), before anything runs: each record read once, the
     columns against the curated schema, and no file writing missing values as a marker not
     declared (core/reading/sources/missing.py); a UserError names the file and line."""
     features = reading.schema_kinds(schema_files.load(config.schema_path))
