@@ -109,24 +109,36 @@ DIRECT_RUNNER_DEFAULTS = {"--direct_running_mode": "in_memory", "--direct_num_wo
 # service that does not answer is caught before the run (`job_service.check`), not by this wait.
 JOB_SERVER_TIMEOUT_FLAG = "--job_server_timeout"
 JOB_SERVER_TIMEOUT_S = 24 * 3600
+# The DirectRunner's workers are this process (or its children, on the same interpreter): they have
+# every package already. Without a dependency flag, TFX's Beam executors copy TFX's installation
+# (about 40 MB) into a temporary folder that nothing deletes, and build an sdist of it there, for
+# each Beam component of each run (`dependency_utils.make_beam_dependency_flags`: 3 to 5 s). Naming
+# tfxgate's own setup.py is TFX's documented way to say the workers' dependencies are provided;
+# the DirectRunner stages nothing, so it never reads the file. A flag of the user's wins.
+DEPENDENCY_FLAGS = ("--setup_file", "--extra_package", "--extra_packages", "--requirements_file",
+                    "--sdk_container_image", "--worker_harness_container_image")
+SETUP_FILE = str(PROJECT_ROOT / "setup.py")
 
 
-def beam_args_for(extra: Tuple[str, ...]) -> Tuple[str, ...]:
+def beam_args_for(extra: Tuple[str, ...], setup_file: str = SETUP_FILE) -> Tuple[str, ...]:
     """The Beam arguments of a run: `extra` (the user's own, last, so they win), after defaults for
     what they leave unsaid: the DirectRunner, and where the runner is a DirectRunner (the default,
-    or named in `extra`), in memory on one worker; any other runner, a job-service deadline of a
-    day (JOB_SERVER_TIMEOUT_S) instead of Beam's minute.
+    or named in `extra`), in memory on one worker, its dependencies `setup_file` (tfxgate's, where
+    the run's process has it) unless `extra` names any (DEPENDENCY_FLAGS); any other runner, a
+    job-service deadline of a day (JOB_SERVER_TIMEOUT_S) instead of Beam's minute.
 
     Raises:
         ConfigError: `extra` names `--runner` without a value.
     """
     runner = beam_runner(extra)
     defaults = {"--runner": DIRECT_RUNNER} if runner is None else {}
+    chosen = {arg.split("=", 1)[0] for arg in extra}
     if is_direct_runner(runner):
         defaults.update(DIRECT_RUNNER_DEFAULTS)
+        if not chosen & set(DEPENDENCY_FLAGS):
+            defaults["--setup_file"] = setup_file
     else:
         defaults[JOB_SERVER_TIMEOUT_FLAG] = str(JOB_SERVER_TIMEOUT_S)
-    chosen = {arg.split("=", 1)[0] for arg in extra}
     return tuple(f"{k}={v}" for k, v in defaults.items() if k not in chosen) + tuple(extra)
 
 

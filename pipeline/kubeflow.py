@@ -91,7 +91,7 @@ def kubeflow_config(
         example_gen_without_driver=True,
         run_parameters=True,
         schema_dir=f"{project_root}/schema",
-        beam_pipeline_args=config_lib.beam_args_for(tuple(beam_args)),
+        beam_pipeline_args=config_lib.beam_args_for(tuple(beam_args), setup_file=f"{IMAGE_PROJECT_ROOT}/setup.py"),
     )
 
 

@@ -35,6 +35,7 @@ FOREIGN = {
     "--job_endpoint": "beam", "--environment_type": "beam", "--environment_config": "beam",
     "--flink_master": "beam", "--spark_master_url": "beam", "--region": "beam",
     "--temp_location": "beam", "--sdk_container_image": "beam", "--job_server_timeout": "beam",
+    "--setup_file": "beam",
     # python -m apache_beam.runners.worker.worker_pool_main
     "--service_port": "beam worker pool",
     # the task entrypoint's argument (pipeline/kfp_entrypoint.py), written by the compiler

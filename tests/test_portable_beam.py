@@ -23,7 +23,7 @@ from pipeline import config as config_lib
 from tests.beam_portable import BeamServices
 from tests.paths import DATA_ROOT
 
-DIRECT_DEFAULTS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+DIRECT_DEFAULTS = ("--direct_running_mode=in_memory", "--direct_num_workers=1", f"--setup_file={config_lib.SETUP_FILE}")
 PORTABLE = ("--runner=PortableRunner", "--job_endpoint=localhost:8099",
             "--environment_type=EXTERNAL", "--environment_config=localhost:50000")
 
@@ -103,7 +103,41 @@ def test_a_job_service_that_does_not_answer_is_one_line_before_anything_runs(tmp
 @pytest.mark.unit
 def test_a_users_direct_runner_setting_replaces_the_default():
     args = config_lib.beam_args_for(("--direct_num_workers=2", "--direct_running_mode=multi_processing"))
-    assert args == ("--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing")
+    assert args == ("--runner=DirectRunner", f"--setup_file={config_lib.SETUP_FILE}", "--direct_num_workers=2",
+                    "--direct_running_mode=multi_processing")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("runner", [(), ("--runner=DirectRunner", "--direct_running_mode=multi_processing")])
+def test_tfx_builds_no_package_of_itself_for_the_direct_runners_workers(runner, monkeypatch):
+    """TFX's Beam executors ask `make_beam_dependency_flags` for their workers' dependencies; with
+    none named, it copies TFX's installation to a temporary folder left behind and builds an sdist
+    there, for every Beam component of every run. The DirectRunner's workers have every package."""
+    from tfx.utils import dependency_utils
+
+    def build():
+        raise AssertionError("TFX built an ephemeral package for the DirectRunner")
+
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", build)
+    args = list(config_lib.beam_args_for(runner))
+    assert dependency_utils.make_beam_dependency_flags(args) == args
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("dependency", ["--extra_package=dist/x.tar.gz", "--requirements_file=req.txt",
+                                        "--setup_file=/elsewhere/setup.py"])
+def test_a_users_dependency_flag_replaces_ours(dependency):
+    args = config_lib.beam_args_for((dependency,))
+    assert [a for a in args if a.split("=", 1)[0] in config_lib.DEPENDENCY_FLAGS] == [dependency]
+
+
+@pytest.mark.unit
+def test_other_runners_get_tfxs_own_dependency_inference(monkeypatch):
+    from tfx.utils import dependency_utils
+
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", lambda: "/tmp/tfx_ephemeral.tar.gz")
+    args = list(config_lib.beam_args_for(PORTABLE))
+    assert dependency_utils.make_beam_dependency_flags(args) == args + ["--extra_package=/tmp/tfx_ephemeral.tar.gz"]
 
 
 @pytest.mark.unit
