@@ -271,7 +271,7 @@ class TypedBlocks(beam.PTransform):
             )
             _ = (
                 converted.profile
-                | "MergeProfiles" >> beam.CombineGlobally(outputs.Merge(profile_lib.Profile))
+                | "MergeProfiles" >> beam.CombineGlobally(outputs.Merge(profile_lib.Profile, profile_lib.merge_all))
                 | "WriteProfile" >> beam.Map(
                     outputs.write_profile, os.path.join(self._reading_uri, outputs.PROFILE_PARTS), self._part)
             )

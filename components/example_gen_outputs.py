@@ -5,6 +5,7 @@ profile of each input split, merged into `profile.json`. The Beam pipeline write
 input split; the executor merges them once the pipeline is done."""
 
 import csv
+import functools
 import json
 import os
 from typing import Dict, List, Sequence
@@ -69,25 +70,32 @@ def WriteSplit(blocks: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:
 
 
 class Merge(beam.CombineFn):
-    """Merges the per-batch reports or profiles of a split: `empty()` starts, `.merge` combines."""
+    """Merges the per-batch reports or profiles of a split: `empty()` starts, `.merge` combines.
 
-    def __init__(self, empty):
+    merge_all: merges a list of them as merging one by one from `empty()` does (byte for byte),
+    at once (profile.merge_all: each feature once, not the growing result per batch); the
+    accumulator holds at most HELD of them before it merges them into one."""
+
+    HELD = 64
+
+    def __init__(self, empty, merge_all=None):
         self._empty = empty
+        self._merge_all = merge_all or (lambda items: functools.reduce(lambda a, b: a.merge(b), items, empty()))
 
     def create_accumulator(self):
-        return self._empty()
+        return []
 
     def add_input(self, accumulator, item):
-        return accumulator.merge(item)
+        accumulator.append(item)
+        if len(accumulator) > self.HELD:
+            accumulator[:] = [self._merge_all(accumulator)]
+        return accumulator
 
     def merge_accumulators(self, accumulators):
-        result = self._empty()
-        for accumulator in accumulators:
-            result = result.merge(accumulator)
-        return result
+        return [self._merge_all([self._merge_all(accumulator) for accumulator in accumulators])]
 
     def extract_output(self, accumulator):
-        return accumulator
+        return self._merge_all(accumulator)
 
 
 def write_profile(profile: profile_lib.Profile, folder: str, name: str) -> None:

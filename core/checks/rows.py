@@ -74,7 +74,7 @@ def judge(read: Mapping[str, cells.Column], kinds: Mapping[str, str], rules: Seq
     for name, domain in (domains or {}).items():
         if name in columns:
             dense = columns[name][1]
-            outside = np.flatnonzero(domain.outside(dense) & ~bad)
+            outside = np.flatnonzero(domain.outside(dense, read[name]) & ~bad)
             if len(outside):
                 report.add_outside(name, outside, lambda i, dense=dense: _show(dense[i]), where)
     return Block(bad, reasons, columns, bad & ~unreadable_rows, tuple(ruled))

@@ -64,14 +64,16 @@ class Domain:
     low: Optional[float] = None
     high: Optional[float] = None
 
-    def outside(self, dense):
-        """Per row of a dense column (core.statistics.profile.dense), whether its value lies outside."""
+    def outside(self, dense, column: Optional[cells.Column] = None):
+        """Per row of a dense column (core.statistics.profile.dense), whether its value lies outside.
+
+        column: the column `dense` was made from (BYTES): its text is compared as Arrow holds it,
+        rather than converted back from `dense`'s Python strings. Whole-column operations: a set
+        lookup (`pyarrow.compute.is_in`) of every present value, comparisons for a range."""
         import numpy as np
 
         if self.values is not None:
-            present = np.array([v is not None for v in dense], dtype=bool)
-            inside = np.array([v in self.values for v in dense], dtype=bool) if len(dense) else present
-            return present & ~inside
+            return self._outside_values(np.asarray(dense), column)
         values = np.asarray(dense, dtype=np.float64)
         result = np.zeros(len(values), dtype=bool)
         with np.errstate(invalid="ignore"):
@@ -80,6 +82,35 @@ class Domain:
             if self.high is not None:
                 result |= values > self.high
         return result
+
+    def _outside_values(self, dense, column: Optional[cells.Column]):
+        """Outside a string domain: a value present (not None) and not one of `values` (a number,
+        NaN included, never is: a numeric column under a string domain is outside throughout)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if dense.dtype.kind in "biufc":
+            return np.ones(len(dense), dtype=bool)
+        dense = dense.astype(object, copy=False)
+        present = np.not_equal(dense, None)
+        result = np.zeros(len(dense), dtype=bool)
+        text = _text(column) if column is not None and present.any() else None
+        if text is None or len(text) != int(present.sum()):
+            text = pa.array(dense[present], pa.string())
+        values = pa.array(sorted(self.values), pa.string())  # the schema's values: valid UTF-8 (protobuf's check)
+        result[present] = ~pc.is_in(text, value_set=values).to_numpy(zero_copy_only=False)
+        return result
+
+
+def _text(column: cells.Column):
+    """A BYTES column's present values as Arrow text; None where they are not valid UTF-8."""
+    import pyarrow as pa
+
+    try:
+        return column.values.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def schema_domains(schema) -> Dict[str, Domain]:

@@ -18,6 +18,7 @@ values (the rest counted as `other`), a slice key SLICE_CAP values.
 """
 
 import dataclasses
+import functools
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -25,7 +26,8 @@ import numpy as np
 from core.reading import cells
 from core.statistics import grouping
 from core.statistics.feature_profile import (  # noqa: F401 (dense, quantiles_histogram: the profile's API)
-    NUMERIC_CAP, ROW_SKETCH, SLICE_CAP, SLICE_NUMERIC_CAP, VERSION, FeatureProfile, dense, quantiles_histogram)
+    NUMERIC_CAP, ROW_SKETCH, SLICE_CAP, SLICE_NUMERIC_CAP, STRING_CAP, VERSION, FeatureProfile, dense,
+    quantiles_histogram)
 
 # ---- slices --------------------------------------------------------------------------------------
 
@@ -194,10 +196,57 @@ class Profile:
 
 
 def merge_all(profiles: Iterable[Profile]) -> Profile:
-    result = Profile()
-    for profile in profiles:
-        result = result.merge(profile)
+    """The profiles merged: byte for byte what merging them one by one into an empty profile gives,
+    but each feature (and slice) merged once over all the profiles holding it, not the growing
+    result again for every profile."""
+    profiles = list(profiles)
+    result = Profile(sum(p.rows for p in profiles))
+    result.features = _merge_many_features([p.features for p in profiles])
+    for name in sorted(set().union(*(p.slices for p in profiles))):
+        pieces = [p.slices[name] for p in profiles if name in p.slices]
+        result.slices[name] = pieces[0] if len(pieces) == 1 else Slice(
+            pieces[0].key, sum(s.rows for s in pieces), _merge_many_features([s.features for s in pieces]))
+    result.row_hashes = _smallest(np.concatenate([result.row_hashes] + [p.row_hashes for p in profiles]))
+    result.broken = _merge_many_features([p.broken for p in profiles])
     return result
+
+
+def _merge_many_features(dicts: Sequence[Dict[str, FeatureProfile]]) -> Dict[str, FeatureProfile]:
+    merged = {}
+    for name in sorted(set().union(*dicts)):
+        found = [d[name].settle() for d in dicts if name in d]
+        merged[name] = found[0] if len(found) == 1 else _merge_many(found)
+    return merged
+
+
+def _merge_many(found: List[FeatureProfile]) -> FeatureProfile:
+    """`found[0].merge(found[1]).merge(found[2])...` at once where that is exact: strings counted
+    in the same order, or numbers whose union stays within the cap without rounding (and no -0.0,
+    whose place beside 0.0 depends on each merge's sort); else one by one."""
+    first = found[0]
+    if any(f.kind != first.kind for f in found):
+        return functools.reduce(FeatureProfile.merge, found)
+    merged = FeatureProfile(first.kind, sum(f.present for f in found), cap=first.cap)
+    if not first.numeric:
+        merged.strings, merged.other = dict(first.strings), sum(f.other for f in found)
+        for f in found[1:]:
+            for value, count in f.strings.items():
+                if value in merged.strings or len(merged.strings) < STRING_CAP:
+                    merged.strings[value] = merged.strings.get(value, 0) + count
+                else:
+                    merged.other += count
+        return merged
+    values = np.concatenate([np.asarray(f.values, dtype=np.float64) for f in found])
+    signed_zero = np.signbit(values[values == 0]).any()
+    if any(f.digits is not None for f in found) or np.isnan(values).any() or signed_zero:
+        return functools.reduce(FeatureProfile.merge, found)
+    unique, inverse = np.unique(values, return_inverse=True)
+    if len(unique) > merged.cap:
+        return functools.reduce(FeatureProfile.merge, found)
+    weights = np.concatenate([f.counts for f in found])
+    merged.values = unique
+    merged.counts = np.bincount(inverse, weights=weights, minlength=len(unique)).astype(np.int64)
+    return merged
 
 
 def _feature(features: Dict[str, FeatureProfile], name: str, kind: str, cap: int) -> FeatureProfile:
