@@ -169,12 +169,16 @@ class FeatureProfile:
         else:
             merged.strings = dict(self.strings)
             merged.other = self.other + other.other
-            for value, count in other.strings.items():
-                if value in merged.strings or len(merged.strings) < STRING_CAP:
-                    merged.strings[value] = merged.strings.get(value, 0) + count
-                else:
-                    merged.other += count
+            merged.absorb_strings(other.strings)
         return merged
+
+    def absorb_strings(self, strings: dict) -> None:
+        """Counts `strings` (value -> count) in: a value past STRING_CAP distinct ones goes to `other`."""
+        for value, count in strings.items():
+            if value in self.strings or len(self.strings) < STRING_CAP:
+                self.strings[value] = self.strings.get(value, 0) + count
+            else:
+                self.other += count
 
     def settle(self) -> "FeatureProfile":
         """Merges the values held back (cheap appends while adding blocks); returns self."""

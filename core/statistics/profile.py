@@ -230,11 +230,7 @@ def _merge_many(found: List[FeatureProfile]) -> FeatureProfile:
     if not first.numeric:
         merged.strings, merged.other = dict(first.strings), sum(f.other for f in found)
         for f in found[1:]:
-            for value, count in f.strings.items():
-                if value in merged.strings or len(merged.strings) < STRING_CAP:
-                    merged.strings[value] = merged.strings.get(value, 0) + count
-                else:
-                    merged.other += count
+            merged.absorb_strings(f.strings)
         return merged
     values = np.concatenate([np.asarray(f.values, dtype=np.float64) for f in found])
     signed_zero = np.signbit(values[values == 0]).any()
