@@ -1,7 +1,8 @@
 """`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
 
     python -m benchmarks.run [--repeats 3] [--quick]
-        [--skip pipeline,before_model_gate,reference,latency,throughput,cost,serving,detection,online,formats,example_gen_speed]
+        [--skip pipeline,before_model_gate,reference,latency,throughput,cost,serving,detection,online,formats,
+                example_gen_speed,statistics_gen_speed]
                               [--only online]
 
 Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
@@ -29,6 +30,7 @@ from benchmarks import formats as bench_formats
 from benchmarks import online as bench_online_lib
 from benchmarks import provenance
 from benchmarks import report as bench_report
+from benchmarks import statistics_gen_speed as bench_statistics_gen_speed
 from pipeline.config import PROJECT_ROOT
 
 WORK = PROJECT_ROOT / "outputs" / "bench"
@@ -282,7 +284,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
     parser.add_argument("--skip", default="",
                         help="comma-separated: pipeline, before_model_gate, reference, latency, throughput, cost, "
-                             "serving, detection, online, formats, example_gen_speed")
+                             "serving, detection, online, formats, example_gen_speed, statistics_gen_speed")
     parser.add_argument("--only", default="", help="comma-separated: run these sections alone (the others are "
                         "carried over from earlier results), e.g. --only online")
     parser.add_argument("--serving-mib", default="20,200",
@@ -311,7 +313,9 @@ def main(argv=None) -> int:
              ("formats", lambda: bench_formats.bench_formats(PY, WORK, PROJECT_ROOT, timed, summary, args.quick, repeats)),
              ("example_gen_speed", lambda: bench_example_gen_speed.bench(
                  WORK, [bench_formats.QUICK_EXAMPLE_GEN_ROWS if args.quick else bench_formats.EXAMPLE_GEN_ROWS],
-                 repeats, True))]
+                 repeats, True)),
+             # after `serving`: it reads the newest ServingExampleGen output (the largest batch)
+             ("statistics_gen_speed", lambda: bench_statistics_gen_speed.bench(WORK, 1 if args.quick else repeats))]
     if args.only:
         wanted = set(filter(None, args.only.split(",")))
         unknown = wanted - {name for name, _ in steps}
