@@ -189,6 +189,8 @@ def serving_section(v: dict) -> str:
         parts = ", ".join(f"{k} {t:.0f} s" for k, t in sorted(e["components"].items()))
         lines.append(f"| {e['file_mib']:.0f} MiB | {e['rows']:,} | {e['seconds']:.0f} s | {e['peak_mib']:,.0f} MiB | "
                      f"{e['peak_over_warm_up_mib']:+,.0f} MiB | {parts} |")
+    if v.get("note"):  # what the run's figures need beside them (the machine's load, where the peak was)
+        lines += ["", v["note"]]
     cached = [f"{mib} MiB: {len(v['sizes'][mib]['cached'])} components" for mib in sizes if "cached" in v["sizes"][mib]]
     if cached:
         lines += ["", "Served from the cache (the training side): " + "; ".join(cached) + "."]

@@ -61,7 +61,7 @@ What stands in the way of a fast StatisticsGen, largest first:
 - **Decoding tf.Examples**: tfx_bsl's decoder costs 25 to 45 µs a row on this loaded machine
   (its timings vary with the load, not with the batch size: 1,000 or 4,096 rows a batch alike).
   Over 8.5 million rows that is 3.5 to 6.5 minutes alone, on one core: whatever reads Examples on one
-  worker cannot meet the 4-minute target for the whole runner. The columns ExampleGen already
+  worker spends most or all of the 4 minutes the whole runner is allowed on this step alone. The columns ExampleGen already
   holds in Arrow (its typed blocks) would give the same statistics without writing and decoding
   Examples first; not tried here.
 """
