@@ -36,12 +36,14 @@ def statistics_gen_speed_section(s: dict) -> str:
 
 WHY = """### Where StatisticsGen's time goes (2026-12-07)
 
-The table's run: Examples made by our ExampleGen from 150,000 resampled rows (train and eval
-splits), two rounds, in the minutes when the 1 GB serving run of the section above and another
-helper's benchmarks and tests shared the 2 CPUs (load average 5 to 6): TFX's executor took 38.4
-and 48.6 s, in process 8.0 and 15.9 s. Not yet measured on the 1 GB batch's Examples side by
-side (inside the runner, TFX's executor is ServingStatisticsGen in the section above). On the
-shipped serving sample (833 rows) the in-process statistics equal TFX's, feature for feature.
+The table's run: the 1 GB serving batch's Examples (ServingExampleGen's output in the section
+above), one round, right after that run, the 2 CPUs less loaded than during it (load average
+1.3 to 2.7). In process, the statistics of 8.5 million rows take 2.8 minutes at a flat 822 MiB;
+TFX's executor 7.4 minutes, peaking at 1,206 MiB (inside the loaded runner, ServingStatisticsGen
+took 615 s). Side by side at 150,000 rows (Examples made by our ExampleGen, train and eval
+splits, two rounds, during the loaded serving run): TFX's executor 38.4 and 48.6 s, in process
+8.0 and 15.9 s. On the shipped serving sample (833 rows) the in-process statistics equal TFX's,
+feature for feature; on the larger batches only the row counts were compared (equal).
 
 cProfile of one process each on the same 150,000 rows (`python -m benchmarks.statistics_gen_speed
 profile tfx`, then `ours`; the profiler inflates calls):
@@ -57,11 +59,12 @@ profile tfx`, then `ours`; the profiler inflates calls):
 
 What stands in the way of a fast StatisticsGen, largest first:
 - **Beam on one worker**: about 12 s of fixed cost per execution (package, pipeline), then
-  Beam's per-record reading in Python; in process these are gone (3.6x faster here).
+  Beam's per-record reading in Python; in process these are gone (3.6x faster at 150,000 rows, 2.7x on the 1 GB batch).
 - **Decoding tf.Examples**: tfx_bsl's decoder costs 25 to 45 µs a row on this loaded machine
   (its timings vary with the load, not with the batch size: 1,000 or 4,096 rows a batch alike).
-  Over 8.5 million rows that is 3.5 to 6.5 minutes alone, on one core: whatever reads Examples on one
-  worker spends most or all of the 4 minutes the whole runner is allowed on this step alone. The columns ExampleGen already
+  In process, the 1 GB batch's statistics took 168 s, about two thirds of it decoding by the
+  150,000-row profile's share: most of the 4 minutes the whole runner is allowed, for a step that
+  reads again what ExampleGen has just read. The columns ExampleGen already
   holds in Arrow (its typed blocks) would give the same statistics without writing and decoding
   Examples first; not tried here.
 """
