@@ -6,6 +6,7 @@ from typing import Optional
 from benchmarks.report_detection import detection_section
 from benchmarks.report_formats import formats_section, targets as formats_targets
 from benchmarks.report_example_gen import example_gen_speed_section
+from benchmarks.report_statistics_gen import statistics_gen_speed_section
 from benchmarks.report_validate_speed import VALIDATE_SPEED
 
 
@@ -162,6 +163,8 @@ def markdown(r: dict) -> str:
         lines += ["", formats_section(r["formats"])]
     if r.get("example_gen_speed"):
         lines += ["", example_gen_speed_section(r["example_gen_speed"])]
+    if r.get("statistics_gen_speed"):
+        lines += ["", statistics_gen_speed_section(r["statistics_gen_speed"])]
     lines += ["", VALIDATE_SPEED.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
@@ -186,6 +189,11 @@ def serving_section(v: dict) -> str:
         parts = ", ".join(f"{k} {t:.0f} s" for k, t in sorted(e["components"].items()))
         lines.append(f"| {e['file_mib']:.0f} MiB | {e['rows']:,} | {e['seconds']:.0f} s | {e['peak_mib']:,.0f} MiB | "
                      f"{e['peak_over_warm_up_mib']:+,.0f} MiB | {parts} |")
+    if v.get("note"):  # what the run's figures need beside them (the machine's load, where the peak was)
+        lines += ["", v["note"]]
+    cached = [f"{mib} MiB: {len(v['sizes'][mib]['cached'])} components" for mib in sizes if "cached" in v["sizes"][mib]]
+    if cached:
+        lines += ["", "Served from the cache (the training side): " + "; ".join(cached) + "."]
     if len(sizes) >= 2:
         a, b = v["sizes"][sizes[0]], v["sizes"][sizes[-1]]
         per_mib = (b["peak_mib"] - a["peak_mib"]) / max(1e-9, b["file_mib"] - a["file_mib"])
@@ -200,7 +208,8 @@ def serving_section(v: dict) -> str:
 _SECTION_NAMES = {"pipeline": "1 (pipeline)", "before_model_gate": "1 (before the model gate)", "reference": "1 (TFX's reference)", "latency": "2 (latency)",
                   "throughput": "3 (throughput)", "cost": "cost of the checks", "serving": "large serving batch",
                   "detection": "detection", "online": "online validation (`tfxgate serve`)",
-                  "formats": "CSV, gzipped CSV and Parquet"}
+                  "formats": "CSV, gzipped CSV and Parquet", "example_gen_speed": "ExampleGen speed",
+                  "statistics_gen_speed": "StatisticsGen speed"}
 
 
 def _carried(carried: dict) -> str:

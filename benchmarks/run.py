@@ -1,7 +1,8 @@
 """`make bench`: what the pipeline and validation cost, beside their baselines, as data grows.
 
     python -m benchmarks.run [--repeats 3] [--quick]
-        [--skip pipeline,before_model_gate,reference,latency,throughput,cost,serving,detection,online,formats,example_gen_speed]
+        [--skip pipeline,before_model_gate,reference,latency,throughput,cost,serving,detection,online,formats,
+                example_gen_speed,statistics_gen_speed]
                               [--only online]
 
 Writes benchmarks/results/<date>.json and docs/BENCHMARKS.md. Every figure is the median of
@@ -29,6 +30,7 @@ from benchmarks import formats as bench_formats
 from benchmarks import online as bench_online_lib
 from benchmarks import provenance
 from benchmarks import report as bench_report
+from benchmarks import statistics_gen_speed as bench_statistics_gen_speed
 from pipeline.config import PROJECT_ROOT
 
 WORK = PROJECT_ROOT / "outputs" / "bench"
@@ -214,40 +216,54 @@ def bench_cost(sizes: List[int], repeats: int) -> dict:
 
 def bench_serving(sizes_mib: List[int]) -> dict:
     """The whole runner with a serving batch of each size, training side cached (one warm-up run
-    with the shipped serving batch first): wall time, peak memory and the serving components."""
+    with the shipped serving batch first): wall time, peak memory and the serving components.
+
+    Every run reads one data root (WORK/serving-root: train/ links to the shipped spans, serving/
+    holds the batch of the run): TrainExampleGen's input_base is part of its cache key, so a root
+    per size would run the whole training side again (Transform and Trainer included)."""
     outputs = WORK / "serving-outputs"
     shutil.rmtree(outputs, ignore_errors=True)
     sample = PROJECT_ROOT / "data" / "serving"
     row_bytes = sum(f.stat().st_size for f in sample.glob("*.csv")) / max(
         1, sum(sum(1 for _ in f.open()) - 1 for f in sample.glob("*.csv")))
+    root = WORK / "serving-root"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "train").symlink_to(PROJECT_ROOT / "data" / "train")
 
-    def run(data_root: pathlib.Path) -> dict:
-        result = timed([PY, "runner_local.py", "--outputs", str(outputs), "--data-root", str(data_root)])
+    def serve(files: List[pathlib.Path]) -> None:
+        shutil.rmtree(root / "serving", ignore_errors=True)
+        (root / "serving").mkdir()
+        for f in files:
+            (root / "serving" / f.name).symlink_to(f)
+
+    def run() -> dict:
+        result = timed([PY, "runner_local.py", "--outputs", str(outputs), "--data-root", str(root)])
         if result["code"] not in (0, 3):  # 3: the gate blocked (resampled serving rows may drift)
             raise RuntimeError(f"serving run failed: {result['stderr'][-2000:]}")
-        components = {}
+        components, cached = {}, []
         for line in result["stdout"].splitlines():
             match = _COMPONENT_LINE.match(line)
             if match and match.group(1).startswith("Serving"):
                 components[match.group(1)] = float(match.group(3))
+            if match and match.group(2) == "cached":
+                cached.append(match.group(1))
         return {"seconds": result["wall"], "peak_mib": result["peak_mib"], "exit": result["code"],
-                "components": components}
+                "components": components, "cached": sorted(cached)}
 
-    warm = run(PROJECT_ROOT / "data")
+    serve(sorted(sample.glob("*.csv")))
+    warm = run()
     result = {"warm_up": warm, "sizes": {}}
     for mib in sizes_mib:
         rows = int(mib * 2**20 / row_bytes)
         csv = bench_data.make_csv(WORK / "data" / f"serving-{rows}.csv", rows, label=False)
-        root = WORK / f"serving-root-{mib}"
-        shutil.rmtree(root, ignore_errors=True)
-        (root / "serving").mkdir(parents=True)
-        (root / "train").symlink_to(PROJECT_ROOT / "data" / "train")
-        (root / "serving" / "batch.csv").symlink_to(csv)
-        entry = run(root)
+        serve([csv])
+        entry = run()
         entry.update(rows=rows, file_mib=csv.stat().st_size / 2**20)
         entry["peak_over_warm_up_mib"] = entry["peak_mib"] - warm["peak_mib"]
         result["sizes"][str(mib)] = entry
-        print(f"bench: serving {mib} MiB: {entry['seconds']:.0f} s, peak {entry['peak_mib']:,.0f} MiB", flush=True)
+        print(f"bench: serving {mib} MiB: {entry['seconds']:.0f} s, peak {entry['peak_mib']:,.0f} MiB; cached: "
+              f"{', '.join(entry['cached']) or 'nothing'}", flush=True)
     return result
 
 
@@ -268,7 +284,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat: a smoke run")
     parser.add_argument("--skip", default="",
                         help="comma-separated: pipeline, before_model_gate, reference, latency, throughput, cost, "
-                             "serving, detection, online, formats, example_gen_speed")
+                             "serving, detection, online, formats, example_gen_speed, statistics_gen_speed")
     parser.add_argument("--only", default="", help="comma-separated: run these sections alone (the others are "
                         "carried over from earlier results), e.g. --only online")
     parser.add_argument("--serving-mib", default="20,200",
@@ -297,7 +313,9 @@ def main(argv=None) -> int:
              ("formats", lambda: bench_formats.bench_formats(PY, WORK, PROJECT_ROOT, timed, summary, args.quick, repeats)),
              ("example_gen_speed", lambda: bench_example_gen_speed.bench(
                  WORK, [bench_formats.QUICK_EXAMPLE_GEN_ROWS if args.quick else bench_formats.EXAMPLE_GEN_ROWS],
-                 repeats, True))]
+                 repeats, True)),
+             # after `serving`: it reads the newest ServingExampleGen output (the largest batch)
+             ("statistics_gen_speed", lambda: bench_statistics_gen_speed.bench(WORK, 1 if args.quick else repeats))]
     if args.only:
         wanted = set(filter(None, args.only.split(",")))
         unknown = wanted - {name for name, _ in steps}
