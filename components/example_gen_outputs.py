@@ -76,7 +76,7 @@ class Merge(beam.CombineFn):
     at once (profile.merge_all: each feature once, not the growing result per batch); the
     accumulator holds at most HELD of them before it merges them into one."""
 
-    HELD = 64
+    HELD = 8  # 64 held 37 profiles at 150,000 rows: a peak of 1,053 MiB against 844 MiB with 8, and no faster
 
     def __init__(self, empty, merge_all=None):
         self._empty = empty
