@@ -50,7 +50,7 @@ profile tfx`, then `ours`; the profiler inflates calls):
 
 | Where | TFX's executor: 43.5 s | In process: 9.8 s |
 |---|---|---|
-| Executor set-up: `build_ephemeral_package` (a `setup.py sdist` subprocess, 4.6 s) | 5.7 s | none |
+| Executor set-up: `build_ephemeral_package` (a `setup.py sdist` subprocess, 4.6 s; since gone from the pipeline's runs, whose DirectRunner arguments now name tfxgate's setup.py) | 5.7 s | none |
 | Building the Beam pipeline (`apply` of TFDV's and TFXIO's transforms) | 6.1 s | none |
 | Reading the records: Beam's TFRecord reader in Python (150,000 `read_record` calls, crc32c by crcmod) | 9.0 s | 0.3 s (`tf.data`, C++) |
 | Decoding tf.Examples to Arrow (tfx_bsl `ExamplesToRecordBatchDecoder.DecodeBatch`) | 3.9 s (183 batches) | 6.6 s (38 batches of 4,096) |
