@@ -111,8 +111,9 @@ JOB_SERVER_TIMEOUT_FLAG = "--job_server_timeout"
 JOB_SERVER_TIMEOUT_S = 24 * 3600
 # The DirectRunner's workers are this process (or its children, on the same interpreter): they have
 # every package already. Without a dependency flag, TFX's Beam executors copy TFX's installation
-# (about 40 MB) into a temporary folder that nothing deletes, and build an sdist of it there, for
-# each Beam component of each run (`dependency_utils.make_beam_dependency_flags`: 3 to 5 s). Naming
+# (about 40 MB) into a temporary folder that TFX never deletes (the local runner removes its own
+# temporary files; a task or a direct call of an executor leaves it) and build an sdist of it
+# there, for each Beam component of each run (`dependency_utils.make_beam_dependency_flags`: 3 to 5 s). Naming
 # tfxgate's own setup.py is TFX's documented way to say the workers' dependencies are provided;
 # the DirectRunner stages nothing, so it never reads the file. A flag of the user's wins.
 DEPENDENCY_FLAGS = ("--setup_file", "--extra_package", "--extra_packages", "--requirements_file",
