@@ -194,12 +194,17 @@ def test_a_stage_killed_mid_run_is_retried_and_registers_nothing_twice(clean, ai
     the cache (a second DAG run of unchanged data registers nothing new), the Trainer runs and is
     killed (SIGKILL, as a lost worker); Airflow retries the stage, which finishes the same MLMD run."""
     log = tmp_path / "airflow.log"
+    models = project_lib.load(project["folder"]).outputs / "pipeline" / names.TRAINER / "model"
+    models_before = set(models.iterdir())
     before, started = len(_dag_runs(airflow, project["dag_id"])), time.monotonic()
     proc = _start(airflow, project, {"span": 1, "train_steps": TRAIN_STEPS + 50}, log)
     killed = None
     while killed is None and proc.poll() is None and time.monotonic() - started < DAG_RUN_TIMEOUT_S:
         lines = log.read_text().splitlines()
-        if any(names.TRAINER in line and line.rstrip().endswith("started") for line in lines):
+        # Killed once TFX has registered the Trainer's execution and made its model folder: a kill
+        # between "started" and that moment leaves nothing for the retry to recover.
+        if any(names.TRAINER in line and line.rstrip().endswith("started") for line in lines) \
+                and set(models.iterdir()) - models_before:
             victim = _process_of_stage(psutil.Process(proc.pid), "train")
             if victim is not None:
                 victim.send_signal(signal.SIGKILL)
