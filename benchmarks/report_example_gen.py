@@ -47,6 +47,11 @@ loaded): 14,375 rows/s, peak 835 MiB against 831 MiB at 150,000 rows: memory sta
 profiles nothing, ran at 1,823 rows/s beside our 3,082 in the first side-by-side run: it pays
 Beam's cost per row and a Reshuffle holding every record.
 
+On an idle machine later that day, side by side (`--baseline` a checkout of the code before the
+evening's changes): 150,000 rows at 13,575 rows/s and a peak of 844 MiB, against 9,246 rows/s and
+825 MiB for that code; TFX's CsvExampleGen, in an earlier round of the same hour, 2,647 rows/s
+(median of 2) and 1,244 MiB.
+
 cProfile of one process on 150,000 rows (`python -m benchmarks.example_gen_speed profile`; the
 executor's Do; the profiler inflates calls). "After" is the block path with the first numpy
 encoder:
