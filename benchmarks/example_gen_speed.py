@@ -128,22 +128,14 @@ def bench(work: pathlib.Path, rows_list, repeats: int, with_tfx: bool, baseline=
 
 def profile(work: pathlib.Path, rows: int, top: int) -> None:
     """Our executor once under cProfile, in this process: the top entries by own and cumulative time."""
-    import cProfile
-    import pstats
-
     from components import span_example_gen  # noqa: F401  (imports are not what is measured)
     from pipeline import config  # noqa: F401
 
     root = span_root(work, rows)
     uri = work / "example-gen-speed-out" / "profile"
     shutil.rmtree(uri, ignore_errors=True)
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
-    profiler.runcall(bench_formats._example_gen, str(root), str(uri))  # pylint: disable=protected-access
-    print(f"{rows:,} rows in {time.perf_counter() - started:.1f} s (under the profiler)")
-    stats = pstats.Stats(profiler).strip_dirs()
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
+    bench_formats.print_profile(lambda: bench_formats._example_gen(str(root), str(uri)),  # pylint: disable=protected-access
+                                f"{rows:,} rows", top)
     shutil.rmtree(uri, ignore_errors=True)
 
 

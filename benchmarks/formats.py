@@ -150,6 +150,23 @@ def run_executor(executor_class, properties: dict, uri: str):
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, examples
 
 
+def print_profile(call: Callable[[], object], what, top: int) -> None:
+    """Runs `call` once under cProfile in this process and prints how long it took (`what`: the
+    work, e.g. "150,000 rows", or a function that says it once the call is done), then the top
+    entries by own time and by cumulative time."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.runcall(call)
+    seconds = time.perf_counter() - started
+    print(f"{what() if callable(what) else what} in {seconds:.1f} s (under the profiler)")
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
 def bench_formats(py: str, work: pathlib.Path, cwd, timed, summary, quick: bool, repeats: int) -> dict:
     """The section's figures: run.py's `formats` step."""
     rows = QUICK_ROWS if quick else ROWS

@@ -170,24 +170,15 @@ def bench(work: pathlib.Path, repeats: int, examples=None) -> dict:
 
 def profile(kind: str, examples: pathlib.Path, limit: int, top: int) -> None:
     """One kind under cProfile in this process (ours: only the first `limit` rows of each split)."""
-    import cProfile
-    import pstats
-
     import tensorflow_data_validation  # noqa: F401
     import tfx.components  # noqa: F401
 
+    from benchmarks import formats as bench_formats
+
     out = examples.parent.parent / "statistics-gen-profile"
     shutil.rmtree(out, ignore_errors=True)
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
-    if kind == "ours":
-        profiler.runcall(_ours, str(examples), str(out), limit)
-    else:
-        profiler.runcall(_tfx, str(examples), str(out))
-    print(f"{_rows(str(out)):,} rows in {time.perf_counter() - started:.1f} s (under the profiler)")
-    stats = pstats.Stats(profiler).strip_dirs()
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
+    call = (lambda: _ours(str(examples), str(out), limit)) if kind == "ours" else (lambda: _tfx(str(examples), str(out)))
+    bench_formats.print_profile(call, lambda: f"{_rows(str(out)):,} rows", top)
     shutil.rmtree(out, ignore_errors=True)
 
 
