@@ -60,7 +60,6 @@ def test_merge_all_is_merging_one_by_one(caps, monkeypatch):
         numeric, sliced, strings = caps
         monkeypatch.setattr(profile_lib, "NUMERIC_CAP", numeric)
         monkeypatch.setattr(profile_lib, "SLICE_NUMERIC_CAP", sliced)
-        monkeypatch.setattr(profile_lib, "STRING_CAP", strings)
         monkeypatch.setattr(feature_profile, "STRING_CAP", strings)
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2

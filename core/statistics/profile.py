@@ -26,8 +26,7 @@ import numpy as np
 from core.reading import cells
 from core.statistics import grouping
 from core.statistics.feature_profile import (  # noqa: F401 (dense, quantiles_histogram: the profile's API)
-    NUMERIC_CAP, ROW_SKETCH, SLICE_CAP, SLICE_NUMERIC_CAP, STRING_CAP, VERSION, FeatureProfile, dense,
-    quantiles_histogram)
+    NUMERIC_CAP, ROW_SKETCH, SLICE_CAP, SLICE_NUMERIC_CAP, VERSION, FeatureProfile, dense, quantiles_histogram)
 
 # ---- slices --------------------------------------------------------------------------------------
 
